@@ -1,0 +1,214 @@
+//! The engine's command line: what every allocator binary's `main` runs.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::protocol::{ErrorKind, Record, Usage, PROTOCOL_VERSION};
+use crate::spec::{Resolved, Spec};
+use crate::{rusage, sampling, workloads};
+
+/// Version of this engine (the crate version).
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+const USAGE: &str = "\
+usage: ENGINE SPEC_JSON          run the benchmark the spec describes
+       ENGINE --spec-file PATH   the same, spec read from a file
+       ENGINE --check SPEC_JSON  validate a spec and print it with defaults filled
+       ENGINE --describe         list workloads and their parameters
+Output is one JSON record per line, each behind the marker '@@hab ' (docs/protocol.md).";
+
+/// Runs the engine for the binary whose global allocator is `allocator`;
+/// `setup` runs first (for allocators that must be switched on).
+pub fn main(allocator: &'static str, setup: fn()) -> ! {
+    setup();
+    install_panic_hook();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut out = std::io::stdout();
+    let code = match command(allocator, &args, &mut out) {
+        Ok(()) => 0,
+        Err((kind, message)) => {
+            Record::Error { kind, message }.emit(&mut out);
+            kind.exit_code()
+        }
+    };
+    std::process::exit(code)
+}
+
+type Failure = (ErrorKind, String);
+
+fn spec_error(message: String) -> Failure {
+    (ErrorKind::Spec, message)
+}
+
+fn command(allocator: &str, args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["--describe"] => {
+            let workloads = workloads::ALL.iter().map(|w| w.info()).collect();
+            Record::Describe {
+                protocol: PROTOCOL_VERSION,
+                engine_version: ENGINE_VERSION.into(),
+                allocator: allocator.into(),
+                workloads,
+            }
+            .emit(out);
+            Ok(())
+        }
+        ["--check", json] => {
+            let r = Spec::parse(json).and_then(|s| s.resolve()).map_err(spec_error)?;
+            Record::Valid {
+                workload: r.workload.name.into(),
+                threads: r.threads,
+                dry: r.dry,
+                params: r.params,
+                sampling: r.sampling,
+            }
+            .emit(out);
+            Ok(())
+        }
+        ["--spec-file", path] => {
+            let text = std::fs::read_to_string(path).map_err(|e| spec_error(format!("cannot read spec file {path}: {e}")))?;
+            run(allocator, &text, out)
+        }
+        ["-h" | "--help"] => {
+            let _ = writeln!(out, "{USAGE}");
+            Ok(())
+        }
+        [json] if json.trim_start().starts_with('{') => run(allocator, json, out),
+        _ => Err(spec_error(format!("expected one spec argument; {}", USAGE.lines().next().unwrap_or("")))),
+    }
+}
+
+fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure> {
+    let started = Instant::now();
+    let spec: Resolved = Spec::parse(text).and_then(|s| s.resolve()).map_err(spec_error)?;
+    Record::Hello {
+        protocol: PROTOCOL_VERSION,
+        engine_version: ENGINE_VERSION.into(),
+        allocator: allocator.into(),
+        workload: spec.workload.name.into(),
+        dry: spec.dry,
+        threads: spec.threads,
+        params: spec.params.clone(),
+        sampling: spec.sampling,
+        os: std::env::consts::OS.into(),
+        arch: std::env::consts::ARCH.into(),
+    }
+    .emit(out);
+
+    let mut workload = (spec.workload.build)(&spec.params, spec.threads, spec.dry).map_err(|m| (ErrorKind::Runtime, m))?;
+    let mut work = workloads::Work::default();
+    let mut time = |iters: u64| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            work = black_box(workload.iterate());
+        }
+        start.elapsed().as_nanos() as u64
+    };
+
+    let warm = sampling::warm_up(spec.sampling.warm_up_ns(), &mut time);
+    let plan = sampling::plan(spec.sampling.mode, spec.sampling.sample_size, spec.sampling.measurement_ns(), warm.met_ns());
+    Record::Warmup { iters: warm.iters, ns: warm.ns }.emit(out);
+    Record::Plan { mode: plan.mode, iters: plan.iters.clone(), met_ns: warm.met_ns(), expected_ns: plan.expected_ns(warm.met_ns()) }
+        .emit(out);
+    for (i, &iters) in plan.iters.iter().enumerate() {
+        let ns = time(iters);
+        Record::Sample { i: i as u64, iters, ns }.emit(out);
+    }
+    Record::Work { allocations: work.allocations, bytes: work.bytes }.emit(out);
+    let usage: Usage = rusage::current();
+    Record::Rusage(usage).emit(out);
+    Record::Done { wall_ns: started.elapsed().as_nanos() as u64 }.emit(out);
+    Ok(())
+}
+
+/// A panic becomes one error record (the first one only) before the
+/// process dies with status 101.
+fn install_panic_hook() {
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    std::panic::set_hook(Box::new(|info| {
+        if !REPORTED.swap(true, Ordering::SeqCst) {
+            Record::Error { kind: ErrorKind::Panic, message: info.to_string() }.emit(&mut std::io::stdout());
+        }
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(args: &[&str]) -> (Result<(), Failure>, Vec<Record>) {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut out = Vec::new();
+        let result = command("test", &args, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        (result, text.lines().filter_map(Record::from_line).map(Result::unwrap).collect())
+    }
+
+    #[test]
+    fn a_tiny_run_emits_the_whole_record_sequence() {
+        let spec = r#"{"protocol":1,"workload":"rayon_boxes","threads":2,
+            "params":{"max_size":256,"iters_per_task":50,"keep_max":4},
+            "sampling":{"sample_size":5,"warm_up_time":0.001,"measurement_time":0.005}}"#;
+        let (result, recs) = records(&[spec]);
+        result.unwrap();
+        let kinds: Vec<&str> = recs
+            .iter()
+            .map(|r| match r {
+                Record::Hello { .. } => "hello",
+                Record::Warmup { .. } => "warmup",
+                Record::Plan { .. } => "plan",
+                Record::Sample { .. } => "sample",
+                Record::Work { .. } => "work",
+                Record::Rusage(_) => "rusage",
+                Record::Done { .. } => "done",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["hello", "warmup", "plan", "sample", "sample", "sample", "sample", "sample", "work", "rusage", "done"]);
+        let Record::Work { allocations, bytes } = recs[8] else { unreachable!() };
+        assert_eq!(allocations, 4 * 50);
+        assert!(bytes >= allocations && bytes <= allocations * 256);
+        let Record::Plan { iters, .. } = &recs[2] else { unreachable!() };
+        let sampled: Vec<u64> = recs.iter().filter_map(|r| match r { Record::Sample { iters, .. } => Some(*iters), _ => None }).collect();
+        assert_eq!(&sampled, iters);
+    }
+
+    #[test]
+    fn describe_lists_rayon_boxes_with_its_parameters() {
+        let (result, recs) = records(&["--describe"]);
+        result.unwrap();
+        let Record::Describe { workloads, allocator, .. } = &recs[0] else { panic!("{recs:?}") };
+        assert_eq!(allocator, "test");
+        let names: Vec<&str> = workloads[0].params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["max_size", "iters_per_task", "keep_max", "keep_prob", "tasks", "init"]);
+        assert_eq!(workloads[0].params[4]["default"], "2*threads");
+    }
+
+    #[test]
+    fn check_fills_defaults_and_bad_specs_are_spec_errors() {
+        let (result, recs) = records(&["--check", r#"{"protocol":1,"workload":"rayon_boxes","threads":1}"#]);
+        result.unwrap();
+        let Record::Valid { params, .. } = &recs[0] else { panic!() };
+        assert_eq!(params["init"], "zero");
+        let (result, _) = records(&["--check", r#"{"protocol":1,"workload":"rayon_boxes","threads":0}"#]);
+        assert_eq!(result.unwrap_err().0, ErrorKind::Spec);
+        let (result, _) = records(&[]);
+        assert_eq!(result.unwrap_err().0, ErrorKind::Spec);
+    }
+
+    #[test]
+    fn spec_can_come_from_a_file() {
+        let path = std::env::temp_dir().join(format!("hab-spec-{}.json", std::process::id()));
+        std::fs::write(&path, r#"{"protocol":1,"workload":"rayon_boxes","threads":1,"dry":true,
+            "params":{"max_size":64,"iters_per_task":10},
+            "sampling":{"sample_size":2,"warm_up_time":0,"measurement_time":0.001}}"#).unwrap();
+        let (result, recs) = records(&["--spec-file", path.to_str().unwrap()]);
+        std::fs::remove_file(&path).unwrap();
+        result.unwrap();
+        assert!(matches!(recs[0], Record::Hello { dry: true, .. }));
+        assert!(matches!(recs.last(), Some(Record::Done { .. })));
+    }
+}

@@ -1,0 +1,16 @@
+//! The hab workload engine.
+//!
+//! Every allocator binary declares its `#[global_allocator]` and calls
+//! [`main`]. The engine runs one workload under criterion-style sampling and
+//! streams raw samples as protocol records; all analysis happens in the
+//! Python harness. The same code runs natively and inside a Hermit guest.
+
+pub mod entry;
+pub mod params;
+pub mod protocol;
+pub mod rusage;
+pub mod sampling;
+pub mod spec;
+pub mod workloads;
+
+pub use entry::main;

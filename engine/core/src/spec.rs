@@ -1,0 +1,149 @@
+//! The benchmark spec a harness sends: parsing and validation.
+//!
+//! A spec is one JSON object (see `docs/protocol.md`). [`Spec::resolve`]
+//! checks everything before any work starts and fills every default, so the
+//! engine either runs exactly what the `hello` record states or refuses.
+
+use serde::{Deserialize, Serialize};
+
+use crate::params::{self, Values};
+use crate::protocol::PROTOCOL_VERSION;
+use crate::sampling::Mode;
+use crate::workloads::{self, WorkloadDef};
+
+/// Largest thread count a spec may ask for.
+pub const MAX_THREADS: u64 = 4096;
+
+/// How to sample, in criterion's terms. Times are in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sampling {
+    pub mode: Mode,
+    pub sample_size: u64,
+    pub warm_up_time: f64,
+    pub measurement_time: f64,
+}
+
+impl Default for Sampling {
+    /// criterion.rs's defaults.
+    fn default() -> Self {
+        Sampling { mode: Mode::Auto, sample_size: 100, warm_up_time: 3.0, measurement_time: 5.0 }
+    }
+}
+
+impl Sampling {
+    fn validate(&self) -> Result<(), String> {
+        if !(2..=100_000).contains(&self.sample_size) {
+            return Err(format!("sample_size must be in 2..=100000, got {}", self.sample_size));
+        }
+        if !(self.warm_up_time.is_finite() && self.warm_up_time >= 0.0) {
+            return Err(format!("warm_up_time must be >= 0 seconds, got {}", self.warm_up_time));
+        }
+        if !(self.measurement_time.is_finite() && self.measurement_time > 0.0) {
+            return Err(format!("measurement_time must be > 0 seconds, got {}", self.measurement_time));
+        }
+        Ok(())
+    }
+
+    pub fn warm_up_ns(&self) -> u64 {
+        (self.warm_up_time * 1e9) as u64
+    }
+
+    pub fn measurement_ns(&self) -> u64 {
+        (self.measurement_time * 1e9) as u64
+    }
+}
+
+/// A spec as it arrives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub protocol: u32,
+    pub workload: String,
+    #[serde(default)]
+    pub params: Values,
+    /// Worker threads; defaults to the available parallelism.
+    pub threads: Option<u64>,
+    /// Run the workload's dry variant (all work but the allocator calls).
+    #[serde(default)]
+    pub dry: bool,
+    #[serde(default)]
+    pub sampling: Sampling,
+}
+
+/// A validated spec with every default filled in.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub workload: &'static WorkloadDef,
+    pub params: Values,
+    pub threads: u64,
+    pub dry: bool,
+    pub sampling: Sampling,
+}
+
+impl Spec {
+    /// Parses a spec from JSON text.
+    pub fn parse(text: &str) -> Result<Spec, String> {
+        serde_json::from_str(text).map_err(|e| format!("invalid spec JSON: {e}"))
+    }
+
+    /// Validates the spec and fills its defaults.
+    pub fn resolve(&self) -> Result<Resolved, String> {
+        if self.protocol != PROTOCOL_VERSION {
+            return Err(format!(
+                "spec is for protocol {}, this engine speaks protocol {PROTOCOL_VERSION}",
+                self.protocol
+            ));
+        }
+        let workload = workloads::find(&self.workload)?;
+        let threads = match self.threads {
+            Some(t) => t,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+        };
+        if !(1..=MAX_THREADS).contains(&threads) {
+            return Err(format!("threads must be in 1..={MAX_THREADS}, got {threads}"));
+        }
+        if self.dry && !workload.has_dry {
+            return Err(format!("workload {} has no dry variant", workload.name));
+        }
+        self.sampling.validate()?;
+        let params = params::resolve(workload.name, workload.params, &self.params, threads)?;
+        Ok(Resolved { workload, params, threads, dry: self.dry, sampling: self.sampling })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(text: &str) -> Result<Resolved, String> {
+        Spec::parse(text)?.resolve()
+    }
+
+    #[test]
+    fn minimal_spec_gets_defaults() {
+        let r = resolve(r#"{"protocol":1,"workload":"rayon_boxes","threads":3}"#).unwrap();
+        assert_eq!(r.threads, 3);
+        assert_eq!(r.params["tasks"], 6);
+        assert_eq!(r.sampling, Sampling::default());
+        assert!(!r.dry);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_run() {
+        let cases = [
+            (r#"{"protocol":2,"workload":"rayon_boxes"}"#, "spec is for protocol 2"),
+            (r#"{"protocol":1,"workload":"nosuch"}"#, "unknown workload 'nosuch'"),
+            (r#"{"protocol":1,"workload":"rayon_boxes","threads":0}"#, "threads must be in 1..="),
+            (r#"{"protocol":1,"workload":"rayon_boxes","extra":1}"#, "invalid spec JSON: unknown field `extra`"),
+            (r#"{"protocol":1,"workload":"rayon_boxes","sampling":{"sample_size":1}}"#, "sample_size must be"),
+            (r#"{"protocol":1,"workload":"rayon_boxes","params":{"max_size":0}}"#, "max_size must be in"),
+            (r#"{"protocol":1,"workload":"rayon_boxes","params":{"keep_prob":1.5}}"#, "keep_prob must be in [0, 1]"),
+            (r#"{"protocol":1,"#, "invalid spec JSON"),
+        ];
+        for (text, start) in cases {
+            let err = resolve(text).unwrap_err();
+            assert!(err.starts_with(start), "{text}: {err}");
+        }
+    }
+}

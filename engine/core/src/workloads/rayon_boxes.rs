@@ -1,0 +1,272 @@
+//! `rayon_boxes`: the seed's workload, step for step.
+//!
+//! A rayon pool of `threads` workers runs `tasks` tasks. Task `t` seeds
+//! `SmallRng::seed_from_u64(0xA110C ^ t)` and keeps a stash `Vec` with
+//! capacity `max(keep_max, 1)`. Each of `iters_per_task` steps draws a size
+//! uniform in `1..=max_size`, allocates a block of that size (zeroed, as in
+//! the seed, unless `init` says otherwise), marks it, then with probability
+//! `keep_prob` pushes it on the stash, dropping a uniformly chosen stash entry
+//! by `swap_remove` when the stash holds more than `keep_max`; otherwise the
+//! block is dropped at once. The stash is dropped when the task ends.
+//!
+//! `init`: `zero` allocates zeroed (`vec![0u8; sz]`, i.e. `alloc_zeroed`)
+//! and writes bytes 0 and `sz-1` when `sz >= 8`, as the seed does; `none`
+//! allocates uninitialised memory and writes the same two bytes; `touch`
+//! allocates uninitialised memory and writes one byte per 4 KiB page plus
+//! the last byte.
+//!
+//! The dry variant draws the same random numbers and writes the same bytes
+//! into a per-task scratch buffer allocated before timing starts, so its time
+//! is the engine's own share of a real run.
+
+use std::hint::black_box;
+use std::mem::MaybeUninit;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+use super::{Work, Workload, WorkloadDef};
+use crate::params::{Default, Get, Kind, ParamDef, Values};
+
+/// Task `t` seeds its generator with `SEED_BASE ^ t`, as the seed does.
+pub const SEED_BASE: u64 = 0xA110C;
+
+/// Page size assumed by `init = touch`.
+pub const PAGE: usize = 4096;
+
+const PARAMS: &[ParamDef] = &[
+    ParamDef {
+        name: "max_size",
+        about: "largest block in bytes; sizes are uniform in 1..=max_size",
+        kind: Kind::Size { min: 1, max: 1 << 30 },
+        default: Default::Int(1 << 20),
+    },
+    ParamDef {
+        name: "iters_per_task",
+        about: "allocation steps per task",
+        kind: Kind::Int { min: 1, max: 1 << 40 },
+        default: Default::Int(10_000),
+    },
+    ParamDef {
+        name: "keep_max",
+        about: "bound on the blocks a task keeps alive in its stash",
+        kind: Kind::Int { min: 0, max: 1 << 24 },
+        default: Default::Int(128),
+    },
+    ParamDef {
+        name: "keep_prob",
+        about: "probability that a block goes to the stash instead of being freed at once",
+        kind: Kind::Float { min: 0.0, max: 1.0 },
+        default: Default::Float(0.01),
+    },
+    ParamDef {
+        name: "tasks",
+        about: "parallel tasks per iteration",
+        kind: Kind::Int { min: 1, max: 1 << 20 },
+        default: Default::PerThread(2),
+    },
+    ParamDef {
+        name: "init",
+        about: "zero: zeroed allocation (the seed); none: uninitialised; touch: one write per 4 KiB page",
+        kind: Kind::Choice { choices: &["zero", "none", "touch"] },
+        default: Default::Word("zero"),
+    },
+];
+
+pub const DEF: WorkloadDef = WorkloadDef {
+    name: "rayon_boxes",
+    about: "the seed's workload: random-size blocks on a rayon pool, most freed at once, a few kept in a bounded stash",
+    params: PARAMS,
+    has_dry: true,
+    build,
+};
+
+/// How a fresh block is initialised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    Zero,
+    None,
+    Touch,
+}
+
+/// The workload's parameters, typed.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    pub max_size: usize,
+    pub iters_per_task: u64,
+    pub keep_max: usize,
+    pub keep_prob: f64,
+    pub tasks: usize,
+    pub init: Init,
+}
+
+impl Config {
+    /// Reads parameters that `params::resolve` has validated.
+    pub fn from_params(p: &Values) -> Config {
+        Config {
+            max_size: p.uint("max_size") as usize,
+            iters_per_task: p.uint("iters_per_task"),
+            keep_max: p.uint("keep_max") as usize,
+            keep_prob: p.real("keep_prob"),
+            tasks: p.uint("tasks") as usize,
+            init: match p.word("init") {
+                "none" => Init::None,
+                "touch" => Init::Touch,
+                _ => Init::Zero,
+            },
+        }
+    }
+}
+
+/// Where a step's block comes from: the allocator, or the dry scratch.
+trait Blocks {
+    type Block;
+    fn make(&mut self, size: usize) -> Self::Block;
+}
+
+/// Writes the bytes a step writes into a fresh block.
+fn mark(init: Init, bytes: &mut [MaybeUninit<u8>]) {
+    let last = bytes.len() - 1;
+    match init {
+        Init::Touch => {
+            for offset in (0..bytes.len()).step_by(PAGE) {
+                bytes[offset].write(1);
+            }
+            bytes[last].write(1);
+        }
+        Init::Zero | Init::None => {
+            if bytes.len() >= 8 {
+                bytes[0].write(1);
+                bytes[last].write(1);
+            }
+        }
+    }
+}
+
+/// The steps of one task; the stash is the caller's so the dry variant can
+/// reuse one allocated in advance.
+fn steps<B: Blocks>(cfg: &Config, t: usize, blocks: &mut B, stash: &mut Vec<B::Block>) -> Work {
+    let mut rng = SmallRng::seed_from_u64(SEED_BASE ^ t as u64);
+    let mut work = Work::default();
+    for _ in 0..cfg.iters_per_task {
+        let size = rng.random_range(1..=cfg.max_size);
+        let block = blocks.make(size);
+        work.allocations += 1;
+        work.bytes += size as u64;
+        if rng.random_bool(cfg.keep_prob) {
+            stash.push(block);
+            if stash.len() > cfg.keep_max {
+                let victim = rng.random_range(0..stash.len());
+                stash.swap_remove(victim);
+            }
+        }
+    }
+    work
+}
+
+struct Heap(Init);
+
+impl Blocks for Heap {
+    type Block = Box<[MaybeUninit<u8>]>;
+
+    fn make(&mut self, size: usize) -> Self::Block {
+        let mut block = match self.0 {
+            Init::Zero => {
+                let zeroed: Box<[u8]> = vec![0u8; size].into_boxed_slice();
+                // SAFETY: [u8] and [MaybeUninit<u8>] have the same layout.
+                unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [MaybeUninit<u8>]) }
+            }
+            Init::None | Init::Touch => Box::new_uninit_slice(size),
+        };
+        mark(self.0, &mut block);
+        // Keeps the compiler from eliding an allocation that is freed at once.
+        black_box(block.as_mut_ptr());
+        block
+    }
+}
+
+/// One task of the real workload, on the calling thread.
+pub fn task(cfg: &Config, t: usize) -> Work {
+    let mut stash = Vec::with_capacity(cfg.keep_max.max(1));
+    let work = steps(cfg, t, &mut Heap(cfg.init), &mut stash);
+    black_box(&stash);
+    work
+}
+
+struct Scratch<'a> {
+    init: Init,
+    buf: &'a mut [MaybeUninit<u8>],
+}
+
+impl Blocks for Scratch<'_> {
+    type Block = usize;
+
+    fn make(&mut self, size: usize) -> usize {
+        let bytes = &mut self.buf[..size];
+        if self.init == Init::Zero {
+            bytes.fill(MaybeUninit::new(0));
+        }
+        mark(self.init, bytes);
+        black_box(bytes.as_mut_ptr());
+        size
+    }
+}
+
+/// A dry task's memory, allocated before timing starts.
+pub struct DryTask {
+    scratch: Vec<MaybeUninit<u8>>,
+    stash: Vec<usize>,
+}
+
+impl DryTask {
+    pub fn new(cfg: &Config) -> Result<DryTask, String> {
+        let mut scratch = Vec::new();
+        scratch
+            .try_reserve_exact(cfg.max_size)
+            .map_err(|_| format!("cannot allocate a {}-byte dry scratch buffer", cfg.max_size))?;
+        scratch.resize(cfg.max_size, MaybeUninit::new(0));
+        Ok(DryTask { scratch, stash: Vec::with_capacity(cfg.keep_max + 1) })
+    }
+
+    /// Task `t` without allocator calls.
+    pub fn run(&mut self, cfg: &Config, t: usize) -> Work {
+        self.stash.clear();
+        let mut scratch = Scratch { init: cfg.init, buf: &mut self.scratch };
+        let work = steps(cfg, t, &mut scratch, &mut self.stash);
+        black_box(&self.stash);
+        work
+    }
+}
+
+struct RayonBoxes {
+    cfg: Config,
+    pool: rayon::ThreadPool,
+    dry: Option<Vec<DryTask>>,
+}
+
+impl Workload for RayonBoxes {
+    fn iterate(&mut self) -> Work {
+        let RayonBoxes { cfg, pool, dry } = self;
+        let cfg = &*cfg;
+        match dry {
+            None => pool.install(|| {
+                (0..cfg.tasks).into_par_iter().map(|t| task(cfg, t)).reduce(Work::default, Work::add)
+            }),
+            Some(tasks) => pool.install(|| {
+                tasks.par_iter_mut().enumerate().map(|(t, d)| d.run(cfg, t)).reduce(Work::default, Work::add)
+            }),
+        }
+    }
+}
+
+fn build(params: &Values, threads: u64, dry: bool) -> Result<Box<dyn Workload>, String> {
+    let cfg = Config::from_params(params);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads as usize)
+        .thread_name(|i| format!("hab-worker-{i}"))
+        .build()
+        .map_err(|e| format!("cannot start a pool of {threads} threads: {e}"))?;
+    let dry = if dry { Some((0..cfg.tasks).map(|_| DryTask::new(&cfg)).collect::<Result<_, _>>()?) } else { None };
+    Ok(Box::new(RayonBoxes { cfg, pool, dry }))
+}

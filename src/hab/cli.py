@@ -1,0 +1,77 @@
+"""The `hab` command line: parse, dispatch, and turn user errors into one
+line and exit status 2."""
+
+import argparse
+import sys
+
+from hab import __version__
+from hab.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="hab", description="Benchmark memory allocators on concurrent workloads.")
+    p.add_argument("--version", action="version", version=f"hab {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a suite and print the comparison")
+    run.add_argument("suite", nargs="?", help="suite TOML file (default: the default preset)")
+    run.add_argument("--preset", help="built-in suite: default, seed")
+    run.add_argument("-a", "--allocators", help="comma-separated allocators (default: all)")
+    run.add_argument("-w", "--workloads", help="comma-separated workloads")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=V1,V2",
+                     help="parameter values to sweep (repeatable); sizes accept KiB/MiB/GiB")
+    run.add_argument("-t", "--threads", help="comma-separated thread counts (default: available cores)")
+    run.add_argument("--sample-size", type=int, help="samples per engine process")
+    run.add_argument("--warm-up-time", type=float, help="warm-up seconds per engine process")
+    run.add_argument("--measurement-time", type=float, help="measurement seconds per engine process")
+    run.add_argument("--sampling-mode", choices=["auto", "linear", "flat"])
+    run.add_argument("--repetitions", type=int, help="engine processes per cell and allocator")
+    run.add_argument("--timeout", type=float, help="seconds before an engine process is killed")
+    run.add_argument("--no-dry", action="store_true", help="skip the dry (engine-only) variant")
+    run.add_argument("--seed", type=int, help="seed for the run order (default: random, recorded)")
+    run.add_argument("--nresamples", type=int, help="bootstrap resamples (default 100000)")
+    run.add_argument("--confidence", type=float, help="confidence level (default 0.95)")
+    run.add_argument("--out", help="results root (default: hab-results)")
+    run.add_argument("--json", action="store_true", help="print results as JSON")
+
+    show = sub.add_parser("show", help="re-analyse a stored run and print it")
+    show.add_argument("run", nargs="?", help="run directory or results root (default: hab-results/latest)")
+    show.add_argument("--json", action="store_true", help="print results as JSON")
+
+    lst = sub.add_parser("list", help="list allocators and workloads")
+    lst.add_argument("what", nargs="?", choices=["allocators", "workloads"])
+
+    bld = sub.add_parser("build", help="build the engine binaries")
+    bld.add_argument("-a", "--allocators", help="comma-separated allocators (default: all)")
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "run":
+            from hab.commands import run as command
+        elif args.command == "show":
+            from hab.commands import show as command
+        elif args.command == "list":
+            from hab.commands import listing as command
+        else:
+            from hab.commands import build as command
+        return command.main(args)
+    except UserError as e:
+        print(f"hab: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("hab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

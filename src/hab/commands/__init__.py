@@ -1,0 +1,1 @@
+"""One module per `hab` subcommand; `hab.cli` parses and dispatches."""

@@ -1,0 +1,28 @@
+"""What several subcommands share: consoles, output width, printing results."""
+
+import shutil
+import sys
+
+from rich.console import Console
+
+from hab import analysis, store
+from hab.report import jsonout, table
+
+
+def stderr_console() -> Console:
+    """Progress and messages go to stderr; stdout carries only results."""
+    return Console(stderr=True, highlight=False)
+
+
+def width() -> int:
+    """Report width: the terminal's, but never below the 120 columns a cell table needs."""
+    return max(120, shutil.get_terminal_size((120, 24)).columns)
+
+
+def print_results(stored: store.StoredRun, as_json: bool) -> analysis.RunResult:
+    """Analyses a stored run and prints its table (or JSON) on stdout."""
+    result = analysis.analyse(stored)
+    text = jsonout.render(result, stored.meta) if as_json else table.render(result, stored.meta, width())
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return result

@@ -1,0 +1,60 @@
+"""`hab list [allocators|workloads]`: what can be benchmarked here."""
+
+import shutil
+
+from rich.console import Console
+from rich.table import Table
+
+from hab import build, engine, paths, registry, values
+from hab.commands.common import stderr_console
+
+
+def _allocators(console: Console, eng) -> None:
+    known = registry.load(eng)
+    locked = registry.locked_versions(eng)
+    cargo = shutil.which("cargo") is not None
+    table = Table(title="Allocators", title_justify="left")
+    for col in ("name", "kind", "version", "available", "about"):
+        table.add_column(col)
+    for a in known.values():
+        if paths.binary_path(eng, a.name).is_file():
+            status = "yes (built)"
+        elif cargo:
+            status = "yes (built on first use)"
+        else:
+            status = "no: cargo not found (install Rust: https://rustup.rs)"
+        table.add_row(a.name, a.kind, registry.version_of(a, locked), status, a.about)
+    console.print(table)
+
+
+def _param_range(p: dict) -> str:
+    if p["kind"] == "choice":
+        return " | ".join(p["choices"])
+    lo, hi = p["min"], p["max"]
+    if p["kind"] == "size":
+        return f"{values.format_size(lo)}..{values.format_size(hi)}"
+    return f"{lo:g}..{hi:g}" if p["kind"] == "float" else f"{lo}..{hi}"
+
+
+def _workloads(console: Console, eng) -> None:
+    binary = build.build(eng, [registry.REFERENCE], stderr_console()).binaries[registry.REFERENCE]
+    for w in engine.describe(binary).values():
+        table = Table(title=f"{w.name}: {w.about}" + ("" if w.has_dry else " (no dry variant)"),
+                      title_justify="left")
+        for col in ("parameter", "kind", "default", "range", "about"):
+            table.add_column(col)
+        for p in w.params:
+            default = p["default"]
+            shown = default if isinstance(default, str) else values.show(p, default)
+            table.add_row(p["name"], p["kind"], shown, _param_range(p), p["about"])
+        console.print(table)
+
+
+def main(args) -> int:
+    console = Console(highlight=False)
+    eng = paths.engine_dir()
+    if args.what in (None, "allocators"):
+        _allocators(console, eng)
+    if args.what in (None, "workloads"):
+        _workloads(console, eng)
+    return 0

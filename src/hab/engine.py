@@ -1,0 +1,56 @@
+"""Asking an engine binary what it can run, and whether a spec is valid."""
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from hab.errors import UserError
+from hab.protocol import parse_output, spec_json
+
+#: Limit for the quick `--describe` and `--check` calls, in seconds.
+QUERY_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class WorkloadInfo:
+    """A workload as the engine describes it."""
+
+    name: str
+    about: str
+    has_dry: bool
+    params: tuple  # of dicts: name, kind, min/max/choices, default, about
+
+    def param(self, name: str) -> dict | None:
+        return next((p for p in self.params if p["name"] == name), None)
+
+
+def _query(binary: Path, args: list[str]):
+    try:
+        done = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=QUERY_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise UserError(f"engine {binary.name} did not answer: {e}") from None
+    return done, parse_output(done.stdout)
+
+
+def describe(binary: Path) -> dict[str, WorkloadInfo]:
+    """Workloads the engine offers, by name."""
+    done, parsed = _query(binary, ["--describe"])
+    record = parsed.first("describe")
+    if done.returncode != 0 or record is None:
+        raise UserError(f"engine {binary.name} --describe failed (exit {done.returncode})")
+    return {
+        w["name"]: WorkloadInfo(w["name"], w["about"], w["has_dry"], tuple(w["params"]))
+        for w in record["workloads"]
+    }
+
+
+def check(binary: Path, spec: dict) -> dict:
+    """The engine's `valid` record for `spec` (every default filled in);
+    a spec the engine refuses is a UserError carrying its message."""
+    done, parsed = _query(binary, ["--check", spec_json(spec)])
+    valid, error = parsed.first("valid"), parsed.first("error")
+    if done.returncode == 0 and valid is not None:
+        return valid
+    if error is not None:
+        raise UserError(error["message"])
+    raise UserError(f"engine {binary.name} --check failed (exit {done.returncode})")

@@ -1,0 +1,63 @@
+"""Running a plan: one engine process per unit, in plan order, each result
+stored the moment it is known, with progress on the terminal."""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from hab.plan import Plan, Unit
+from hab.protocol import spec_json
+from hab.registry import REFERENCE
+from hab.runner import Outcome, run_engine
+from hab.store import RunDir
+
+
+@dataclass
+class Executed:
+    done: int
+    failed: int
+    seconds: float
+    interrupted: bool
+
+
+def engine_argv(plan: Plan, unit: Unit, binaries: dict[str, Path]) -> list[str]:
+    """The argv for one unit; the dry variant runs on the system binary."""
+    binary = binaries[REFERENCE if unit.dry else unit.allocator]
+    return [str(binary), spec_json(plan.unit_spec(unit))]
+
+
+def _report(console: Console, unit: Unit, outcome: Outcome, index: int, total: int, live: bool) -> None:
+    if not outcome.ok:
+        console.print(f"[red]failed[/] {unit.id}: {outcome.reason}", markup=True, highlight=False)
+    elif not live:
+        console.print(f"[{index}/{total}] {unit.id} ok ({outcome.seconds:.1f} s)", highlight=False)
+
+
+def execute(plan: Plan, binaries: dict[str, Path], run: RunDir, console: Console) -> Executed:
+    """Runs every unit of `plan`; Ctrl-C stops after killing the current engine."""
+    started = time.monotonic()
+    weight = plan.expected_seconds()
+    total = len(plan.units)
+    done = failed = 0
+    live = console.is_terminal
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("{task.fields[count]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                        TimeRemainingColumn(), console=console, transient=True, disable=not live)
+    interrupted = False
+    with progress:
+        task = progress.add_task("running", total=total * weight, count=f"0/{total}")
+        try:
+            for unit in plan.units:
+                progress.update(task, description=f"{unit.cell} {unit.allocator}")
+                outcome = run_engine(engine_argv(plan, unit, binaries), plan.timeout)
+                run.write_unit(unit, outcome)
+                done += 1
+                failed += not outcome.ok
+                progress.update(task, advance=weight, count=f"{done}/{total}")
+                _report(console, unit, outcome, done, total, live)
+        except KeyboardInterrupt:
+            interrupted = True
+    return Executed(done, failed, time.monotonic() - started, interrupted)

@@ -1,0 +1,110 @@
+"""The allocator registry: `engine/allocators.toml`, read and checked.
+
+Each entry becomes one engine binary (see `codegen`). Names are what users
+type (`--allocators jemalloc,talc`) and what results are keyed by.
+"""
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hab.errors import UserError
+
+#: Pseudo-allocator for a workload's dry variant (run on the system binary).
+DRY = "dry"
+#: The allocator ratios are taken against, when present.
+REFERENCE = "system"
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_KEYS = {"about", "deps", "global", "init", "setup", "package"}
+
+
+@dataclass(frozen=True)
+class Allocator:
+    """One registry entry."""
+
+    name: str
+    about: str
+    global_type: str
+    init: str
+    deps: dict = field(default_factory=dict)
+    setup: str = ""
+    package: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "crate"
+
+    @property
+    def version_package(self) -> str | None:
+        """The locked cargo package whose version is this allocator's."""
+        return self.package or next(iter(self.deps), None)
+
+
+def registry_path(engine: Path) -> Path:
+    return engine / "allocators.toml"
+
+
+def load(engine: Path) -> dict[str, Allocator]:
+    """All registry entries, in file order."""
+    path = registry_path(engine)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise UserError(f"cannot read allocator registry {path}: {e}") from None
+    entries = {}
+    for name, entry in data.items():
+        where = f"{path}: [{name}]"
+        if not _NAME.match(name) or name == DRY:
+            raise UserError(f"{where}: allocator names are lowercase words (a-z, 0-9, _), not '{DRY}'")
+        if not isinstance(entry, dict):
+            raise UserError(f"{where}: expected a table")
+        unknown = set(entry) - _KEYS
+        if unknown:
+            raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+        missing = {"about", "global", "init"} - set(entry)
+        if missing:
+            raise UserError(f"{where}: missing {', '.join(sorted(missing))}")
+        entries[name] = Allocator(
+            name=name,
+            about=entry["about"],
+            global_type=entry["global"],
+            init=entry["init"],
+            deps=dict(entry.get("deps", {})),
+            setup=entry.get("setup", ""),
+            package=entry.get("package"),
+        )
+    return entries
+
+
+def locked_versions(engine: Path) -> dict[str, str]:
+    """Package name -> version from the engine's Cargo.lock."""
+    try:
+        lock = tomllib.loads((engine / "Cargo.lock").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return {p["name"]: p["version"] for p in lock.get("package", [])}
+
+
+def version_of(allocator: Allocator, locked: dict[str, str]) -> str:
+    """The allocator's version: its crate's locked version, or the C library's."""
+    package = allocator.version_package
+    if package is None:
+        try:
+            libc = os.confstr("CS_GNU_LIBC_VERSION")
+        except (ValueError, OSError):
+            libc = None
+        return libc or "platform"
+    return f"{package} {locked.get(package, '?')}"
+
+
+def select(known: dict[str, Allocator], wanted: list[str]) -> list[str]:
+    """Checks that every wanted allocator exists; returns them in order."""
+    for name in wanted:
+        if name not in known:
+            raise UserError(f"unknown allocator '{name}' (known: {', '.join(known)})")
+    if len(set(wanted)) != len(wanted):
+        raise UserError(f"allocator listed twice in {', '.join(wanted)}")
+    return list(wanted)

@@ -1,0 +1,1 @@
+"""Turning analysed results into text: terminal tables and JSON."""

@@ -1,0 +1,54 @@
+"""Results as JSON (`--json`): stable keys, every estimate with its interval."""
+
+import json
+
+from hab.analysis import Row, RunResult
+
+
+def _row(row: Row) -> dict:
+    def est(e):
+        return e.to_dict() if e is not None else None
+
+    return {
+        "allocator": row.allocator,
+        "ok": row.ok,
+        "processes": row.processes,
+        "failures": row.failures,
+        "samples": row.samples,
+        "sampling_mode": row.mode,
+        "typical": row.typical_name,
+        "estimates": {k: v.to_dict() for k, v in row.estimates.items()},
+        "ratio_to_reference": est(row.ratio),
+        "engine_share": est(row.overhead),
+        "throughput": {"allocations_per_s": est(row.allocations_per_s), "bytes_per_s": est(row.bytes_per_s)},
+        "outliers": row.outliers,
+        "rusage": row.rusage,
+        "work_per_iteration": row.work,
+    }
+
+
+def render(result: RunResult, meta: dict) -> str:
+    doc = {
+        "run": {k: meta.get(k) for k in ("id", "status", "created", "finished", "host", "engine", "allocators")},
+        "suite": meta.get("suite"),
+        "analysis": result.settings,
+        "reference": result.reference,
+        "cells": [
+            {
+                "id": c.cell.id,
+                "workload": c.cell.workload,
+                "params": c.cell.params,
+                "threads": c.cell.threads,
+                "results": [_row(r) for r in c.rows],
+                "dry": _row(c.dry) if c.dry else None,
+            }
+            for c in result.cells
+        ],
+        "summary": [
+            {"allocator": s.allocator, "cells": s.cells,
+             "geomean_ratio": s.geomean_ratio.to_dict() if s.geomean_ratio else None,
+             "fastest_in": s.fastest_in, "failed_cells": s.failed_cells}
+            for s in result.summary
+        ],
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,135 @@
+"""The comparison tables `hab run` and `hab show` print.
+
+The text depends only on the analysed run and the width, so `hab show`
+reproduces `hab run`'s table byte for byte.
+"""
+
+import io
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from hab import values
+from hab.analysis import CellResult, Row, RunResult
+from hab.registry import DRY
+from hab.report import units
+
+LEGEND = """\
+time: typical time of one workload iteration (criterion's slope for linear sampling, else the mean),
+  with its {conf:.0%} bootstrap interval. vs {ref}: time relative to {ref} (below 1 is faster), with interval.
+allocs/s, bytes/s: blocks allocated and bytes requested per second. max RSS: peak resident memory of the
+  engine process. outliers: Tukey mild/severe counts (reported, not removed). dry %: time of the dry variant
+  (the same work without allocator calls: the engine's own share) relative to this allocator's time."""
+
+
+def _heading(cell: CellResult, workloads: dict) -> str:
+    info = workloads.get(cell.cell.workload, {})
+    params = {p["name"]: p for p in info.get("params", [])}
+    shown = " ".join(f"{k}={values.show(params.get(k), v)}" for k, v in cell.cell.params.items())
+    return f"{cell.cell.id} {cell.cell.workload}  {shown}  threads={cell.cell.threads}"
+
+
+def _cells(row: Row, reference: str | None) -> list[str]:
+    t = row.typical
+    cols = [units.duration(t.point), units.interval(t.lower, t.upper, t.point)]
+    if reference is not None:
+        if row.ratio is not None:
+            cols += [units.ratio(row.ratio.point), units.ratio_interval(row.ratio.lower, row.ratio.upper)]
+        else:
+            cols += ["–", ""]
+    cols += [
+        units.rate(row.allocations_per_s.point, "") if row.allocations_per_s else "–",
+        units.byte_rate(row.bytes_per_s.point) if row.bytes_per_s else "–",
+        units.kib(row.rusage.get("max_rss_kib")),
+        f"{row.outliers['low_mild'] + row.outliers['high_mild']}/{row.outliers['low_severe'] + row.outliers['high_severe']}",
+        units.percent(row.overhead.point) if row.overhead else "–",
+    ]
+    return cols
+
+
+def _cell_table(cell: CellResult, conf: float) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    table.add_column("allocator", no_wrap=True)
+    names = ["time", f"{conf:.0%} CI"]
+    if cell.reference is not None:
+        names += [f"vs {cell.reference}", f"{conf:.0%} CI"]
+    for name in names + ["allocs/s", "bytes/s", "max RSS", "outliers", "dry %"]:
+        table.add_column(name, justify="right", no_wrap=True)
+    width = len(table.columns)
+    for row in cell.rows + ([cell.dry] if cell.dry else []):
+        label = "dry (engine only)" if row.allocator == DRY else row.allocator
+        if not row.ok:
+            table.add_row(label, "FAILED", *[""] * (width - 2))
+            continue
+        cols = _cells(row, cell.reference)
+        if row.allocator == DRY:
+            cols = cols[:2] + [""] * (width - 3)
+        table.add_row(label, *cols)
+    return table
+
+
+def _failures(cell: CellResult) -> list[str]:
+    notes = []
+    for row in cell.rows + ([cell.dry] if cell.dry else []):
+        for reason in row.failures:
+            notes.append(f"  ! {row.allocator}: {reason}")
+    return notes
+
+
+def _summary_table(result: RunResult) -> Table:
+    conf = result.settings["confidence"]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True,
+                  title=f"Summary over {len(result.cells)} cells", title_justify="left")
+    table.add_column("allocator")
+    table.add_column(f"geomean vs {result.reference}", justify="right")
+    table.add_column(f"{conf:.0%} CI", justify="right")
+    table.add_column("fastest in", justify="right")
+    table.add_column("failed cells", justify="right")
+    for s in result.summary:
+        if s.geomean_ratio is not None:
+            g = s.geomean_ratio
+            geo, ci = units.ratio(g.point), units.ratio_interval(g.lower, g.upper)
+        else:
+            geo, ci = "–", ""
+        table.add_row(s.allocator, geo, ci, str(s.fastest_in), str(s.failed_cells))
+    return table
+
+
+def _run_heading(meta: dict, result: RunResult) -> list[str]:
+    plan, host, engine = meta["plan"], meta.get("host", {}), meta.get("engine", {})
+    done, total = result.processes_done, result.processes_planned
+    commit = (engine.get("commit") or "unknown")[:10] + (" (modified)" if engine.get("dirty") else "")
+    s = plan["sampling"]
+    return [
+        f"run {meta.get('id', '?')}  suite {meta.get('suite', {}).get('name', '?')}  status {meta.get('status', '?')}"
+        f" ({done}/{total} engine processes)",
+        f"{len(plan['cells'])} cells x {len(plan['allocators'])} allocators, {plan['repetitions']} process(es) each;"
+        f" sampling {s['mode']}, {s['sample_size']} samples, warm-up {s['warm_up_time']:g} s,"
+        f" measurement {s['measurement_time']:g} s",
+        f"host {host.get('cpu_model', '?')}, {host.get('cores_usable', '?')} cores, {host.get('kernel', '?')},"
+        f" governor {host.get('cpu_governor') or 'n/a'}, turbo {host.get('turbo') or 'n/a'}; engine {commit}",
+    ]
+
+
+def render(result: RunResult, meta: dict, width: int) -> str:
+    """The whole report as plain text, `width` columns wide."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
+                      highlight=False, emoji=False, soft_wrap=False)
+    conf = result.settings["confidence"]
+    workloads = meta.get("workloads", {})
+    for line in _run_heading(meta, result):
+        console.print(line, markup=False)
+    for cell in result.cells:
+        console.print()
+        console.print(_heading(cell, workloads), markup=False)
+        console.print(_cell_table(cell, conf))
+        for note in _failures(cell):
+            console.print(note, markup=False)
+    if result.cells:
+        console.print()
+        console.print(_summary_table(result))
+    console.print()
+    console.print(LEGEND.format(conf=conf, ref=result.reference or "reference"), markup=False)
+    return buffer.getvalue()
