@@ -68,11 +68,13 @@ def build(engine: Path, allocators: list[str], console: Console) -> Build:
     log_path = target_dir(engine) / "hab-build.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    console.print(f"[dim]engine: cargo build --release ({len(allocators)} allocators)[/]")
-    with tempfile.TemporaryFile("w+") as out, console.status("building the engine") as status:
+    with tempfile.TemporaryFile("w+") as out, console.status("checking the engine build") as status:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, text=True)
-        log_lines = []
+        log_lines, announced = [], False
         for line in proc.stderr:
+            if not announced and line.strip() and not line.lstrip().startswith("Finished"):
+                console.print(f"[dim]engine: building {len(allocators)} binaries with cargo (release)[/]")
+                announced = True
             log_lines.append(line)
             if line.strip():
                 status.update(f"building the engine: {line.strip()[:100]}")
@@ -88,6 +90,6 @@ def build(engine: Path, allocators: list[str], console: Console) -> Build:
     if missing:
         raise UserError(f"engine build produced no binary for {', '.join(sorted(missing))} (log: {log_path})")
     seconds = time.monotonic() - started
-    verb = "built" if compiled else "up to date"
-    console.print(f"[dim]engine: {verb} in {seconds:.1f} s[/]")
+    if compiled:
+        console.print(f"[dim]engine: built in {seconds:.1f} s[/]")
     return Build(binaries, seconds, compiled)

@@ -52,5 +52,5 @@ def check(binary: Path, spec: dict) -> dict:
     if done.returncode == 0 and valid is not None:
         return valid
     if error is not None:
-        raise UserError(error["message"])
+        raise UserError(f"{spec.get('workload')}: {error['message']}")
     raise UserError(f"engine {binary.name} --check failed (exit {done.returncode})")

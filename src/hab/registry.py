@@ -97,7 +97,8 @@ def version_of(allocator: Allocator, locked: dict[str, str]) -> str:
         except (ValueError, OSError):
             libc = None
         return libc or "platform"
-    return f"{package} {locked.get(package, '?')}"
+    version = locked.get(package, "?").split("-0-g")[0]  # drop a git describe suffix
+    return f"{package} {version}"
 
 
 def select(known: dict[str, Allocator], wanted: list[str]) -> list[str]:

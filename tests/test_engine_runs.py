@@ -1,0 +1,209 @@
+"""End to end with the real engine: `hab run` on a small cell for two
+allocators, what it stores, `hab show` reproducing it byte for byte, an
+engine killed mid-cell, and bad input refused before anything is written."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import hab
+from hab import engine
+
+pytestmark = pytest.mark.engine
+
+SMALL = ["-a", "system,jemalloc", "-p", "max_size=4KiB", "-p", "iters_per_task=200", "-p", "keep_max=8",
+         "--threads", "2", "--sample-size", "10", "--warm-up-time", "0.05", "--measurement-time", "0.2",
+         "--nresamples", "2000", "--seed", "1"]
+
+
+@pytest.fixture(scope="module")
+def small_run(binaries, tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("run")
+    done = hab("run", *SMALL, "--out", "res", cwd=cwd, check_exit=0)
+    return cwd, done
+
+
+def test_run_prints_a_table_with_intervals_and_ratios(small_run):
+    _, done = small_run
+    out = done.stdout
+    assert "c00 rayon_boxes  init=zero iters_per_task=200 keep_max=8 keep_prob=0.01 max_size=4KiB tasks=4  threads=2" in out
+    for needle in ("system ", "jemalloc ", "dry (engine only)", "vs system", "95% CI", "Summary over 1 cells"):
+        assert needle in out
+    row = next(line for line in out.splitlines() if line.startswith("jemalloc "))
+    assert "×" in row and "/s" in row and "MiB" in row
+
+
+def test_run_directory_holds_metadata_and_every_process_raw_samples(small_run):
+    cwd, _ = small_run
+    run = (cwd / "res" / "latest").resolve()
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["status"] == "complete"
+    assert meta["plan"]["allocators"] == ["system", "jemalloc"]
+    assert meta["host"]["cores_usable"] >= 1 and meta["host"]["kernel"]
+    assert meta["engine"]["protocol"] == 1 and "commit" in meta["engine"]
+    assert meta["allocators"]["jemalloc"]["version"].startswith("tikv-jemalloc-sys ")
+    assert meta["analysis"] == {"seed": 0, "nresamples": 2000, "confidence": 0.95}
+    units = sorted(p.name for p in (run / "units").iterdir())
+    assert units == ["c00-dry-r0.json", "c00-jemalloc-r0.json", "c00-system-r0.json"]
+    for name in units:
+        unit = json.loads((run / "units" / name).read_text())
+        assert unit["ok"] and unit["reason"] is None
+        assert len(unit["samples"]["ns"]) == len(unit["samples"]["iters"]) == 10
+        assert unit["samples"]["iters"] == unit["plan"]["iters"]
+        assert unit["work"]["allocations"] == 4 * 200
+        assert 4 * 200 <= unit["work"]["bytes"] <= 4 * 200 * 4096
+        assert unit["rusage"]["max_rss_kib"] > 0 and unit["rusage"]["minor_faults"] > 0
+        assert unit["hello"]["dry"] == name.startswith("c00-dry")
+    assert not list(run.rglob(".*.tmp"))
+
+
+def test_show_reproduces_the_table_byte_for_byte(small_run):
+    cwd, done = small_run
+    assert hab("show", "res", cwd=cwd, check_exit=0).stdout == done.stdout
+    run = (cwd / "res" / "latest").resolve()
+    assert hab("show", str(run), cwd=cwd, check_exit=0).stdout == done.stdout
+
+
+def test_json_results_are_complete_and_deterministic(small_run):
+    cwd, _ = small_run
+    first = hab("show", "res", "--json", cwd=cwd, check_exit=0).stdout
+    assert hab("show", "res", "--json", cwd=cwd, check_exit=0).stdout == first
+    doc = json.loads(first)
+    cell = doc["cells"][0]
+    jem = next(r for r in cell["results"] if r["allocator"] == "jemalloc")
+    for name in ("mean", "median", "std_dev", "median_abs_dev"):
+        e = jem["estimates"][name]
+        assert e["lower"] <= e["point"] <= e["upper"]
+    ratio = jem["ratio_to_reference"]
+    assert ratio["lower"] <= ratio["point"] <= ratio["upper"]
+    assert jem["throughput"]["allocations_per_s"]["point"] > 0
+    assert jem["engine_share"]["point"] > 0
+    assert doc["reference"] == "system" and cell["dry"]["ok"]
+
+
+def _engine_pids(name: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv0 = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if argv0.endswith(name.encode()):
+            pids.append(int(entry))
+    return pids
+
+
+def test_an_engine_killed_mid_cell_fails_only_that_cell(binaries, tmp_path):
+    args = ["run", "-a", "system,jemalloc", "--no-dry", "-p", "max_size=4KiB", "-p", "iters_per_task=200",
+            "--threads", "2", "--sample-size", "10", "--warm-up-time", "0.1", "--measurement-time", "3",
+            "--nresamples", "1000", "--out", "res"]
+    env = {**os.environ, "COLUMNS": "120"}
+    proc = subprocess.Popen([sys.executable, "-m", "hab", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    killed = False
+    while not killed and time.monotonic() < deadline and proc.poll() is None:
+        pids = _engine_pids("hab-engine-jemalloc")
+        if pids:
+            time.sleep(0.5)  # past start-up, into the samples
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            killed = True
+        time.sleep(0.02)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert killed, "never saw the jemalloc engine process"
+    assert proc.returncode == 1, stderr
+    units = tmp_path / "res" / "latest" / "units"
+    jem = json.loads((units / "c00-jemalloc-r0.json").read_text())
+    system = json.loads((units / "c00-system-r0.json").read_text())
+    assert not jem["ok"] and jem["reason"].startswith("killed by SIGKILL")
+    assert system["ok"]
+    assert json.loads((tmp_path / "res" / "latest" / "run.json").read_text())["status"] == "complete"
+    assert "FAILED" in next(line for line in stdout.splitlines() if line.startswith("jemalloc "))
+    assert "! jemalloc: killed by SIGKILL" in stdout
+    assert next(line for line in stdout.splitlines() if line.startswith("system ")).count("µs") >= 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--allocators", "nosuch"], "unknown allocator 'nosuch'"),
+        (["-a", "system", "--workloads", "nosuch"], "unknown workload 'nosuch'"),
+        (["-a", "system", "-p", "nosuch=1"], "--param nosuch: none of the selected workloads"),
+        (["-a", "system", "--threads", "0"], "thread counts must be >= 1"),
+        (["-a", "system", "-p", "keep_prob=1.5"], "keep_prob must be in [0, 1]"),
+        (["-a", "system", "-p", "max_size=0"], "max_size must be in 1..="),
+        (["-a", "system", "-p", "max_size=lots"], "parameter max_size: cannot read 'lots'"),
+        (["bad.toml"], "bad.toml: not valid TOML"),
+        (["missing.toml"], "cannot read suite missing.toml"),
+        (["--preset", "nope"], "unknown preset 'nope'"),
+        (["--sample-size", "1"], "sample_size must be an integer >= 2"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(binaries, tmp_path, args, message):
+    (tmp_path / "bad.toml").write_text("x = [\n")
+    done = hab("run", *args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("hab: error: "), done.stderr
+    assert message in done.stderr
+    assert done.stdout == ""
+    assert not (tmp_path / "hab-results").exists()
+
+
+def test_show_without_a_run_is_a_user_error(tmp_path):
+    done = hab("show", cwd=tmp_path)
+    assert done.returncode == 2 and "no stored run at hab-results" in done.stderr
+
+
+def test_engine_describe_and_check(binaries):
+    workloads = engine.describe(binaries["system"])
+    assert workloads["rayon_boxes"].has_dry
+    valid = engine.check(binaries["jemalloc"], {"workload": "rayon_boxes", "threads": 3})
+    assert valid["params"]["tasks"] == 6 and valid["params"]["max_size"] == 1 << 20
+
+
+def test_an_interrupted_run_keeps_every_finished_process(binaries, tmp_path):
+    args = ["run", "-a", "system,jemalloc", "-p", "max_size=4KiB", "-p", "iters_per_task=200", "--threads", "2",
+            "--sample-size", "5", "--warm-up-time", "0.1", "--measurement-time", "1", "--nresamples", "1000",
+            "--out", "res"]
+    env = {**os.environ, "COLUMNS": "120"}
+    proc = subprocess.Popen([sys.executable, "-m", "hab", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    units = tmp_path / "res" / "latest" / "units"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if units.is_dir() and any(units.glob("*.json")):
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.02)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    meta = json.loads((tmp_path / "res" / "latest" / "run.json").read_text())
+    assert meta["status"] == "interrupted"
+    stored = sorted(units.glob("*.json"))
+    assert 1 <= len(stored) < 3
+    assert all(json.loads(p.read_text())["ok"] for p in stored)
+    assert not list((tmp_path / "res").rglob(".*.tmp"))
+    assert not _engine_pids("hab-engine-system") and not _engine_pids("hab-engine-jemalloc")
+    shown = hab("show", "res", cwd=tmp_path, check_exit=0).stdout
+    assert shown == stdout and "status interrupted" in shown
+
+
+def test_every_builtin_allocator_completes_a_tiny_cell(binaries, tmp_path):
+    done = hab("run", "-p", "max_size=1KiB", "-p", "iters_per_task=50", "-p", "keep_max=4", "--threads", "2",
+               "--sample-size", "3", "--warm-up-time", "0", "--measurement-time", "0.02", "--nresamples", "500",
+               "--out", "res", cwd=tmp_path, check_exit=0)
+    meta = json.loads((tmp_path / "res" / "latest" / "run.json").read_text())
+    assert set(meta["plan"]["allocators"]) == set(binaries)
+    for name in binaries:
+        row = next(line for line in done.stdout.splitlines() if line.startswith(f"{name} "))
+        assert "FAILED" not in row and "×" in row

@@ -1,0 +1,71 @@
+"""The allocator registry and the engine binaries generated from it."""
+
+import pytest
+
+from hab import codegen, paths, registry
+from hab.errors import UserError
+
+
+def test_committed_engine_bins_are_in_sync_with_the_registry():
+    engine = paths.engine_dir()
+    files = codegen.render(list(registry.load(engine).values()))
+    assert codegen.out_of_sync(engine / "bins", files) == [], "run `hab build` to regenerate engine/bins"
+
+
+def test_builtin_registry_has_the_foundation_allocators():
+    known = registry.load(paths.engine_dir())
+    assert {"system", "jemalloc", "mimalloc", "snmalloc", "talc", "linked_list_allocator"} <= set(known)
+    assert registry.select(known, ["talc", "system"]) == ["talc", "system"]
+    with pytest.raises(UserError, match="unknown allocator 'nosuch' \\(known: system"):
+        registry.select(known, ["nosuch"])
+
+
+def test_generated_binary_declares_the_global_allocator_and_runs_setup():
+    a = registry.Allocator("custom", "x", "my_alloc::Alloc", "my_alloc::Alloc::new(7 << 30)",
+                           deps={"my-alloc": {"path": "/x"}}, setup="ALLOC.enable();")
+    text = codegen.render_main(a)
+    assert "#[global_allocator]\nstatic ALLOC: my_alloc::Alloc = my_alloc::Alloc::new(7 << 30);" in text
+    assert 'hab_engine::main("custom", || {\n        ALLOC.enable();\n    });' in text
+    files = codegen.render([a])
+    assert 'name = "hab-engine-custom"' in files["Cargo.toml"]
+    assert "[dependencies.my-alloc]" in files["Cargo.toml"]
+
+
+def test_sync_writes_changes_and_removes_stale_binaries(tmp_path):
+    a = registry.Allocator("one", "x", "std::alloc::System", "std::alloc::System")
+    (tmp_path / "src" / "bin").mkdir(parents=True)
+    (tmp_path / "src" / "bin" / "gone.rs").write_text("old")
+    files = codegen.render([a])
+    assert sorted(codegen.sync(tmp_path, files)) == ["Cargo.toml", "src/bin/gone.rs", "src/bin/one.rs"]
+    assert not (tmp_path / "src" / "bin" / "gone.rs").exists()
+    assert codegen.out_of_sync(tmp_path, files) == []
+
+
+def test_conflicting_dependencies_are_refused():
+    a = registry.Allocator("a", "x", "T", "T", deps={"c": "1"})
+    b = registry.Allocator("b", "x", "T", "T", deps={"c": "2"})
+    with pytest.raises(UserError, match="entries must agree"):
+        codegen.render([a, b])
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[Bad]\nabout='x'\nglobal='T'\ninit='T'", "lowercase"),
+        ("[dry]\nabout='x'\nglobal='T'\ninit='T'", "not 'dry'"),
+        ("[a]\nabout='x'\nglobal='T'", "missing init"),
+        ("[a]\nabout='x'\nglobal='T'\ninit='T'\ncolour='red'", "unknown keys colour"),
+        ("[a", "cannot read allocator registry"),
+    ],
+)
+def test_bad_registry_entries_are_refused(tmp_path, text, message):
+    (tmp_path / "allocators.toml").write_text(text)
+    with pytest.raises(UserError, match=message):
+        registry.load(tmp_path)
+
+
+def test_versions_come_from_the_lock_file():
+    engine = paths.engine_dir()
+    known, locked = registry.load(engine), registry.locked_versions(engine)
+    assert registry.version_of(known["talc"], locked).startswith("talc 4.")
+    assert registry.version_of(known["jemalloc"], locked).startswith("tikv-jemalloc-sys 0.")

@@ -1,0 +1,88 @@
+"""The runner judges every way an engine process can go wrong; stand-in
+processes (small Python scripts) play the misbehaving engine."""
+
+import sys
+import textwrap
+
+from hab.protocol import MARKER, parse_output, spec_json
+from hab.runner import run_engine
+
+GOOD = [
+    '{"type":"hello","protocol":1}',
+    '{"type":"warmup","iters":3,"ns":100}',
+    '{"type":"plan","mode":"flat","iters":[2,2],"met_ns":33.0,"expected_ns":132.0}',
+    '{"type":"sample","i":0,"iters":2,"ns":70}',
+    '{"type":"sample","i":1,"iters":2,"ns":66}',
+    '{"type":"work","allocations":10,"bytes":100}',
+    '{"type":"rusage","max_rss_kib":1}',
+    '{"type":"done","wall_ns":5}',
+]
+
+
+def fake_engine(tmp_path, body: str) -> list[str]:
+    script = tmp_path / "engine.py"
+    script.write_text("import os, sys, time, signal\n" + textwrap.dedent(body))
+    return [sys.executable, str(script)]
+
+
+def emit(lines):
+    return "".join(f"print({MARKER + line!r}, flush=True)\n" for line in lines)
+
+
+def test_a_complete_run_is_ok_even_with_kernel_noise_between_records(tmp_path):
+    body = "print('[0.001][INFO] kernel noise')\n" + emit(GOOD) + "print('exit status 0')\n"
+    outcome = run_engine(fake_engine(tmp_path, body), timeout=30)
+    assert outcome.ok, outcome.reason
+    assert [r["type"] for r in outcome.records][:2] == ["hello", "warmup"]
+
+
+def test_signal_is_reported_with_the_last_stderr_line(tmp_path):
+    body = emit(GOOD[:4]) + "sys.stderr.write('memory allocation of 64 bytes failed\\n'); sys.stderr.flush()\nos.kill(os.getpid(), signal.SIGABRT)\n"
+    outcome = run_engine(fake_engine(tmp_path, body), timeout=30)
+    assert not outcome.ok
+    assert outcome.reason == "killed by SIGABRT: memory allocation of 64 bytes failed"
+    assert len([r for r in outcome.records if r["type"] == "sample"]) == 1
+
+
+def test_error_record_and_exit_status(tmp_path):
+    body = emit(['{"type":"error","kind":"runtime","message":"cannot start a pool"}']) + "sys.exit(1)\n"
+    outcome = run_engine(fake_engine(tmp_path, body), timeout=30)
+    assert (outcome.ok, outcome.reason, outcome.exit_code) == (False, "cannot start a pool", 1)
+    plain = run_engine(fake_engine(tmp_path, "sys.exit(3)\n"), timeout=30)
+    assert plain.reason == "exit status 3"
+
+
+def test_garbage_output_fails_the_unit(tmp_path):
+    cases = {
+        emit(GOOD[:-1]): "garbage output: no done record",
+        emit(GOOD[:3] + GOOD[4:]): "garbage output: 1 samples do not match the plan of 2",
+        emit(GOOD) + f"print({MARKER + '{oops'!r})\n": "garbage output: unreadable record",
+        "print('hello world')\n": "garbage output: no hello record",
+    }
+    for body, reason in cases.items():
+        outcome = run_engine(fake_engine(tmp_path, body), timeout=30)
+        assert not outcome.ok and outcome.reason.startswith(reason), outcome.reason
+
+
+def test_a_hang_is_killed_at_the_timeout(tmp_path):
+    outcome = run_engine(fake_engine(tmp_path, emit(GOOD[:2]) + "time.sleep(60)\n"), timeout=1.0)
+    assert outcome.reason == "timeout after 1 s"
+    assert outcome.seconds < 30
+    assert outcome.records[0]["type"] == "hello"
+
+
+def test_a_missing_binary_is_a_failed_unit_not_an_exception(tmp_path):
+    outcome = run_engine([str(tmp_path / "nope")], timeout=5)
+    assert not outcome.ok and outcome.reason.startswith("cannot start engine")
+
+
+def test_spec_json_is_compact_and_versioned():
+    text = spec_json({"workload": "rayon_boxes", "params": {"b": 1, "a": 0.5}})
+    assert text == '{"params":{"a":0.5,"b":1},"protocol":1,"workload":"rayon_boxes"}'
+    assert " " not in text
+
+
+def test_parse_output_finds_marked_records_anywhere_on_a_line():
+    parsed = parse_output(f"boot\nxx{MARKER}{{\"type\":\"done\",\"wall_ns\":1}}\r\n{MARKER}[1]\n")
+    assert parsed.records == [{"type": "done", "wall_ns": 1}]
+    assert len(parsed.bad_lines) == 1
