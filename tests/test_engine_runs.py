@@ -4,6 +4,8 @@ engine killed mid-cell, and bad input refused before anything is written."""
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import hab
-from hab import engine
+from hab import engine, paths
 
 pytestmark = pytest.mark.engine
 
@@ -207,3 +209,33 @@ def test_every_builtin_allocator_completes_a_tiny_cell(binaries, tmp_path):
     for name in binaries:
         row = next(line for line in done.stdout.splitlines() if line.startswith(f"{name} "))
         assert "FAILED" not in row and "×" in row
+
+
+def test_missing_cargo_is_a_one_line_error(tmp_path):
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "hab", "build"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == "hab: error: cargo not found on PATH: install Rust (https://rustup.rs) to build the engine\n"
+
+
+def test_a_failed_build_is_a_one_line_error_naming_the_compiler_error(binaries, tmp_path):
+    engine = paths.engine_dir()
+    copy = tmp_path / "engine"
+    shutil.copytree(engine, copy, ignore=shutil.ignore_patterns("target"))
+    with open(copy / "allocators.toml", "a") as f:
+        f.write('\n[broken]\nabout = "does not compile"\nglobal = "NoSuchType"\ninit = "NoSuchType"\n')
+    env = {**os.environ, "HAB_ENGINE_DIR": str(copy), "CARGO_TARGET_DIR": str(paths.target_dir(engine))}
+    done = subprocess.run([sys.executable, "-m", "hab", "build", "-a", "broken"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert re.match(r"hab: error: engine build failed: error\[E\d+\]: cannot find .*`NoSuchType`", last), last
+    assert "full log:" in last
+    assert (copy / "bins" / "src" / "bin" / "broken.rs").is_file()
+
+
+def test_unwritable_results_root_is_a_user_error(binaries, tmp_path):
+    (tmp_path / "file").write_text("")
+    done = hab("run", *SMALL, "--out", "file/res", cwd=tmp_path)
+    assert done.returncode == 2 and "cannot write results under file/res" in done.stderr

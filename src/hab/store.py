@@ -66,16 +66,19 @@ class RunDir:
 
     @classmethod
     def create(cls, root: Path, meta: dict) -> "RunDir":
-        root.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path, n = root / stamp, 1
-        while path.exists():
-            n += 1
-            path = root / f"{stamp}-{n}"
-        (path / UNITS_DIR).mkdir(parents=True)
-        run = cls(path, {"format": FORMAT, "id": path.name, **meta})
-        run.save()
-        _point_latest(root, path.name)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            path, n = root / stamp, 1
+            while path.exists():
+                n += 1
+                path = root / f"{stamp}-{n}"
+            (path / UNITS_DIR).mkdir(parents=True)
+            run = cls(path, {"format": FORMAT, "id": path.name, **meta})
+            run.save()
+            _point_latest(root, path.name)
+        except OSError as e:
+            raise UserError(f"cannot write results under {root}: {e.strerror or e}") from None
         return run
 
     def save(self) -> None:
