@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from hab import codegen, registry
 from hab.errors import UserError
@@ -77,7 +78,7 @@ def build(engine: Path, allocators: list[str], console: Console) -> Build:
                 announced = True
             log_lines.append(line)
             if line.strip():
-                status.update(f"building the engine: {line.strip()[:100]}")
+                status.update(f"building the engine: {escape(line.strip()[:100])}")
         proc.wait()
         out.seek(0)
         stdout = out.read()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from hab.plan import Plan, Unit
@@ -31,9 +32,9 @@ def engine_argv(plan: Plan, unit: Unit, binaries: dict[str, Path]) -> list[str]:
 
 def _report(console: Console, unit: Unit, outcome: Outcome, index: int, total: int, live: bool) -> None:
     if not outcome.ok:
-        console.print(f"[red]failed[/] {unit.id}: {outcome.reason}", markup=True, highlight=False)
+        console.print(f"[red]failed[/] {unit.id}: {escape(outcome.reason or '')}", highlight=False)
     elif not live:
-        console.print(f"[{index}/{total}] {unit.id} ok ({outcome.seconds:.1f} s)", highlight=False)
+        console.print(f"{index}/{total} {unit.id} ok ({outcome.seconds:.1f} s)", markup=False, highlight=False)
 
 
 def execute(plan: Plan, binaries: dict[str, Path], run: RunDir, console: Console) -> Executed:

@@ -6,6 +6,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from rich.markup import escape
+
 from hab import __version__, build, engine, hostinfo, paths, registry, store
 from hab.analysis import DEFAULTS
 from hab.commands.common import print_results, stderr_console
@@ -55,6 +57,28 @@ def _analysis_settings(args) -> dict:
     return settings
 
 
+def _metadata(suite, plan, settings, eng, built, allocators, workloads) -> dict:
+    """Everything run.json records besides the raw samples."""
+    known = registry.load(eng)
+    locked = registry.locked_versions(eng)
+    used = {c.workload for c in plan.cells}
+    return {
+        "status": "running",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "argv": sys.argv,
+        "hab_version": __version__,
+        "suite": asdict(suite),
+        "plan": plan.to_dict(),
+        "analysis": settings,
+        "engine": {**hostinfo.git_revision(eng), "protocol": PROTOCOL_VERSION,
+                   "build_seconds": round(built.seconds, 2), "compiled": built.compiled},
+        "allocators": {a: {"kind": known[a].kind, "version": registry.version_of(known[a], locked),
+                           "about": known[a].about} for a in allocators},
+        "workloads": {w.name: {"about": w.about, "params": list(w.params)} for w in workloads.values() if w.name in used},
+        "host": hostinfo.collect(),
+    }
+
+
 def main(args) -> int:
     console = stderr_console()
     suite = _suite(args)
@@ -70,25 +94,9 @@ def main(args) -> int:
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     plan = make_plan(suite, allocators, threads, workloads, lambda spec: engine.check(probe, spec), seed)
 
-    locked = registry.locked_versions(eng)
-    meta = {
-        "status": "running",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "argv": sys.argv,
-        "hab_version": __version__,
-        "suite": asdict(suite),
-        "plan": plan.to_dict(),
-        "analysis": settings,
-        "engine": {**hostinfo.git_revision(eng), "protocol": PROTOCOL_VERSION,
-                   "build_seconds": round(built.seconds, 2), "compiled": built.compiled},
-        "allocators": {a: {"kind": known[a].kind, "version": registry.version_of(known[a], locked),
-                           "about": known[a].about} for a in needed},
-        "workloads": {w.name: {"about": w.about, "params": list(w.params)}
-                      for w in workloads.values() if any(c.workload == w.name for c in plan.cells)},
-        "host": hostinfo.collect(),
-    }
+    meta = _metadata(suite, plan, settings, eng, built, needed, workloads)
     run = store.RunDir.create(Path(args.out) if args.out else paths.RESULTS_ROOT, meta)
-    console.print(f"[dim]run {run.path}: {len(plan.cells)} cells, {len(plan.units)} engine processes[/]")
+    console.print(f"[dim]run {escape(str(run.path))}: {len(plan.cells)} cells, {len(plan.units)} engine processes[/]")
     executed = execute(plan, built.binaries, run, console)
     run.meta["status"] = "interrupted" if executed.interrupted else "complete"
     run.meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -96,8 +104,9 @@ def main(args) -> int:
     run.save()
     print_results(store.load(run.path), args.json)
     console.print(f"[dim]suite: {executed.done} engine processes in {executed.seconds:.1f} s"
-                  f" ({executed.failed} failed); engine build {built.seconds:.1f} s; results in {run.path}[/]")
+                  f" ({executed.failed} failed); engine build {built.seconds:.1f} s; results in {escape(str(run.path))}[/]")
     if executed.interrupted:
-        console.print(f"interrupted: the {executed.done} finished processes are stored; `hab show {run.path}` shows them")
+        console.print(f"interrupted: the {executed.done} finished processes are stored; `hab show {run.path}` shows them",
+                      markup=False)
         return 130
     return 1 if executed.failed else 0

@@ -80,7 +80,7 @@ def _failures(cell: CellResult) -> list[str]:
 def _summary_table(result: RunResult) -> Table:
     conf = result.settings["confidence"]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True,
-                  title=f"Summary over {len(result.cells)} cells", title_justify="left")
+                  title=f"Summary over {_count(len(result.cells), 'cell')}", title_justify="left")
     table.add_column("allocator")
     table.add_column(f"geomean vs {result.reference}", justify="right")
     table.add_column(f"{conf:.0%} CI", justify="right")
@@ -96,6 +96,10 @@ def _summary_table(result: RunResult) -> Table:
     return table
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _run_heading(meta: dict, result: RunResult) -> list[str]:
     plan, host, engine = meta["plan"], meta.get("host", {}), meta.get("engine", {})
     done, total = result.processes_done, result.processes_planned
@@ -104,7 +108,8 @@ def _run_heading(meta: dict, result: RunResult) -> list[str]:
     return [
         f"run {meta.get('id', '?')}  suite {meta.get('suite', {}).get('name', '?')}  status {meta.get('status', '?')}"
         f" ({done}/{total} engine processes)",
-        f"{len(plan['cells'])} cells x {len(plan['allocators'])} allocators, {plan['repetitions']} process(es) each;"
+        f"{_count(len(plan['cells']), 'cell')} x {_count(len(plan['allocators']), 'allocator')},"
+        f" {_count(plan['repetitions'], 'engine process', 'engine processes')} each;"
         f" sampling {s['mode']}, {s['sample_size']} samples, warm-up {s['warm_up_time']:g} s,"
         f" measurement {s['measurement_time']:g} s",
         f"host {host.get('cpu_model', '?')}, {host.get('cores_usable', '?')} cores, {host.get('kernel', '?')},"
