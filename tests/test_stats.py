@@ -37,8 +37,8 @@ def test_point_estimates_match_numpy_and_scipy_on_random_data():
 def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
     rng = np.random.default_rng(11)
     t = rng.normal(1000.0, 50.0, size=40)
-    ours = estimate(np.ones(40), t, linear=False, nresamples=20_000, confidence=0.95,
-                    rng=bootstrap.generator(0, "scipy"))
+    ours = estimate([(np.ones(40), t)], linear=False, nresamples=20_000, confidence=0.95,
+                    seed=bootstrap.seed_for(0, "scipy"))
     for name, fn in (("mean", np.mean), ("median", np.median)):
         ref = sps.bootstrap((t,), fn, n_resamples=20_000, confidence_level=0.95, method="percentile",
                             random_state=np.random.default_rng(1)).confidence_interval
@@ -51,7 +51,7 @@ def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
 def test_bootstrap_interval_of_the_mean_matches_the_normal_theory_interval():
     rng = np.random.default_rng(3)
     t = rng.normal(500.0, 20.0, size=200)
-    e = estimate(np.ones(200), t, False, 50_000, 0.95, bootstrap.generator(1, "normal")).estimates["mean"]
+    e = estimate([(np.ones(200), t)], False, 50_000, 0.95, bootstrap.seed_for(1, "normal")).estimates["mean"]
     half = 1.96 * np.std(t, ddof=1) / np.sqrt(200)
     assert e.upper - e.lower == pytest.approx(2 * half, rel=0.08)
     assert e.standard_error == pytest.approx(np.std(t, ddof=1) / np.sqrt(200), rel=0.08)
@@ -62,26 +62,27 @@ def test_linear_sampling_gives_a_slope_interval_around_the_true_slope():
     rng = np.random.default_rng(5)
     iters = np.arange(1, 21, dtype=float) * 10
     times = iters * 250.0 + rng.normal(0, 100, size=20)
-    e = estimate(iters, times, True, 20_000, 0.95, bootstrap.generator(0, "slope"))
+    e = estimate([(iters, times)], True, 20_000, 0.95, bootstrap.seed_for(0, "slope"))
     assert e.typical_name == "slope"
     assert e.typical.lower < 250.0 < e.typical.upper
 
 
 def test_same_seed_and_key_give_identical_intervals_and_other_keys_differ():
     t = np.random.default_rng(0).normal(10, 1, 25)
-    one = estimate(np.ones(25), t, False, 5_000, 0.95, bootstrap.generator(42, "c00", "system"))
-    two = estimate(np.ones(25), t, False, 5_000, 0.95, bootstrap.generator(42, "c00", "system"))
-    other = estimate(np.ones(25), t, False, 5_000, 0.95, bootstrap.generator(42, "c00", "talc"))
+    one = estimate([(np.ones(25), t)], False, 5_000, 0.95, bootstrap.seed_for(42, "c00", "system"))
+    two = estimate([(np.ones(25), t)], False, 5_000, 0.95, bootstrap.seed_for(42, "c00", "system"))
+    other = estimate([(np.ones(25), t)], False, 5_000, 0.95, bootstrap.seed_for(42, "c00", "talc"))
     assert one.estimates == two.estimates
     assert one.estimates["mean"].lower != other.estimates["mean"].lower
 
 
 def test_constant_samples_give_a_zero_width_interval_without_errors():
-    e = estimate(np.arange(1, 11, dtype=float), np.arange(1, 11, dtype=float) * 7.0, True, 1_000, 0.95,
-                 bootstrap.generator(0, "flat"))
+    e = estimate([(np.arange(1, 11, dtype=float), np.arange(1, 11, dtype=float) * 7.0)], True, 1_000, 0.95,
+                 bootstrap.seed_for(0, "flat"))
     for est in e.estimates.values():
-        assert est.lower == est.point == est.upper or est.point == 0.0
+        assert est.exact and est.lower == est.point == est.upper
     assert e.typical.point == pytest.approx(7.0)
+    assert e.estimates["std_dev"].point == 0.0 and e.estimates["median_abs_dev"].point == 0.0
 
 
 def test_tukey_fences_and_classes():

@@ -1,9 +1,11 @@
 """From stored raw samples to results: per cell and allocator, criterion's
-estimates with intervals, throughput, outliers, resource usage, the ratio
-to the reference allocator and the engine's own share (the dry variant).
+estimates with hierarchical bootstrap intervals, how the variance splits
+between and within engine processes, throughput, outliers, resource usage,
+the ratio to the reference allocator and the engine's own share (the dry
+variant).
 
-Everything is a pure function of the stored run: the same run directory
-always analyses to the same numbers.
+Everything is a pure function of the stored run and the analysis settings:
+the same run directory always analyses to the same numbers.
 """
 
 from dataclasses import dataclass, field
@@ -12,13 +14,15 @@ import numpy as np
 
 from hab.plan import Cell
 from hab.registry import DRY, REFERENCE
-from hab.stats import bootstrap, outliers
+from hab.stats import bootstrap, metrics, outliers
 from hab.stats.bootstrap import Estimate
-from hab.stats.estimates import Estimates, estimate
+from hab.stats.estimates import estimate, points, variance_components
 from hab.store import StoredRun
 
 #: Analysis settings used when a run does not record its own.
 DEFAULTS = {"seed": 0, "nresamples": 100_000, "confidence": 0.95}
+#: Per-process figures summarised across processes.
+RUSAGE_KEYS = ("max_rss_kib", "minor_faults", "major_faults", "user_us", "system_us")
 
 
 @dataclass(eq=False)
@@ -32,15 +36,17 @@ class Row:
     mode: str | None = None  # linear, flat or mixed
     estimates: dict = field(default_factory=dict)  # name -> Estimate
     typical_name: str | None = None
+    process_typicals: list = field(default_factory=list)  # typical time of each process
+    variance: dict | None = None  # between/within-process split, 2+ processes
     ratio: Estimate | None = None  # typical time / reference's
     overhead: Estimate | None = None  # dry typical time / this typical time
     allocations_per_s: Estimate | None = None
     bytes_per_s: Estimate | None = None
     outliers: dict = field(default_factory=dict)
-    rusage: dict = field(default_factory=dict)
+    rusage: dict = field(default_factory=dict)  # name -> Estimate over processes
     work: dict | None = None
-    _dist: np.ndarray | None = field(default=None, repr=False)  # bootstrap of the typical time
-    _ratio_dist: np.ndarray | None = field(default=None, repr=False)
+    dist: np.ndarray | None = field(default=None, repr=False)  # bootstrap of the typical time
+    ratio_dist: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +55,12 @@ class Row:
     @property
     def typical(self) -> Estimate | None:
         return self.estimates.get(self.typical_name)
+
+    @property
+    def relative_half_width(self) -> float | None:
+        """Half the interval of the typical time, relative to it (the precision)."""
+        t = self.typical
+        return None if t is None else (t.upper - t.lower) / 2 / t.point
 
 
 @dataclass
@@ -83,49 +95,38 @@ def _rate(count: float, typical: Estimate, dist: np.ndarray) -> Estimate:
     return bootstrap.summarize(count * 1e9 / typical.point, count * 1e9 / dist, typical.confidence)
 
 
-def _rusage(units: list[dict]) -> dict:
-    usages = [u["rusage"] for u in units if u.get("rusage")]
-    if not usages:
-        return {}
-
-    def values(key):
-        return [u[key] for u in usages if u.get(key) is not None]
-
-    rss = values("max_rss_kib")
-    out = {"max_rss_kib": max(rss) if rss else None}
-    for key in ("minor_faults", "major_faults", "user_us", "system_us"):
-        v = values(key)
-        out[key] = float(np.mean(v)) if v else None
-    return out
-
-
 def _row(allocator: str, units: list[dict], settings: dict, key: tuple) -> Row:
     good = [u for u in units if u["ok"]]
     row = Row(allocator, len(good), [u["reason"] for u in units if not u["ok"]])
     if not good:
         return row
-    iters = np.concatenate([u["samples"]["iters"] for u in good]).astype(float)
-    ns = np.concatenate([u["samples"]["ns"] for u in good]).astype(float)
+    groups = [(np.asarray(u["samples"]["iters"], float), np.asarray(u["samples"]["ns"], float)) for u in good]
     modes = {u["plan"]["mode"] for u in good}
     linear = modes == {"linear"}
-    rng = bootstrap.generator(settings["seed"], *key)
-    est: Estimates = estimate(iters, ns, linear, settings["nresamples"], settings["confidence"], rng)
-    row.samples = int(iters.size)
+    conf = settings["confidence"]
+    est = estimate(groups, linear, settings["nresamples"], conf, bootstrap.seed_for(settings["seed"], *key))
+    row.samples = int(sum(len(g[0]) for g in groups))
     row.mode = modes.pop() if len(modes) == 1 else "mixed"
     row.estimates = est.estimates
     row.typical_name = est.typical_name
+    row.process_typicals = [points(x, y, linear)[est.typical_name] for x, y in groups]
+    row.variance = variance_components([y / x for x, y in groups])
     row.outliers = outliers.classify(est.per_iteration)
-    row.rusage = _rusage(good)
+    row.rusage = {k: e for k in RUSAGE_KEYS
+                  if (e := metrics.across_processes([(u.get("rusage") or {}).get(k) for u in good], conf))}
     row.work = good[0]["work"]
-    row._dist = est.typical_distribution
+    row.dist = est.typical_distribution
     if row.work:
         row.allocations_per_s = _rate(row.work["allocations"], est.typical, est.typical_distribution)
         row.bytes_per_s = _rate(row.work["bytes"], est.typical, est.typical_distribution)
     return row
 
 
-def reference_of(allocators) -> str | None:
-    """`system` when it ran, else the first allocator of the run."""
+def reference_of(allocators, wanted: str | None = None) -> str | None:
+    """The allocator ratios are taken against: `wanted` if given, else
+    `system` when it ran, else the first allocator of the run."""
+    if wanted is not None:
+        return wanted
     if REFERENCE in allocators:
         return REFERENCE
     return allocators[0] if allocators else None
@@ -146,9 +147,9 @@ def _cell(stored: StoredRun, cell: Cell, settings: dict, reference: str | None) 
         if not row.ok:
             continue
         if ref is not None and ref.ok:
-            row.ratio, row._ratio_dist = bootstrap.ratio(row.typical.point, row._dist, ref.typical.point, ref._dist, conf)
+            row.ratio, row.ratio_dist = bootstrap.ratio(row.typical.point, row.dist, ref.typical.point, ref.dist, conf)
         if dry is not None and dry.ok:
-            row.overhead, _ = bootstrap.ratio(dry.typical.point, dry._dist, row.typical.point, row._dist, conf)
+            row.overhead, _ = bootstrap.ratio(dry.typical.point, dry.dist, row.typical.point, row.dist, conf)
     ordered = [rows[a] for a in stored.plan.allocators if a in rows]
     return CellResult(cell, reference if ref is not None else None, ordered, dry)
 
@@ -165,16 +166,18 @@ def _summary(cells: list[CellResult], allocators, confidence: float) -> list[Sum
         ratios = [r for r in rows if r.ratio is not None]
         geo = None
         if ratios:
-            geo = bootstrap.geometric_mean([r.ratio.point for r in ratios], [r._ratio_dist for r in ratios], confidence)
+            geo = bootstrap.geometric_mean([r.ratio.point for r in ratios], [r.ratio_dist for r in ratios], confidence)
         fastest = sum(1 for c in cells if _fastest(c) == a)
         failed = sum(1 for r in rows if r.failures)
         out.append(SummaryRow(a, len(ratios), geo, fastest, failed))
     return out
 
 
-def analyse(stored: StoredRun) -> RunResult:
+def analyse(stored: StoredRun, reference: str | None = None) -> RunResult:
+    """Analyses every cell of a stored run; `reference` overrides the
+    allocator that ratios are taken against."""
     settings = {**DEFAULTS, **stored.meta.get("analysis", {})}
-    reference = reference_of(stored.plan.allocators)
-    cells = [c for c in (_cell(stored, cell, settings, reference) for cell in stored.plan.cells) if c is not None]
+    ref = reference_of(stored.plan.allocators, reference)
+    cells = [c for c in (_cell(stored, cell, settings, ref) for cell in stored.plan.cells) if c is not None]
     summary = _summary(cells, stored.plan.allocators, settings["confidence"])
-    return RunResult(cells, reference, summary, settings, len(stored.units), len(stored.plan.units))
+    return RunResult(cells, ref, summary, settings, len(stored.units), len(stored.plan.units))

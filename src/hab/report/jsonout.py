@@ -21,8 +21,10 @@ def _row(row: Row) -> dict:
         "ratio_to_reference": est(row.ratio),
         "engine_share": est(row.overhead),
         "throughput": {"allocations_per_s": est(row.allocations_per_s), "bytes_per_s": est(row.bytes_per_s)},
+        "process_typicals": row.process_typicals,
+        "variance": row.variance,
         "outliers": row.outliers,
-        "rusage": row.rusage,
+        "rusage": {k: v.to_dict() for k, v in row.rusage.items()},
         "work_per_iteration": row.work,
     }
 

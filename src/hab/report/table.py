@@ -16,11 +16,13 @@ from hab.registry import DRY
 from hab.report import units
 
 LEGEND = """\
-time: typical time of one workload iteration (criterion's slope for linear sampling, else the mean),
-  with its {conf:.0%} bootstrap interval. vs {ref}: time relative to {ref} (below 1 is faster), with interval.
-allocs/s, bytes/s: blocks allocated and bytes requested per second. max RSS: peak resident memory of the
-  engine process. outliers: Tukey mild/severe counts (reported, not removed). dry %: time of the dry variant
-  (the same work without allocator calls: the engine's own share) relative to this allocator's time."""
+time: typical time of one workload iteration (criterion's slope for linear sampling, else the mean), with its
+  {conf:.0%} interval from a hierarchical bootstrap (engine processes, then samples within them).
+vs {ref}: time relative to {ref} (below 1 is faster), with interval. allocs/s: blocks allocated per second.
+max RSS: peak resident memory of an engine process (mean over processes). between: share of the variance of
+  one sample that lies between engine processes rather than within one (Kalibera & Jones).
+outliers: Tukey mild/severe counts (reported, not removed). dry %: time of the dry variant (the same work
+  without allocator calls: the engine's own share) relative to this allocator's time."""
 
 
 def _heading(cell: CellResult, workloads: dict) -> str:
@@ -38,10 +40,11 @@ def _cells(row: Row, reference: str | None) -> list[str]:
             cols += [units.ratio(row.ratio.point), units.ratio_interval(row.ratio.lower, row.ratio.upper)]
         else:
             cols += ["–", ""]
+    rss = row.rusage.get("max_rss_kib")
     cols += [
         units.rate(row.allocations_per_s.point, "") if row.allocations_per_s else "–",
-        units.byte_rate(row.bytes_per_s.point) if row.bytes_per_s else "–",
-        units.kib(row.rusage.get("max_rss_kib")),
+        units.kib(rss.point) if rss else "–",
+        units.percent(row.variance["between_share"]) if row.variance else "–",
         f"{row.outliers['low_mild'] + row.outliers['high_mild']}/{row.outliers['low_severe'] + row.outliers['high_severe']}",
         units.percent(row.overhead.point) if row.overhead else "–",
     ]
@@ -54,7 +57,7 @@ def _cell_table(cell: CellResult, conf: float) -> Table:
     names = ["time", f"{conf:.0%} CI"]
     if cell.reference is not None:
         names += [f"vs {cell.reference}", f"{conf:.0%} CI"]
-    for name in names + ["allocs/s", "bytes/s", "max RSS", "outliers", "dry %"]:
+    for name in names + ["allocs/s", "max RSS", "between", "outliers", "dry %"]:
         table.add_column(name, justify="right", no_wrap=True)
     width = len(table.columns)
     for row in cell.rows + ([cell.dry] if cell.dry else []):

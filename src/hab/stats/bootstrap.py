@@ -1,8 +1,9 @@
-"""Seeded bootstrap resampling and percentile confidence intervals.
+"""Seeds, intervals and ratios for bootstrap distributions.
 
-Each analysed series gets its own generator derived from the run's analysis
-seed and a stable key (cell, allocator), so the same raw samples always give
-the same intervals, whatever else is in the run or the order of analysis.
+Each analysed series gets its own 64-bit seed derived from the run's
+analysis seed and a stable key (cell, allocator), so the same raw samples
+always give the same intervals, whatever else is in the run or the order of
+analysis. The resampling itself runs in the native kernel (`hab._kernel`).
 """
 
 import hashlib
@@ -10,46 +11,42 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-#: Resampled rows processed at once (bounds memory for long series).
-CHUNK_ELEMENTS = 2_000_000
+from hab import _kernel
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its bootstrap percentile interval."""
+    """A point estimate with its interval. `exact` marks a value that did not
+    vary at all, whose interval is the point itself."""
 
     point: float
     lower: float
     upper: float
     standard_error: float
     confidence: float
+    exact: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
 
-
-def generator(seed: int, *key: str) -> np.random.Generator:
-    """A generator for one series, fixed by the run seed and the series key."""
-    digest = hashlib.sha256("\x1f".join(key).encode()).digest()
-    return np.random.default_rng(np.random.SeedSequence([seed, int.from_bytes(digest[:8], "little")]))
+    @classmethod
+    def exact_value(cls, value: float, confidence: float) -> "Estimate":
+        return cls(float(value), float(value), float(value), 0.0, confidence, True)
 
 
-def index_chunks(rng: np.random.Generator, n: int, nresamples: int):
-    """Resample indices (rows of n draws with replacement), a chunk at a time."""
-    rows = max(1, CHUNK_ELEMENTS // max(n, 1))
-    done = 0
-    while done < nresamples:
-        take = min(rows, nresamples - done)
-        yield rng.integers(0, n, size=(take, n))
-        done += take
+def seed_for(seed: int, *key: str) -> int:
+    """The 64-bit seed of one series, fixed by the run seed and the series key."""
+    digest = hashlib.sha256("\x1f".join((str(seed), *key)).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
 
 
 def summarize(point: float, distribution: np.ndarray, confidence: float) -> Estimate:
     """Percentile interval and standard error of a bootstrap distribution."""
-    alpha = 1.0 - confidence
-    lower, upper = np.percentile(distribution, [50.0 * alpha, 50.0 * (1.0 + confidence)])
-    se = float(np.std(distribution, ddof=1)) if distribution.size > 1 else 0.0
-    return Estimate(float(point), float(lower), float(upper), se, confidence)
+    dist = np.ascontiguousarray(distribution, dtype=np.float64)
+    if dist.size and np.all(dist == dist[0]) and dist[0] == point:
+        return Estimate.exact_value(point, confidence)
+    lower, upper, se = _kernel.summarize(dist, confidence)
+    return Estimate(float(point), lower, upper, se, confidence)
 
 
 def ratio(a_point: float, a_dist: np.ndarray, b_point: float, b_dist: np.ndarray,

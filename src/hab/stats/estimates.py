@@ -1,49 +1,53 @@
-"""criterion.rs's estimates on one series of samples, with bootstrap CIs.
+"""criterion.rs's estimates on the samples of one (cell, allocator), with
+hierarchical bootstrap intervals.
 
-A sample is `iters` iterations that took `times` ns in total. Per-iteration
-times are `t = times / iters`. Estimates on `t`: mean, median, standard
-deviation (n-1), median absolute deviation (x 1.4826, as criterion); for
-Linear sampling also the slope of `times` over `iters` through the origin,
+A sample is `iters` iterations that took `times` ns in total; the samples
+come from one or more engine processes. Per-iteration times are
+`t = times / iters`. Estimates over all samples: mean, median, standard
+deviation (n-1), median absolute deviation (x 1.4826, as criterion), and for
+Linear sampling the slope of `times` over `iters` through the origin,
 `sum(x*y) / sum(x*x)`. The typical time is the slope when there is one,
-else the mean. Intervals: plain bootstrap with replacement (pairs for the
-slope), percentile method.
+else the mean. Intervals: resample processes, then samples within each
+(plain bootstrap when there is one process, as criterion), percentile method.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from hab.stats.bootstrap import Estimate, index_chunks, summarize
+from hab import _kernel
+from hab.stats.bootstrap import Estimate, summarize
 
 MAD_SCALE = 1.4826
+#: Row order of the kernel's distributions.
 NAMES = ("mean", "median", "std_dev", "median_abs_dev", "slope")
 
 
-def _median_rows(sorted_rows: np.ndarray) -> np.ndarray:
-    n = sorted_rows.shape[1]
-    return (sorted_rows[:, (n - 1) // 2] + sorted_rows[:, n // 2]) / 2.0
+def _median(v: np.ndarray) -> float:
+    """criterion's median: linear interpolation at rank (n-1)/2."""
+    s = np.sort(v)
+    rank = 0.5 * (s.size - 1)
+    low = int(np.floor(rank))
+    if low + 1 >= s.size:
+        return float(s[low])
+    return float(s[low] + (s[low + 1] - s[low]) * (rank - low))
 
 
-def _stats_rows(t: np.ndarray, x: np.ndarray | None, y: np.ndarray | None) -> dict:
-    """Every estimate for each row of resampled per-iteration times."""
+def points(iters, times, linear: bool) -> dict[str, float]:
+    """Point estimates of one set of samples, computed as criterion does."""
+    x, y = np.asarray(iters, float), np.asarray(times, float)
+    t = y / x
+    mean = float(np.sum(t) / t.size)
+    median = _median(t)
     out = {
-        "mean": t.mean(axis=1),
-        "std_dev": t.std(axis=1, ddof=1) if t.shape[1] > 1 else np.zeros(t.shape[0]),
+        "mean": mean,
+        "median": median,
+        "std_dev": float(np.sqrt(np.sum((t - mean) ** 2) / (t.size - 1))) if t.size > 1 else 0.0,
+        "median_abs_dev": _median(np.abs(t - median)) * MAD_SCALE,
     }
-    median = _median_rows(np.sort(t, axis=1))
-    out["median"] = median
-    out["median_abs_dev"] = _median_rows(np.sort(np.abs(t - median[:, None]), axis=1)) * MAD_SCALE
-    if x is not None:
-        out["slope"] = (x * y).sum(axis=1) / (x * x).sum(axis=1)
+    if linear:
+        out["slope"] = float(np.dot(x, y) / np.dot(x, x))
     return out
-
-
-def points(iters: np.ndarray, times: np.ndarray, linear: bool) -> dict[str, float]:
-    """Point estimates (no resampling)."""
-    iters, times = np.asarray(iters, float), np.asarray(times, float)
-    t = times / iters
-    rows = _stats_rows(t[None, :], iters[None, :] if linear else None, times[None, :] if linear else None)
-    return {name: float(v[0]) for name, v in rows.items()}
 
 
 @dataclass
@@ -53,29 +57,49 @@ class Estimates:
     estimates: dict  # name -> Estimate
     typical_name: str
     typical_distribution: np.ndarray
-    per_iteration: np.ndarray
+    per_iteration: np.ndarray  # all samples, process after process
 
     @property
     def typical(self) -> Estimate:
         return self.estimates[self.typical_name]
 
 
-def estimate(iters, times, linear: bool, nresamples: int, confidence: float,
-             rng: np.random.Generator) -> Estimates:
-    """All estimates with intervals from `nresamples` bootstrap resamples."""
-    iters, times = np.asarray(iters, float), np.asarray(times, float)
-    t = times / iters
+def estimate(groups: list, linear: bool, nresamples: int, confidence: float, seed: int) -> Estimates:
+    """All estimates for samples grouped by process: `groups` is a list of
+    `(iters, times)` pairs, one per engine process."""
+    iters = np.concatenate([np.asarray(g[0], float) for g in groups])
+    times = np.concatenate([np.asarray(g[1], float) for g in groups])
+    offsets = np.cumsum([0] + [len(g[0]) for g in groups]).astype(np.uint64)
     point = points(iters, times, linear)
-    parts: dict[str, list] = {name: [] for name in point}
-    for idx in index_chunks(rng, t.size, nresamples):
-        rows = _stats_rows(t[idx], iters[idx] if linear else None, times[idx] if linear else None)
-        for name, values in rows.items():
-            parts[name].append(values)
-    dists = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    dists = _kernel.bootstrap(iters, times, offsets, linear, nresamples, seed)
+    estimates = {name: summarize(point[name], dists[NAMES.index(name)], confidence) for name in point}
     typical = "slope" if linear else "mean"
-    return Estimates(
-        estimates={name: summarize(point[name], dists[name], confidence) for name in point},
-        typical_name=typical,
-        typical_distribution=dists[typical],
-        per_iteration=t,
-    )
+    return Estimates(estimates, typical, dists[NAMES.index(typical)], times / iters)
+
+
+def variance_components(per_process: list[np.ndarray]) -> dict | None:
+    """How the variance of a per-iteration time splits between engine
+    processes and samples within one (Kalibera & Jones' two levels).
+
+    `within` is the pooled within-process variance, `between` the variance
+    of process means beyond what within-process noise explains (method of
+    moments, floored at 0); `between_share` = between / (between + within).
+    None with fewer than two processes.
+    """
+    if len(per_process) < 2:
+        return None
+    means = np.array([np.mean(p) for p in per_process])
+    sizes = np.array([p.size for p in per_process])
+    dof = np.sum(sizes - 1)
+    within = float(sum(np.sum((p - np.mean(p)) ** 2) for p in per_process) / dof) if dof > 0 else 0.0
+    between = max(0.0, float(np.var(means, ddof=1) - within * np.mean(1.0 / sizes)))
+    total = between + within
+    return {
+        "processes": len(per_process),
+        "within": within,
+        "between": between,
+        "between_share": between / total if total > 0 else 0.0,
+    }
+
+
+__all__ = ["Estimate", "Estimates", "estimate", "points", "variance_components", "MAD_SCALE", "NAMES"]
