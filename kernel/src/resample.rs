@@ -18,8 +18,9 @@ use rayon::prelude::*;
 
 /// Rows of the returned distributions.
 pub const STATS: [&str; 5] = ["mean", "median", "std_dev", "median_abs_dev", "slope"];
-/// criterion's scale factor for the median absolute deviation.
-pub const MAD_SCALE: f64 = 1.4826;
+/// criterion's scale factor for the median absolute deviation: criterion
+/// writes 1.4826 but it reaches f64 through an f32.
+pub const MAD_SCALE: f64 = 1.4826f32 as f64;
 const CHUNK: usize = 2048;
 
 /// The samples of one (cell, allocator), grouped by engine process.

@@ -116,8 +116,9 @@ def _row(allocator: str, units: list[dict], settings: dict, key: tuple) -> Row:
                   if (e := metrics.across_processes([(u.get("rusage") or {}).get(k) for u in good], conf))}
     row.work = good[0]["work"]
     row.dist = est.typical_distribution
-    if row.work:
+    if row.work and row.work.get("allocations") is not None:
         row.allocations_per_s = _rate(row.work["allocations"], est.typical, est.typical_distribution)
+    if row.work and row.work.get("bytes") is not None:
         row.bytes_per_s = _rate(row.work["bytes"], est.typical, est.typical_distribution)
     return row
 
@@ -139,7 +140,8 @@ def _cell(stored: StoredRun, cell: Cell, settings: dict, reference: str | None) 
             by_alloc.setdefault(unit.allocator, []).append(stored.units[unit.id])
     if not by_alloc:
         return None
-    rows = {a: _row(a, units, settings, (cell.id, a)) for a, units in by_alloc.items()}
+    run_id = stored.meta.get("id", "")
+    rows = {a: _row(a, units, settings, (run_id, cell.id, a)) for a, units in by_alloc.items()}
     dry = rows.pop(DRY, None)
     ref = rows.get(reference)
     conf = settings["confidence"]
@@ -173,10 +175,13 @@ def _summary(cells: list[CellResult], allocators, confidence: float) -> list[Sum
     return out
 
 
-def analyse(stored: StoredRun, reference: str | None = None) -> RunResult:
+def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | None = None) -> RunResult:
     """Analyses every cell of a stored run; `reference` overrides the
-    allocator that ratios are taken against."""
+    allocator that ratios are taken against, `nresamples` the run's setting
+    (for quick interim looks)."""
     settings = {**DEFAULTS, **stored.meta.get("analysis", {})}
+    if nresamples is not None:
+        settings["nresamples"] = nresamples
     ref = reference_of(stored.plan.allocators, reference)
     cells = [c for c in (_cell(stored, cell, settings, ref) for cell in stored.plan.cells) if c is not None]
     summary = _summary(cells, stored.plan.allocators, settings["confidence"])

@@ -32,16 +32,45 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sampling-mode", choices=["auto", "linear", "flat"])
     run.add_argument("--repetitions", type=int, help="engine processes per cell and allocator")
     run.add_argument("--timeout", type=float, help="seconds before an engine process is killed")
+    run.add_argument("--precision", metavar="P", help="add processes until every 95%% interval is within ±P "
+                     "of its time (e.g. 1%%)")
+    run.add_argument("--budget", metavar="T", help="time budget for --precision (e.g. 600s, 10m, 1h)")
     run.add_argument("--no-dry", action="store_true", help="skip the dry (engine-only) variant")
     run.add_argument("--seed", type=int, help="seed for the run order (default: random, recorded)")
     run.add_argument("--nresamples", type=int, help="bootstrap resamples (default 100000)")
     run.add_argument("--confidence", type=float, help="confidence level (default 0.95)")
+    run.add_argument("--reference", help="allocator the ratios are taken against (default: system)")
+    run.add_argument("--save-baseline", metavar="NAME", help="also keep the run as baseline NAME")
     run.add_argument("--out", help="results root (default: hab-results)")
     run.add_argument("--json", action="store_true", help="print results as JSON")
 
     show = sub.add_parser("show", help="re-analyse a stored run and print it")
     show.add_argument("run", nargs="?", help="run directory or results root (default: hab-results/latest)")
+    show.add_argument("--reference", help="allocator the ratios are taken against (default: system)")
     show.add_argument("--json", action="store_true", help="print results as JSON")
+
+    cmp = sub.add_parser("compare", help="compare two runs (or a baseline and a run) cell by cell")
+    cmp.add_argument("runs", nargs="*", metavar="RUN", help="A B: run directories, results roots or baseline names")
+    cmp.add_argument("--baseline", metavar="NAME", help="compare baseline NAME (A) with RUN or the latest run (B)")
+    cmp.add_argument("--threshold", type=float, default=0.01, help="noise threshold as a fraction (default 0.01)")
+    cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    cmp.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any cell regressed")
+    cmp.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")
+    cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    imp = sub.add_parser("import", help="store another tool's results as a run")
+    imp.add_argument("format", choices=["criterion"])
+    imp.add_argument("path", help="criterion output tree (target/criterion or $CRITERION_HOME)")
+    imp.add_argument("--label", default="criterion", help="allocator name for the imported samples")
+    imp.add_argument("--baseline", default="new", help="criterion baseline directory to read (default: new)")
+    imp.add_argument("--out", help="results root (default: hab-results)")
+    imp.add_argument("--json", action="store_true", help="print results as JSON")
+
+    exp = sub.add_parser("export", help="write a run in another tool's format")
+    exp.add_argument("format", choices=["criterion"])
+    exp.add_argument("run", help="run directory, results root or baseline name")
+    exp.add_argument("dir", help="criterion tree to write into (created if missing)")
+    exp.add_argument("--baseline", help="criterion baseline name (default: the run id)")
 
     lst = sub.add_parser("list", help="list allocators and workloads")
     lst.add_argument("what", nargs="?", choices=["allocators", "workloads"])
@@ -58,6 +87,12 @@ def main(argv=None) -> int:
             from hab.commands import run as command
         elif args.command == "show":
             from hab.commands import show as command
+        elif args.command == "compare":
+            from hab.commands import compare as command
+        elif args.command in ("import", "export"):
+            from hab.commands import interop
+
+            return (interop.import_main if args.command == "import" else interop.export_main)(args)
         elif args.command == "list":
             from hab.commands import listing as command
         else:

@@ -37,11 +37,14 @@ def _report(console: Console, unit: Unit, outcome: Outcome, index: int, total: i
         console.print(f"{index}/{total} {unit.id} ok ({outcome.seconds:.1f} s)", markup=False, highlight=False)
 
 
-def execute(plan: Plan, binaries: dict[str, Path], run: RunDir, console: Console) -> Executed:
-    """Runs every unit of `plan`; Ctrl-C stops after killing the current engine."""
+def execute(plan: Plan, binaries: dict[str, Path], run: RunDir, console: Console,
+            units: list[Unit] | None = None) -> Executed:
+    """Runs `units` (default: every unit of `plan`); Ctrl-C stops after
+    killing the current engine."""
     started = time.monotonic()
     weight = plan.expected_seconds()
-    total = len(plan.units)
+    todo = list(plan.units) if units is None else units
+    total = len(todo)
     done = failed = 0
     live = console.is_terminal
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -51,7 +54,7 @@ def execute(plan: Plan, binaries: dict[str, Path], run: RunDir, console: Console
     with progress:
         task = progress.add_task("running", total=total * weight, count=f"0/{total}")
         try:
-            for unit in plan.units:
+            for unit in todo:
                 progress.update(task, description=f"{unit.cell} {unit.allocator}")
                 outcome = run_engine(engine_argv(plan, unit, binaries), plan.timeout)
                 run.write_unit(unit, outcome)

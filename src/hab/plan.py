@@ -29,7 +29,7 @@ class Cell:
     id: str
     workload: str
     params: dict
-    threads: int
+    threads: int | None  # None for imported benchmarks
 
     def spec(self, sampling: dict, dry: bool) -> dict:
         return {"workload": self.workload, "params": self.params, "threads": self.threads,
@@ -146,7 +146,8 @@ def make_plan(suite: Suite, allocators: list[str], threads: list[int],
     units = []
     for rep in range(suite.repetitions):
         for cell in cells:
-            names = list(allocators) + ([DRY] if cell.id in dry_cells else [])
+            # The dry variant only states the engine's share: one process is enough.
+            names = list(allocators) + ([DRY] if cell.id in dry_cells and rep == 0 else [])
             rng.shuffle(names)
             units.extend(Unit(cell.id, name, rep) for name in names)
     return Plan(tuple(cells), tuple(allocators), suite.repetitions, sampling,

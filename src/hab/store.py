@@ -10,6 +10,8 @@ interrupted run leaves only complete files: every finished unit survives.
 
 import json
 import os
+import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,8 @@ FORMAT = 1
 RUN_FILE = "run.json"
 UNITS_DIR = "units"
 LATEST = "latest"
+BASELINES = "baselines"
+_BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def write_json(path: Path, data) -> None:
@@ -85,7 +89,10 @@ class RunDir:
         write_json(self.path / RUN_FILE, self.meta)
 
     def write_unit(self, unit: Unit, outcome: Outcome) -> None:
-        write_json(self.path / UNITS_DIR / f"{unit.id}.json", unit_record(unit, outcome))
+        self.write_record(unit, unit_record(unit, outcome))
+
+    def write_record(self, unit: Unit, record: dict) -> None:
+        write_json(self.path / UNITS_DIR / f"{unit.id}.json", record)
 
 
 def _point_latest(root: Path, name: str) -> None:
@@ -110,6 +117,36 @@ def resolve(arg: str | None, root: Path) -> Path:
         if (candidate / RUN_FILE).is_file():
             return candidate.resolve()
     raise UserError(f"no stored run at {path} (expected {RUN_FILE} there or under {LATEST}/)")
+
+
+def baseline_path(root: Path, name: str) -> Path:
+    if not _BASELINE_NAME.match(name):
+        raise UserError(f"baseline names are letters, digits, '.', '_' and '-', got {name!r}")
+    return root / BASELINES / name
+
+
+def save_baseline(run: Path, root: Path, name: str) -> Path:
+    """Copies a run to `<root>/baselines/<name>`, replacing an older one whole."""
+    target = baseline_path(root, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(run, tmp)
+    old = target.with_name(f".{name}.old")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def resolve_any(arg: str, root: Path) -> Path:
+    """A run from a path (run or results root) or the name of a saved baseline."""
+    if Path(arg).exists():
+        return resolve(arg, root)
+    if _BASELINE_NAME.match(arg) and (root / BASELINES / arg / RUN_FILE).is_file():
+        return (root / BASELINES / arg).resolve()
+    raise UserError(f"no stored run or baseline called {arg!r} (baselines live in {root / BASELINES})")
 
 
 def load(path: Path) -> StoredRun:

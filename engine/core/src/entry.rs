@@ -183,7 +183,7 @@ mod tests {
         let Record::Describe { workloads, allocator, .. } = &recs[0] else { panic!("{recs:?}") };
         assert_eq!(allocator, "test");
         let names: Vec<&str> = workloads[0].params.iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["max_size", "iters_per_task", "keep_max", "keep_prob", "tasks", "init"]);
+        assert_eq!(names, ["max_size", "iters_per_task", "keep_max", "keep_prob", "tasks", "spin_ns", "init"]);
         assert_eq!(workloads[0].params[4]["default"], "2*threads");
     }
 

@@ -141,7 +141,7 @@ fn counted<R>(f: impl FnOnce() -> R) -> (R, Seen, Vec<usize>) {
 }
 
 fn cfg(max_size: usize, iters: u64, keep_max: usize, keep_prob: f64, init: Init) -> Config {
-    Config { max_size, iters_per_task: iters, keep_max, keep_prob, tasks: 1, init }
+    Config { max_size, iters_per_task: iters, keep_max, keep_prob, tasks: 1, init, spin: 0 }
 }
 
 #[test]
@@ -220,7 +220,7 @@ fn dry_variant_does_the_same_work_without_calling_the_allocator() {
 fn the_pooled_workload_allocates_tasks_times_iters_blocks_per_iteration() {
     let _serial = SERIAL.lock().unwrap();
     let params: Values = serde_json::from_str(
-        r#"{"max_size":512,"iters_per_task":300,"keep_max":4,"keep_prob":0.1,"tasks":6,"init":"zero"}"#,
+        r#"{"max_size":512,"iters_per_task":300,"keep_max":4,"keep_prob":0.1,"tasks":6,"init":"zero","spin_ns":0}"#,
     )
     .unwrap();
     let mut workload = (rayon_boxes::DEF.build)(&params, 3, false).unwrap();
@@ -233,4 +233,19 @@ fn the_pooled_workload_allocates_tasks_times_iters_blocks_per_iteration() {
     assert_eq!(work.allocations, 6 * 300);
     assert_eq!(ALL_BLOCKS.load(SeqCst), 6 * 300);
     assert_eq!(ALL_BLOCK_FREES.load(SeqCst), 6 * 300);
+}
+
+#[test]
+fn spin_adds_busy_work_but_no_allocations() {
+    let _serial = SERIAL.lock().unwrap();
+    let plain = cfg(256, 2000, 4, 0.1, Init::None);
+    let spun = Config { spin: 2000, ..plain };
+    let start = std::time::Instant::now();
+    let (w0, seen0, _) = counted(|| rayon_boxes::task(&plain, 1));
+    let plain_ns = start.elapsed().as_nanos();
+    let start = std::time::Instant::now();
+    let (w1, seen1, _) = counted(|| rayon_boxes::task(&spun, 1));
+    let spun_ns = start.elapsed().as_nanos();
+    assert_eq!((w0, seen0), (w1, seen1), "same work, same allocator calls");
+    assert!(spun_ns > plain_ns, "2000 turns x 2000 steps take longer than none");
 }

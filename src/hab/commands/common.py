@@ -6,6 +6,7 @@ import sys
 from rich.console import Console
 
 from hab import analysis, store
+from hab.errors import UserError
 from hab.report import jsonout, table
 
 
@@ -19,9 +20,11 @@ def width() -> int:
     return max(120, shutil.get_terminal_size((120, 24)).columns)
 
 
-def print_results(stored: store.StoredRun, as_json: bool) -> analysis.RunResult:
+def print_results(stored: store.StoredRun, as_json: bool, reference: str | None = None) -> analysis.RunResult:
     """Analyses a stored run and prints its table (or JSON) on stdout."""
-    result = analysis.analyse(stored)
+    if reference is not None and reference not in stored.plan.allocators:
+        raise UserError(f"--reference {reference}: not an allocator of this run ({', '.join(stored.plan.allocators)})")
+    result = analysis.analyse(stored, reference)
     text = jsonout.render(result, stored.meta) if as_json else table.render(result, stored.meta, width())
     sys.stdout.write(text)
     sys.stdout.flush()

@@ -1,5 +1,6 @@
 """`hab run`: suite -> plan -> engine runs -> stored samples -> table."""
 
+import random
 import secrets
 import sys
 import time
@@ -8,14 +9,17 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from hab import __version__, build, engine, hostinfo, paths, registry, store
+from hab import __version__, adaptive, analysis, build, engine, hostinfo, paths, registry, store
 from hab.analysis import DEFAULTS
 from hab.commands.common import print_results, stderr_console
 from hab.errors import UserError
-from hab.execute import execute
+from hab.execute import Executed, execute
 from hab.plan import make_plan
 from hab.protocol import PROTOCOL_VERSION
 from hab.suite import available_cores, load_file, load_preset, narrow, parse_param_option, split_list
+
+#: Resamples for the interim looks of --precision (the final table uses the run's setting).
+INTERIM_RESAMPLES = 20_000
 
 
 def _suite(args):
@@ -79,9 +83,51 @@ def _metadata(suite, plan, settings, eng, built, allocators, workloads) -> dict:
     }
 
 
+def _refine(args, plan, built, run, console, executed):
+    """Adds rounds of engine processes until every pair meets --precision or
+    --budget is spent; records the rounds in run.json."""
+    target = adaptive.parse_precision(args.precision)
+    budget = adaptive.parse_duration(args.budget) if args.budget else float("inf")
+    rng = random.Random(plan.order_seed)
+    spent, done, failed = executed.seconds, executed.done, executed.failed
+    rounds = []
+    while True:
+        interim = analysis.analyse(store.load(run.path), nresamples=INTERIM_RESAMPLES)
+        per_unit = spent / max(done, 1)
+        units = adaptive.next_round(plan, interim, target, per_unit, budget - spent, rng)
+        if not units:
+            break
+        console.print(f"[dim]precision round {len(rounds) + 1}: {len(units)} more engine processes for "
+                      f"{len(adaptive.missing(interim, target))} pairs above ±{target:.1%}[/]")
+        plan = adaptive.extend(plan, units)
+        run.meta["plan"] = plan.to_dict()
+        run.save()
+        step = execute(plan, built.binaries, run, console, units)
+        rounds.append(len(units))
+        spent, done, failed = spent + step.seconds, done + step.done, failed + step.failed
+        if step.interrupted:
+            return Executed(done, failed, spent, True)
+    run.meta["precision"] = {"target": target, "budget_s": None if budget == float("inf") else budget,
+                             "rounds": rounds}
+    return Executed(done, failed, spent, False)
+
+
 def main(args) -> int:
     console = stderr_console()
     suite = _suite(args)
+    if args.save_baseline:
+        store.baseline_path(paths.RESULTS_ROOT, args.save_baseline)  # checks the name before running
+    try:
+        if args.precision:
+            adaptive.parse_precision(args.precision)
+        if args.budget:
+            adaptive.parse_duration(args.budget)
+    except ValueError as e:
+        raise UserError(f"--precision/--budget: {e}") from None
+    if args.budget and not args.precision:
+        raise UserError("--budget only applies with --precision")
+    if args.reference and args.reference not in (suite.allocators or registry.load(paths.engine_dir())):
+        raise UserError(f"--reference {args.reference}: not one of the allocators to run")
     settings = _analysis_settings(args)
     eng = paths.engine_dir()
     known = registry.load(eng)
@@ -98,11 +144,16 @@ def main(args) -> int:
     run = store.RunDir.create(Path(args.out) if args.out else paths.RESULTS_ROOT, meta)
     console.print(f"[dim]run {escape(str(run.path))}: {len(plan.cells)} cells, {len(plan.units)} engine processes[/]")
     executed = execute(plan, built.binaries, run, console)
+    if args.precision and not executed.interrupted:
+        executed = _refine(args, plan, built, run, console, executed)
     run.meta["status"] = "interrupted" if executed.interrupted else "complete"
     run.meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     run.meta["suite_seconds"] = round(executed.seconds, 2)
     run.save()
-    print_results(store.load(run.path), args.json)
+    print_results(store.load(run.path), args.json, args.reference)
+    if args.save_baseline:
+        saved = store.save_baseline(run.path, run.path.parent, args.save_baseline)
+        console.print(f"[dim]saved as baseline {escape(args.save_baseline)} ({escape(str(saved))})[/]")
     console.print(f"[dim]suite: {executed.done} engine processes in {executed.seconds:.1f} s"
                   f" ({executed.failed} failed); engine build {built.seconds:.1f} s; results in {escape(str(run.path))}[/]")
     if executed.interrupted:

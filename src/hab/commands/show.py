@@ -7,5 +7,5 @@ from hab.paths import RESULTS_ROOT
 
 def main(args) -> int:
     path = store.resolve(args.run, RESULTS_ROOT)
-    print_results(store.load(path), args.json)
+    print_results(store.load(path), args.json, args.reference)
     return 0

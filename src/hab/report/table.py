@@ -25,11 +25,13 @@ outliers: Tukey mild/severe counts (reported, not removed). dry %: time of the d
   without allocator calls: the engine's own share) relative to this allocator's time."""
 
 
-def _heading(cell: CellResult, workloads: dict) -> str:
+def heading(cell: CellResult, workloads: dict) -> str:
+    """The line naming a cell: id, workload, every parameter, threads."""
     info = workloads.get(cell.cell.workload, {})
     params = {p["name"]: p for p in info.get("params", [])}
     shown = " ".join(f"{k}={values.show(params.get(k), v)}" for k, v in cell.cell.params.items())
-    return f"{cell.cell.id} {cell.cell.workload}  {shown}  threads={cell.cell.threads}"
+    threads = f"  threads={cell.cell.threads}" if cell.cell.threads is not None else ""
+    return f"{cell.cell.id} {cell.cell.workload}  {shown}{threads}"
 
 
 def _cells(row: Row, reference: str | None) -> list[str]:
@@ -72,8 +74,15 @@ def _cell_table(cell: CellResult, conf: float) -> Table:
     return table
 
 
-def _failures(cell: CellResult) -> list[str]:
+def _notes(cell: CellResult, target: float | None) -> list[str]:
+    """Failed processes, and pairs that missed the precision target."""
     notes = []
+    if target is not None:
+        for row in cell.rows:
+            h = row.relative_half_width
+            if h is not None and h > target:
+                notes.append(f"  * {row.allocator}: ±{h:.1%} with {row.processes} processes, "
+                             f"above the ±{target:.1%} target")
     for row in cell.rows + ([cell.dry] if cell.dry else []):
         for reason in row.failures:
             notes.append(f"  ! {row.allocator}: {reason}")
@@ -103,11 +112,26 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
+def _precision_line(meta: dict) -> list[str]:
+    p = meta.get("precision")
+    if not p:
+        return []
+    budget = f", budget {p['budget_s']:g} s" if p.get("budget_s") else ""
+    return [f"precision target ±{p['target']:.1%}{budget}: {len(p['rounds'])} added rounds "
+            f"({sum(p['rounds'])} engine processes)"]
+
+
 def _run_heading(meta: dict, result: RunResult) -> list[str]:
     plan, host, engine = meta["plan"], meta.get("host", {}), meta.get("engine", {})
     done, total = result.processes_done, result.processes_planned
     commit = (engine.get("commit") or "unknown")[:10] + (" (modified)" if engine.get("dirty") else "")
     s = plan["sampling"]
+    source = meta.get("source")
+    if source:
+        return [
+            f"run {meta.get('id', '?')}  imported from {source['kind']} tree {source['path']} (baseline {source['baseline']})",
+            f"{_count(len(plan['cells']), 'benchmark')}, labelled {', '.join(plan['allocators'])}",
+        ]
     return [
         f"run {meta.get('id', '?')}  suite {meta.get('suite', {}).get('name', '?')}  status {meta.get('status', '?')}"
         f" ({done}/{total} engine processes)",
@@ -115,6 +139,7 @@ def _run_heading(meta: dict, result: RunResult) -> list[str]:
         f" {_count(plan['repetitions'], 'engine process', 'engine processes')} each;"
         f" sampling {s['mode']}, {s['sample_size']} samples, warm-up {s['warm_up_time']:g} s,"
         f" measurement {s['measurement_time']:g} s",
+        *_precision_line(meta),
         f"host {host.get('cpu_model', '?')}, {host.get('cores_usable', '?')} cores, {host.get('kernel', '?')},"
         f" governor {host.get('cpu_governor') or 'n/a'}, turbo {host.get('turbo') or 'n/a'}; engine {commit}",
     ]
@@ -127,13 +152,14 @@ def render(result: RunResult, meta: dict, width: int) -> str:
                       highlight=False, emoji=False, soft_wrap=False)
     conf = result.settings["confidence"]
     workloads = meta.get("workloads", {})
+    target = (meta.get("precision") or {}).get("target")
     for line in _run_heading(meta, result):
         console.print(line, markup=False)
     for cell in result.cells:
         console.print()
-        console.print(_heading(cell, workloads), markup=False)
+        console.print(heading(cell, workloads), markup=False)
         console.print(_cell_table(cell, conf))
-        for note in _failures(cell):
+        for note in _notes(cell, target):
             console.print(note, markup=False)
     if result.cells:
         console.print()

@@ -15,6 +15,10 @@
 //! allocates uninitialised memory and writes one byte per 4 KiB page plus
 //! the last byte.
 //!
+//! `spin_ns` (default 0) adds calibrated busy work before every allocation,
+//! in the real and the dry variant alike: a slowdown of known size, for
+//! checking that the statistics detect what they should.
+//!
 //! The dry variant draws the same random numbers and writes the same bytes
 //! into a per-task scratch buffer allocated before timing starts, so its time
 //! is the engine's own share of a real run.
@@ -67,6 +71,12 @@ const PARAMS: &[ParamDef] = &[
         default: Default::PerThread(2),
     },
     ParamDef {
+        name: "spin_ns",
+        about: "busy work before each allocation, in ns (calibrated at start): a known slowdown for validating statistics",
+        kind: Kind::Float { min: 0.0, max: 1e9 },
+        default: Default::Float(0.0),
+    },
+    ParamDef {
         name: "init",
         about: "zero: zeroed allocation (the seed); none: uninitialised; touch: one write per 4 KiB page",
         kind: Kind::Choice { choices: &["zero", "none", "touch"] },
@@ -99,12 +109,17 @@ pub struct Config {
     pub keep_prob: f64,
     pub tasks: usize,
     pub init: Init,
+    /// Loop turns of busy work before each allocation (0: none).
+    pub spin: u64,
 }
 
 impl Config {
-    /// Reads parameters that `params::resolve` has validated.
+    /// Reads parameters that `params::resolve` has validated; calibrates
+    /// the busy work when `spin_ns` asks for some.
     pub fn from_params(p: &Values) -> Config {
+        let spin_ns = p.real("spin_ns");
         Config {
+            spin: if spin_ns > 0.0 { (spin_ns * spin_turns_per_ns()).round().max(1.0) as u64 } else { 0 },
             max_size: p.uint("max_size") as usize,
             iters_per_task: p.uint("iters_per_task"),
             keep_max: p.uint("keep_max") as usize,
@@ -117,6 +132,28 @@ impl Config {
             },
         }
     }
+}
+
+/// Busy work the optimiser cannot remove: `turns` loop iterations.
+#[inline]
+fn spin(turns: u64) {
+    for i in 0..turns {
+        black_box(i);
+    }
+}
+
+/// How many turns of `spin` take one nanosecond here (median of 5 timings).
+fn spin_turns_per_ns() -> f64 {
+    const TURNS: u64 = 1 << 22;
+    let mut rates: Vec<f64> = (0..5)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            spin(TURNS);
+            TURNS as f64 / start.elapsed().as_nanos().max(1) as f64
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates[2]
 }
 
 /// Where a step's block comes from: the allocator, or the dry scratch.
@@ -151,6 +188,9 @@ fn steps<B: Blocks>(cfg: &Config, t: usize, blocks: &mut B, stash: &mut Vec<B::B
     let mut work = Work::default();
     for _ in 0..cfg.iters_per_task {
         let size = rng.random_range(1..=cfg.max_size);
+        if cfg.spin > 0 {
+            spin(cfg.spin);
+        }
         let block = blocks.make(size);
         work.allocations += 1;
         work.bytes += size as u64;

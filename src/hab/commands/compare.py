@@ -1,0 +1,41 @@
+"""`hab compare A B`: did B get faster or slower than A, cell by cell?"""
+
+import sys
+from pathlib import Path
+
+from hab import analysis, comparison, store
+from hab.commands.common import width
+from hab.errors import UserError
+from hab.paths import RESULTS_ROOT
+from hab.report import compare_table
+
+
+def _runs(args):
+    root = Path(args.results) if args.results else RESULTS_ROOT
+    if args.baseline:
+        if len(args.runs) > 1:
+            raise UserError("with --baseline give at most one run to compare against it")
+        old = store.resolve_any(args.baseline, root)
+        new = store.resolve_any(args.runs[0], root) if args.runs else store.resolve(None, root)
+        return old, new
+    if len(args.runs) != 2:
+        raise UserError("compare needs two runs (A B) or --baseline NAME [B]")
+    return store.resolve_any(args.runs[0], root), store.resolve_any(args.runs[1], root)
+
+
+def main(args) -> int:
+    if not 0 < args.alpha < 1:
+        raise UserError("--alpha must be in (0, 1)")
+    if not 0 <= args.threshold < 1:
+        raise UserError("--threshold must be in [0, 1)")
+    old_path, new_path = _runs(args)
+    old, new = store.load(old_path), store.load(new_path)
+    comp = comparison.compare(analysis.analyse(old), analysis.analyse(new), alpha=args.alpha, threshold=args.threshold)
+    if args.json:
+        text = compare_table.render_json(comp, old.meta, new.meta)
+    else:
+        text = compare_table.render(comp, old.meta, new.meta, width())
+    sys.stdout.write(text)
+    if not comp.cells:
+        print("hab: warning: the two runs have no (cell, allocator) in common", file=sys.stderr)
+    return 1 if args.fail_on_regression and comp.regressions else 0
