@@ -25,7 +25,8 @@ const CHUNK: usize = 2048;
 
 /// The samples of one (cell, allocator), grouped by engine process.
 pub struct Series {
-    /// Per-iteration times minus `shift` (keeps sums of squares exact).
+    /// Per-iteration times minus `shift` (keeps sums of squares exact),
+    /// with x*y and x*x, all in sorted order of the per-iteration times.
     d: Vec<f64>,
     shift: f64,
     xy: Vec<f64>,
@@ -68,10 +69,10 @@ impl Series {
         let groups: Vec<_> = offsets.windows(2).map(|w| (w[0], w[1] - w[0], Bound::new(w[1] - w[0]))).collect();
         let processes = Bound::new(groups.len());
         Ok(Series {
-            d: t.iter().map(|v| v - shift).collect(),
+            d: order.iter().map(|&i| t[i] - shift).collect(),
             shift,
-            xy: iters.iter().zip(times).map(|(x, y)| x * y).collect(),
-            xx: iters.iter().map(|x| x * x).collect(),
+            xy: order.iter().map(|&i| iters[i] * times[i]).collect(),
+            xx: order.iter().map(|&i| iters[i] * iters[i]).collect(),
             sorted,
             rank,
             groups,
@@ -84,14 +85,8 @@ impl Series {
     }
 }
 
-/// Uniform indices below a bound, two per 64-bit draw (Lemire's
-/// multiply-and-reject; the rejection threshold is computed once per bound).
-struct Indices {
-    rng: Xoshiro256PlusPlus,
-    spare: Option<u32>,
-}
-
-/// A bound with its rejection threshold `2^32 mod n`.
+/// A bound with its rejection threshold `2^32 mod n` (Lemire's
+/// multiply-and-reject, threshold computed once per bound).
 #[derive(Clone, Copy)]
 struct Bound {
     n: u32,
@@ -103,84 +98,123 @@ impl Bound {
         let n = n as u32;
         Bound { n, threshold: n.wrapping_neg() % n }
     }
+
+    /// Maps 32 random bits into `0..n`, or None in the rejection zone.
+    #[inline]
+    fn map(self, bits: u32) -> Option<usize> {
+        let m = bits as u64 * self.n as u64;
+        ((m as u32) >= self.threshold).then_some((m >> 32) as usize)
+    }
+}
+
+/// Uniform indices below a bound, two from each 64-bit draw.
+struct Indices {
+    rng: Xoshiro256PlusPlus,
 }
 
 impl Indices {
-    fn next_u32(&mut self) -> u32 {
-        match self.spare.take() {
-            Some(x) => x,
-            None => {
-                let r = self.rng.next_u64();
-                self.spare = Some((r >> 32) as u32);
-                r as u32
+    fn below(&mut self, bound: Bound) -> usize {
+        loop {
+            if let Some(i) = bound.map(self.rng.next_u64() as u32) {
+                return i;
             }
         }
     }
 
-    /// Uniform in `0..bound.n`.
-    fn below(&mut self, bound: Bound) -> usize {
+    /// Two independent uniform indices (a pair with either half in the
+    /// rejection zone is drawn again, which keeps both uniform).
+    #[inline]
+    fn two_below(&mut self, bound: Bound) -> (usize, usize) {
         loop {
-            let m = self.next_u32() as u64 * bound.n as u64;
-            if (m as u32) >= bound.threshold {
-                return (m >> 32) as usize;
+            let r = self.rng.next_u64();
+            if let (Some(a), Some(b)) = (bound.map(r as u32), bound.map((r >> 32) as u32)) {
+                return (a, b);
             }
         }
     }
 }
 
-/// The values at order statistics `k` and `k + 1` (0-based) of the multiset
-/// given by `counts` over `sorted`; the second is the first when `k + 1` is
-/// past the end.
-fn order_pair(sorted: &[f64], counts: &[u32], k: usize) -> (f64, f64) {
+/// Positions in the sorted values of the order statistics `k` and `k + 1`
+/// (0-based) of the multiset given by `counts`; the second is the first
+/// when `k + 1` is past the end.
+fn order_pair(counts: &[u32], k: usize) -> (usize, usize) {
     let mut seen = 0usize;
     let mut low = None;
-    for (value, &c) in sorted.iter().zip(counts) {
+    for (i, &c) in counts.iter().enumerate() {
         seen += c as usize;
         if low.is_none() && seen > k {
-            low = Some(*value);
+            low = Some(i);
         }
         if seen > k + 1 {
-            return (low.unwrap_or(*value), *value);
+            return (low.unwrap_or(i), i);
         }
     }
-    let low = low.unwrap_or(f64::NAN);
+    let low = low.unwrap_or(counts.len() - 1);
     (low, low)
 }
 
-/// Order statistics `k` and `k + 1` of `|value - center|` over the multiset,
-/// walking outwards from `center` through the sorted values.
-fn deviation_pair(sorted: &[f64], counts: &[u32], center: f64, k: usize) -> (f64, f64) {
+/// All positions of `sorted`, ordered by distance from `center` (ties to
+/// the left): the order in which a median absolute deviation meets them.
+fn deviation_order(sorted: &[f64], center: f64) -> Vec<u32> {
     let n = sorted.len();
     let split = sorted.partition_point(|&v| v <= center);
-    let (mut left, mut right) = (split, split); // next candidates: left - 1 and right
+    let (mut left, mut right) = (split, split);
+    let mut order = Vec::with_capacity(n);
+    while left > 0 || right < n {
+        let take_left = left > 0 && (right >= n || center - sorted[left - 1] <= sorted[right] - center);
+        if take_left {
+            left -= 1;
+            order.push(left as u32);
+        } else {
+            order.push(right as u32);
+            right += 1;
+        }
+    }
+    order
+}
+
+/// Order statistics `k` and `k + 1` of `|value - center|` over the multiset,
+/// walking `order` (from `deviation_order` for this center).
+fn deviation_pair(sorted: &[f64], counts: &[u32], order: &[u32], center: f64, k: usize) -> (f64, f64) {
     let mut seen = 0usize;
     let mut low = None;
-    // Entries with a zero count are walked over like the others: they add
-    // nothing, so they can never be the order statistic.
-    loop {
-        let take_left = match (left > 0, right < n) {
-            (true, true) => center - sorted[left - 1] <= sorted[right] - center,
-            (true, false) => true,
-            (false, true) => false,
-            (false, false) => {
-                let low = low.unwrap_or(f64::NAN);
-                return (low, low);
-            }
-        };
-        let (deviation, c) = if take_left {
-            left -= 1;
-            (center - sorted[left], counts[left])
-        } else {
-            right += 1;
-            (sorted[right - 1] - center, counts[right - 1])
-        };
-        seen += c as usize;
+    for &i in order {
+        seen += counts[i as usize] as usize;
         if low.is_none() && seen > k {
-            low = Some(deviation);
+            low = Some(i);
         }
         if seen > k + 1 {
-            return (low.unwrap_or(deviation), deviation);
+            let low = low.unwrap_or(i);
+            return ((sorted[low as usize] - center).abs(), (sorted[i as usize] - center).abs());
         }
+    }
+    let d = low.map_or(f64::NAN, |i| (sorted[i as usize] - center).abs());
+    (d, d)
+}
+
+/// Deviation orders by median position pair, built when first needed: the
+/// median of a resample takes few distinct positions, so most resamples
+/// reuse an order.
+struct Orders {
+    /// Indexed by the lower median position: (upper position, order) pairs.
+    by_low: Vec<Vec<(usize, Vec<u32>)>>,
+}
+
+impl Orders {
+    fn new(n: usize) -> Orders {
+        Orders { by_low: vec![Vec::new(); n] }
+    }
+
+    fn get(&mut self, sorted: &[f64], key: (usize, usize), center: f64) -> &[u32] {
+        let slot = &mut self.by_low[key.0];
+        let at = match slot.iter().position(|(hi, _)| *hi == key.1) {
+            Some(at) => at,
+            None => {
+                slot.push((key.1, deviation_order(sorted, center)));
+                slot.len() - 1
+            }
+        };
+        &slot[at].1
     }
 }
 
@@ -190,31 +224,68 @@ fn interpolate(pair: (f64, f64), m: usize) -> f64 {
     pair.0 + (pair.1 - pair.0) * fraction
 }
 
+/// Sums over the resample of d, d^2 and (when linear) x*y and x*x, from the
+/// counts; two lanes per sum keep the additions from queueing.
+fn weighted_sums<const LINEAR: bool>(s: &Series, counts: &[u32]) -> (f64, f64, f64, f64) {
+    let mut acc = [[0.0f64; 2]; 4];
+    let rows = counts.chunks_exact(2).zip(s.d.chunks_exact(2)).zip(s.xy.chunks_exact(2).zip(s.xx.chunks_exact(2)));
+    for ((c, d), (xy, xx)) in rows {
+        for lane in 0..2 {
+            let c = c[lane] as f64;
+            acc[0][lane] += c * d[lane];
+            acc[1][lane] += c * d[lane] * d[lane];
+            if LINEAR {
+                acc[2][lane] += c * xy[lane];
+                acc[3][lane] += c * xx[lane];
+            }
+        }
+    }
+    if counts.len() % 2 == 1 {
+        let i = counts.len() - 1;
+        let c = counts[i] as f64;
+        acc[0][0] += c * s.d[i];
+        acc[1][0] += c * s.d[i] * s.d[i];
+        if LINEAR {
+            acc[2][0] += c * s.xy[i];
+            acc[3][0] += c * s.xx[i];
+        }
+    }
+    let [a, b, c, d] = acc.map(|lanes| lanes[0] + lanes[1]);
+    (a, b, c, d)
+}
+
 /// The five estimates of one resample; `counts` is scratch of `s.len()`.
-fn one_resample<const LINEAR: bool>(s: &Series, rng: &mut Indices, counts: &mut [u32]) -> [f64; 5] {
+fn one_resample<const LINEAR: bool>(s: &Series, rng: &mut Indices, counts: &mut [u32], orders: &mut Orders) -> [f64; 5] {
     counts.fill(0);
-    let (mut m, mut sum_d, mut sum_dd, mut sum_xy, mut sum_xx) = (0usize, 0.0, 0.0, 0.0, 0.0);
+    let mut m = 0usize;
     let processes = s.groups.len();
     for _ in 0..processes {
         let (start, len, bound) = s.groups[if processes == 1 { 0 } else { rng.below(s.processes) }];
-        for _ in 0..len {
-            let i = start + rng.below(bound);
-            counts[s.rank[i] as usize] += 1;
-            sum_d += s.d[i];
-            sum_dd += s.d[i] * s.d[i];
-            if LINEAR {
-                sum_xy += s.xy[i];
-                sum_xx += s.xx[i];
+        let ranks = &s.rank[start..start + len];
+        for _ in 0..len / 2 {
+            let (a, b) = rng.two_below(bound);
+            // SAFETY: `two_below` returns indices below `bound.n == ranks.len()`,
+            // and every rank is a position in `sorted`, whose length `counts` has.
+            unsafe {
+                *counts.get_unchecked_mut(*ranks.get_unchecked(a) as usize) += 1;
+                *counts.get_unchecked_mut(*ranks.get_unchecked(b) as usize) += 1;
             }
+        }
+        if len % 2 == 1 {
+            counts[ranks[rng.below(bound)] as usize] += 1;
         }
         m += len;
     }
+    let (sum_d, sum_dd, sum_xy, sum_xx) = weighted_sums::<LINEAR>(s, counts);
     let mf = m as f64;
     let mean = s.shift + sum_d / mf;
     let std_dev = if m > 1 { ((sum_dd - sum_d * sum_d / mf).max(0.0) / (mf - 1.0)).sqrt() } else { 0.0 };
     let k = (m - 1) / 2;
-    let median = interpolate(order_pair(&s.sorted, counts, k), m);
-    let mad = interpolate(deviation_pair(&s.sorted, counts, median, k), m) * MAD_SCALE;
+    let (lo, hi) = order_pair(counts, k);
+    let key = if m % 2 == 0 { (lo, hi) } else { (lo, lo) };
+    let median = interpolate((s.sorted[lo], s.sorted[hi]), m);
+    let order = orders.get(&s.sorted, key, median);
+    let mad = interpolate(deviation_pair(&s.sorted, counts, order, median, k), m) * MAD_SCALE;
     let slope = if LINEAR { sum_xy / sum_xx } else { f64::NAN };
     [mean, median, std_dev, mad, slope]
 }
@@ -226,15 +297,16 @@ pub fn bootstrap(s: &Series, linear: bool, nresamples: usize, seed: u64) -> Arra
         .into_par_iter()
         .map(|c| {
             let rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ (c as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let mut rng = Indices { rng, spare: None };
+            let mut rng = Indices { rng };
             let mut counts = vec![0u32; s.len()];
+            let mut orders = Orders::new(s.len());
             let size = CHUNK.min(nresamples - c * CHUNK);
             (0..size)
                 .map(|_| {
                     if linear {
-                        one_resample::<true>(s, &mut rng, &mut counts)
+                        one_resample::<true>(s, &mut rng, &mut counts, &mut orders)
                     } else {
-                        one_resample::<false>(s, &mut rng, &mut counts)
+                        one_resample::<false>(s, &mut rng, &mut counts, &mut orders)
                     }
                 })
                 .collect()
@@ -267,10 +339,11 @@ mod tests {
         let iters: Vec<f64> = (1..=23).map(|i| i as f64).collect();
         let times: Vec<f64> = iters.iter().enumerate().map(|(i, x)| x * (100.0 + ((i * 37) % 11) as f64)).collect();
         let s = Series::new(&iters, &times, &[0, 7, 15, 23]).unwrap();
-        let mut rng = Indices { rng: Xoshiro256PlusPlus::seed_from_u64(9), spare: None };
+        let mut rng = Indices { rng: Xoshiro256PlusPlus::seed_from_u64(9) };
         let mut counts = vec![0u32; s.len()];
+        let mut orders = Orders::new(s.len());
         for _ in 0..500 {
-            let got = one_resample::<true>(&s, &mut rng, &mut counts);
+            let got = one_resample::<true>(&s, &mut rng, &mut counts, &mut orders);
             let mut values: Vec<f64> = Vec::new();
             for (v, &c) in s.sorted.iter().zip(&counts) {
                 values.extend(std::iter::repeat(*v).take(c as usize));
@@ -321,7 +394,7 @@ mod tests {
 
     #[test]
     fn indices_are_uniform_below_the_bound() {
-        let mut rng = Indices { rng: Xoshiro256PlusPlus::seed_from_u64(1), spare: None };
+        let mut rng = Indices { rng: Xoshiro256PlusPlus::seed_from_u64(1) };
         let bound = Bound::new(7);
         let mut seen = [0u32; 7];
         for _ in 0..70_000 {

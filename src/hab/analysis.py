@@ -90,9 +90,13 @@ class RunResult:
     processes_planned: int
 
 
-def _rate(count: float, typical: Estimate, dist: np.ndarray) -> Estimate:
-    """count per second from ns per iteration (a decreasing map of the time)."""
-    return bootstrap.summarize(count * 1e9 / typical.point, count * 1e9 / dist, typical.confidence)
+def _rate(count: float, typical: Estimate) -> Estimate:
+    """count per second from ns per iteration. The map is decreasing, so the
+    percentile interval of the rate is the map of the time's interval; the
+    standard error goes through the delta method."""
+    scale = count * 1e9
+    return Estimate(scale / typical.point, scale / typical.upper, scale / typical.lower,
+                    scale * typical.standard_error / typical.point ** 2, typical.confidence, typical.exact)
 
 
 def _row(allocator: str, units: list[dict], settings: dict, key: tuple) -> Row:
@@ -117,9 +121,9 @@ def _row(allocator: str, units: list[dict], settings: dict, key: tuple) -> Row:
     row.work = good[0]["work"]
     row.dist = est.typical_distribution
     if row.work and row.work.get("allocations") is not None:
-        row.allocations_per_s = _rate(row.work["allocations"], est.typical, est.typical_distribution)
+        row.allocations_per_s = _rate(row.work["allocations"], est.typical)
     if row.work and row.work.get("bytes") is not None:
-        row.bytes_per_s = _rate(row.work["bytes"], est.typical, est.typical_distribution)
+        row.bytes_per_s = _rate(row.work["bytes"], est.typical)
     return row
 
 
@@ -148,7 +152,9 @@ def _cell(stored: StoredRun, cell: Cell, settings: dict, reference: str | None) 
     for row in rows.values():
         if not row.ok:
             continue
-        if ref is not None and ref.ok:
+        if row is ref:
+            row.ratio, row.ratio_dist = Estimate.exact_value(1.0, conf), np.ones_like(row.dist)
+        elif ref is not None and ref.ok:
             row.ratio, row.ratio_dist = bootstrap.ratio(row.typical.point, row.dist, ref.typical.point, ref.dist, conf)
         if dry is not None and dry.ok:
             row.overhead, _ = bootstrap.ratio(dry.typical.point, dry.dist, row.typical.point, row.dist, conf)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hab import _kernel
-from hab.stats.bootstrap import Estimate, summarize
+from hab.stats.bootstrap import Estimate
 
 #: criterion's scale for the median absolute deviation: 1.4826 as criterion
 #: ends up with it, passed through an f32 (1.4825999736785889), so that hab
@@ -74,10 +74,16 @@ def estimate(groups: list, linear: bool, nresamples: int, confidence: float, see
     times = np.concatenate([np.asarray(g[1], float) for g in groups])
     offsets = np.cumsum([0] + [len(g[0]) for g in groups]).astype(np.uint64)
     point = points(iters, times, linear)
-    dists = _kernel.bootstrap(iters, times, offsets, linear, nresamples, seed)
-    estimates = {name: summarize(point[name], dists[NAMES.index(name)], confidence) for name in point}
+    summary, typical_dist = _kernel.bootstrap(iters, times, offsets, linear, nresamples, seed, confidence)
+    estimates = {}
+    for name, value in point.items():
+        lower, upper, se = summary[NAMES.index(name)]
+        if se == 0.0 and lower == upper == value:
+            estimates[name] = Estimate.exact_value(value, confidence)
+        else:
+            estimates[name] = Estimate(value, float(lower), float(upper), float(se), confidence)
     typical = "slope" if linear else "mean"
-    return Estimates(estimates, typical, dists[NAMES.index(typical)], times / iters)
+    return Estimates(estimates, typical, typical_dist, times / iters)
 
 
 def variance_components(per_process: list[np.ndarray]) -> dict | None:

@@ -1,0 +1,221 @@
+"""Validates hab's statistics with real engine runs (issue 3's five figures).
+
+  aa            A/A false positives: one cell, one allocator, two `hab run`s of
+                identical code back to back, `hab compare`; repeated N times.
+                criterion's decision rule is applied to the same pairs.
+  power         the same with a calibrated slowdown (rayon_boxes `spin_ns`) in
+                run B: fraction called "regressed", and how often the ratio's
+                interval covers the true slowdown.
+  agreement     builds and runs tests/criterion_bench with criterion, imports
+                the tree, compares hab's estimates with criterion's.
+  reproducible  analyses one stored run twice: byte-identical table and JSON?
+  speed         analysis time for 1000 cells x 100 samples, 100 000 resamples.
+
+Every run uses the default preset's sampling and repetitions unless told
+otherwise. Results are printed as Markdown for docs/validation.md.
+
+Usage: python benchmarks/validate_statistics.py {aa,power,agreement,reproducible,speed,all} [options]
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hab import analysis, store
+from hab.criterion import rule
+from hab.plan import Cell, Plan, Unit
+from hab.stats.compare import IMPROVED, REGRESSED
+from hab.suite import load_preset
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The cell every A/A and power pair runs: the default suite's second cell.
+CELL = ["-p", "max_size=64KiB", "-p", "iters_per_task=1000", "-p", "keep_max=64", "--no-dry"]
+
+
+def hab(*args, cwd) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "hab", *args], cwd=cwd, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"hab {' '.join(args)} failed: {done.stderr.strip()}")
+    return done
+
+
+def run_cell(cwd: Path, allocator: str, name: str, spin_ns: float = 0.0) -> Path:
+    hab("run", "-a", allocator, *CELL, "-p", f"spin_ns={spin_ns:g}", "--out", str(cwd / name), cwd=cwd)
+    return (cwd / name / "latest").resolve()
+
+
+def compare(cwd: Path, a: Path, b: Path) -> dict:
+    out = hab("compare", str(a), str(b), "--json", cwd=cwd).stdout
+    return json.loads(out)["cells"][0]["results"][0]["change"]
+
+
+def per_iteration(run: Path) -> np.ndarray:
+    stored = store.load(run)
+    return np.concatenate([np.asarray(u["samples"]["ns"], float) / np.asarray(u["samples"]["iters"], float)
+                           for u in stored.units.values() if u["ok"]])
+
+
+def pairs(args, spin_ns: float) -> list[dict]:
+    out = []
+    rng = np.random.default_rng(12345)
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(tmp)
+        for i in range(args.pairs):
+            a = run_cell(cwd, args.allocator, f"a{i}")
+            b = run_cell(cwd, args.allocator, f"b{i}", spin_ns)
+            change = compare(cwd, a, b)
+            crit = rule.decide(per_iteration(a), per_iteration(b), rng)
+            out.append({"hab": change["verdict"], "ratio": change["ratio"], "p": change["p_value"],
+                        "criterion": crit})
+            print(f"  pair {i + 1}/{args.pairs}: hab {change['verdict']} ({change['ratio']['point']:.3f}, "
+                  f"p {change['p_value']:.3f}); criterion {crit}", file=sys.stderr)
+            shutil.rmtree(cwd / f"a{i}")
+            shutil.rmtree(cwd / f"b{i}")
+    return out
+
+
+def aa(args) -> str:
+    results = pairs(args, 0.0)
+    n = len(results)
+    ours = sum(r["hab"] in (IMPROVED, REGRESSED) for r in results)
+    crit = sum(r["criterion"] in (IMPROVED, REGRESSED) for r in results)
+    ours_reg = sum(r["hab"] == REGRESSED for r in results)
+    crit_reg = sum(r["criterion"] == REGRESSED for r in results)
+    ratios = [r["ratio"]["point"] for r in results]
+    return (f"| A/A pairs | {n} |\n"
+            f"| hab: improved or regressed | {ours}/{n} = {ours / n:.1%} (regressed {ours_reg}) |\n"
+            f"| criterion's rule: improved or regressed | {crit}/{n} = {crit / n:.1%} (regressed {crit_reg}) |\n"
+            f"| B/A ratio of typical times, min-max | {min(ratios):.3f}-{max(ratios):.3f} |\n")
+
+
+def calibrate(args, slowdown: float) -> tuple[float, str]:
+    """spin_ns that should slow the cell by `slowdown`, and the slowdown an
+    interleaved check measures.
+
+    The pilot gives the typical time T of an iteration and its allocations
+    A; spin work of s*T*threads/A ns per allocation adds s*T of wall time on
+    `threads` workers. The check runs both variants as two cells of one run
+    (10 processes each, interleaved in time) and reports their ratio."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(tmp)
+        hab("run", "-a", args.allocator, *CELL, "--repetitions", "10", "--out", str(cwd / "pilot"), cwd=cwd)
+        base = analysis.analyse(store.load((cwd / "pilot" / "latest").resolve())).cells[0]
+        row = base.rows[0]
+        spin_ns = slowdown * row.typical.point * base.cell.threads / row.work["allocations"]
+        hab("run", "-a", args.allocator, *CELL, "-p", f"spin_ns=0,{spin_ns:g}", "--repetitions", "10",
+            "--out", str(cwd / "check"), cwd=cwd)
+        check = analysis.analyse(store.load((cwd / "check" / "latest").resolve()))
+        plain, slowed = (c.rows[0] for c in sorted(check.cells, key=lambda c: c.cell.params["spin_ns"]))
+        ratio = slowed.typical.point / plain.typical.point
+        return spin_ns, f"{ratio:.3f} (T {row.typical.point / 1e6:.3f} ms, {row.work['allocations']} allocations)"
+
+
+def power(args) -> str:
+    lines = []
+    for slowdown in args.slowdowns:
+        spin_ns, measured = calibrate(args, slowdown)
+        true_ratio = 1.0 + slowdown
+        print(f"slowdown {slowdown:.0%}: spin_ns {spin_ns:.1f}, interleaved check {measured}", file=sys.stderr)
+        results = pairs(args, spin_ns)
+        n = len(results)
+        detected = sum(r["hab"] == REGRESSED for r in results)
+        crit = sum(r["criterion"] == REGRESSED for r in results)
+        covered = sum(r["ratio"]["lower"] <= true_ratio <= r["ratio"]["upper"] for r in results)
+        lines.append(f"| {slowdown:.0%} | {spin_ns:.1f} | {measured} | {detected}/{n} = {detected / n:.1%} "
+                     f"| {covered}/{n} = {covered / n:.1%} | {crit}/{n} = {crit / n:.1%} |")
+    return ("| slowdown | spin_ns | interleaved check of the ratio | hab: regressed | CI covers 1 + slowdown "
+            "| criterion's rule: regressed |\n|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n")
+
+
+def agreement(args) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "criterion"
+        env = {**os.environ, "CRITERION_HOME": str(tree)}
+        subprocess.run(["cargo", "bench", "--locked", "--manifest-path", str(ROOT / "tests/criterion_bench/Cargo.toml")],
+                       env=env, check=True, capture_output=True)
+        done = hab("import", "criterion", str(tree), "--json", "--out", str(Path(tmp) / "res"), cwd=Path(tmp))
+        doc = json.loads(done.stdout)
+        rows = []
+        worst_point, worst_bound = 0.0, 0.0
+        for cell in doc["cells"]:
+            bench = cell["params"]["benchmark"]
+            theirs = json.loads((tree / bench / "new" / "estimates.json").read_text())
+            for name, ours in sorted(cell["results"][0]["estimates"].items()):
+                c = theirs[name]
+                point = abs(ours["point"] - c["point_estimate"]) / abs(c["point_estimate"])
+                lo = abs(ours["lower"] - c["confidence_interval"]["lower_bound"]) / abs(c["confidence_interval"]["lower_bound"])
+                hi = abs(ours["upper"] - c["confidence_interval"]["upper_bound"]) / abs(c["confidence_interval"]["upper_bound"])
+                worst_point, worst_bound = max(worst_point, point), max(worst_bound, lo, hi)
+                rows.append(f"| {bench} | {name} | {point:.1e} | {lo:.2%} | {hi:.2%} |")
+    return ("| benchmark | estimate | point, relative difference | lower bound | upper bound |\n"
+            "|---|---|---|---|---|\n" + "\n".join(rows) +
+            f"\n\nLargest point difference {worst_point:.1e}; largest bound difference {worst_bound:.2%}.\n")
+
+
+def reproducible(args) -> str:
+    run = store.resolve(args.run, Path("hab-results"))
+    outputs = {}
+    for kind in ("table", "json"):
+        texts = [hab("show", str(run), *(["--json"] if kind == "json" else []), cwd=Path.cwd()).stdout for _ in range(2)]
+        outputs[kind] = (texts[0] == texts[1], hashlib.sha256(texts[0].encode()).hexdigest()[:16])
+    return "".join(f"| {k} | {'identical' if same else 'DIFFERENT'} | sha256 {h}… |\n" for k, (same, h) in outputs.items())
+
+
+def synthetic_run(path: Path, cells: int, samples: int, processes: int) -> None:
+    rng = np.random.default_rng(0)
+    cell_list = tuple(Cell(f"c{i:04d}", "synthetic", {"i": i}, 1) for i in range(cells))
+    units = tuple(Unit(c.id, "a", r) for r in range(processes) for c in cell_list)
+    plan = Plan(cell_list, ("a",), processes, {"mode": "auto", "sample_size": samples, "warm_up_time": 0,
+                                               "measurement_time": 0}, 0, 0, units)
+    run = store.RunDir.create(path, {"status": "complete", "plan": plan.to_dict(), "analysis": {}})
+    iters = np.arange(1, samples + 1) * 10
+    for u in units:
+        ns = iters * 1000.0 * rng.lognormal(0, 0.05, samples)
+        run.write_record(u, {"format": store.FORMAT, "unit": {"cell": u.cell, "allocator": "a", "repetition": u.repetition},
+                             "ok": True, "reason": None, "plan": {"mode": "linear"},
+                             "samples": {"iters": iters.tolist(), "ns": ns.tolist()},
+                             "work": {"allocations": 100, "bytes": 1000}, "rusage": None})
+
+
+def speed(args) -> str:
+    rows = []
+    for processes, samples in ((1, 100), (5, 20)):
+        with tempfile.TemporaryDirectory() as tmp:
+            synthetic_run(Path(tmp), args.cells, samples, processes)
+            stored = store.load(store.resolve(None, Path(tmp)))
+            start = time.perf_counter()
+            analysis.analyse(stored)
+            seconds = time.perf_counter() - start
+        rows.append(f"| {args.cells} | {processes} x {samples} | 100 000 | {seconds:.1f} s |")
+    return "| cells | processes x samples | resamples | analysis time |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["aa", "power", "agreement", "reproducible", "speed", "all"])
+    parser.add_argument("--pairs", type=int, default=40)
+    parser.add_argument("--allocator", default="system")
+    parser.add_argument("--slowdowns", type=lambda s: [float(x) for x in s.split(",")], default=[0.03, 0.10])
+    parser.add_argument("--cells", type=int, default=1000)
+    parser.add_argument("--run", help="stored run for `reproducible` (default: hab-results/latest)")
+    args = parser.parse_args()
+    s = load_preset("default").sampling
+    print(f"<!-- {time.strftime('%Y-%m-%d %H:%M')}, default sampling: {load_preset('default').repetitions} processes x "
+          f"{s.sample_size} samples, warm-up {s.warm_up_time} s, measurement {s.measurement_time} s -->")
+    for name in (["aa", "power", "agreement", "reproducible", "speed"] if args.what == "all" else [args.what]):
+        print(f"\n### {name}\n")
+        print(globals()[name](args))
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
