@@ -21,7 +21,7 @@ pytestmark = pytest.mark.engine
 
 SMALL = ["-a", "system,jemalloc", "-p", "max_size=4KiB", "-p", "iters_per_task=200", "-p", "keep_max=8",
          "--threads", "2", "--sample-size", "10", "--warm-up-time", "0.05", "--measurement-time", "0.2",
-         "--nresamples", "2000", "--seed", "1"]
+         "--repetitions", "2", "--nresamples", "2000", "--seed", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,8 @@ def test_run_directory_holds_metadata_and_every_process_raw_samples(small_run):
     assert meta["allocators"]["jemalloc"]["version"].startswith("tikv-jemalloc-sys ")
     assert meta["analysis"] == {"seed": 0, "nresamples": 2000, "confidence": 0.95}
     units = sorted(p.name for p in (run / "units").iterdir())
-    assert units == ["c00-dry-r0.json", "c00-jemalloc-r0.json", "c00-system-r0.json"]
+    assert units == ["c00-dry-r0.json", "c00-jemalloc-r0.json", "c00-jemalloc-r1.json",
+                     "c00-system-r0.json", "c00-system-r1.json"]
     for name in units:
         unit = json.loads((run / "units" / name).read_text())
         assert unit["ok"] and unit["reason"] is None
@@ -106,7 +107,7 @@ def _engine_pids(name: str) -> list[int]:
 def test_an_engine_killed_mid_cell_fails_only_that_cell(binaries, tmp_path):
     args = ["run", "-a", "system,jemalloc", "--no-dry", "-p", "max_size=4KiB", "-p", "iters_per_task=200",
             "--threads", "2", "--sample-size", "10", "--warm-up-time", "0.1", "--measurement-time", "3",
-            "--nresamples", "1000", "--out", "res"]
+            "--repetitions", "1", "--nresamples", "1000", "--out", "res"]
     env = {**os.environ, "COLUMNS": "120"}
     proc = subprocess.Popen([sys.executable, "-m", "hab", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -176,7 +177,7 @@ def test_engine_describe_and_check(binaries):
 def test_an_interrupted_run_keeps_every_finished_process(binaries, tmp_path):
     args = ["run", "-a", "system,jemalloc", "-p", "max_size=4KiB", "-p", "iters_per_task=200", "--threads", "2",
             "--sample-size", "5", "--warm-up-time", "0.1", "--measurement-time", "1", "--nresamples", "1000",
-            "--out", "res"]
+            "--repetitions", "1", "--out", "res"]
     env = {**os.environ, "COLUMNS": "120"}
     proc = subprocess.Popen([sys.executable, "-m", "hab", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -203,7 +204,7 @@ def test_an_interrupted_run_keeps_every_finished_process(binaries, tmp_path):
 def test_every_builtin_allocator_completes_a_tiny_cell(binaries, tmp_path):
     done = hab("run", "-p", "max_size=1KiB", "-p", "iters_per_task=50", "-p", "keep_max=4", "--threads", "2",
                "--sample-size", "3", "--warm-up-time", "0", "--measurement-time", "0.02", "--nresamples", "500",
-               "--out", "res", cwd=tmp_path, check_exit=0)
+               "--repetitions", "1", "--out", "res", cwd=tmp_path, check_exit=0)
     meta = json.loads((tmp_path / "res" / "latest" / "run.json").read_text())
     assert set(meta["plan"]["allocators"]) == set(binaries)
     for name in binaries:

@@ -96,7 +96,8 @@ def test_narrow_applies_command_line_choices():
                      sample_size=5, measurement_time=0.5, repetitions=2, dry=False)
     assert s.allocators == ("talc",) and s.threads == (1, 4) and s.repetitions == 2 and not s.dry
     assert s.overrides == (("keep_max", ["5"]),)
-    assert (s.sampling.sample_size, s.sampling.measurement_time, s.sampling.warm_up_time) == (5, 0.5, 0.5)
+    assert (s.sampling.sample_size, s.sampling.measurement_time) == (5, 0.5)
+    assert s.sampling.warm_up_time == base.sampling.warm_up_time
     with pytest.raises(UserError, match="thread counts must be >= 1"):
         suite.narrow(base, threads=[0])
     assert suite.parse_param_option("max_size=64KiB,1MiB") == ("max_size", ["64KiB", "1MiB"])
@@ -108,5 +109,5 @@ def test_narrow_applies_command_line_choices():
 
 def test_unit_timeout_follows_the_sampling_budget_unless_set():
     s = suite.load_preset("default")
-    assert s.unit_timeout() == pytest.approx(60 + 4 * (0.5 + 1.5))
+    assert s.unit_timeout() == pytest.approx(60 + 4 * (s.sampling.warm_up_time + s.sampling.measurement_time))
     assert suite.narrow(s, timeout=7.0).unit_timeout() == 7.0

@@ -68,8 +68,8 @@ def compare(old: RunResult, new: RunResult, *, alpha: float, threshold: float) -
                 continue
             ch = None
             if o.ok and n.ok:
-                ch = change(o.typical.point, o.dist, o.process_typicals, n.typical.point, n.dist,
-                            n.process_typicals, alpha=alpha, threshold=threshold, confidence=conf)
+                ch = change(o.typical, o.dist, o.process_typicals, n.typical, n.dist, n.process_typicals,
+                            alpha=alpha, threshold=threshold)
             rows.append(RowChange(allocator, o, n, ch))
         out.only_old += [(before.cell.id, a) for a in old_rows if a not in _rows(c)] if before else []
         if rows:

@@ -36,8 +36,8 @@ class Change:
         return {"ratio": self.ratio.to_dict(), "p_value": self.p_value, "test": self.test, "verdict": self.verdict}
 
 
-def _p_value(a: np.ndarray, b: np.ndarray, ratio_dist: np.ndarray) -> tuple[float, str]:
-    if np.all(a == a[0]) and np.all(b == b[0]):
+def _p_value(a: np.ndarray, b: np.ndarray, ratio_dist: np.ndarray, exact: bool) -> tuple[float, str]:
+    if exact:
         return (1.0 if a[0] == b[0] else 0.0), "exact"
     if a.size >= 2 and b.size >= 2:
         return float(sps.ttest_ind(b, a, equal_var=False).pvalue), "welch"
@@ -56,9 +56,13 @@ def verdict(p_value: float, ratio: Estimate, alpha: float, threshold: float) -> 
     return WITHIN_NOISE
 
 
-def change(old_point: float, old_dist: np.ndarray, old_processes: list, new_point: float, new_dist: np.ndarray,
-           new_processes: list, *, alpha: float, threshold: float, confidence: float) -> Change:
-    """The change from A (old) to B (new) of one (cell, allocator)."""
-    ratio, dist = bootstrap.ratio(new_point, new_dist, old_point, old_dist, confidence)
-    p, test = _p_value(np.asarray(old_processes, float), np.asarray(new_processes, float), dist)
+def change(old: Estimate, old_dist: np.ndarray, old_processes: list, new: Estimate, new_dist: np.ndarray,
+           new_processes: list, *, alpha: float, threshold: float) -> Change:
+    """The change from A (old) to B (new) of one (cell, allocator): their
+    typical times, its bootstrap distributions and per-process values."""
+    ratio, dist = bootstrap.ratio(new.point, new_dist, old.point, old_dist, new.confidence)
+    if old.exact and new.exact:
+        ratio = Estimate.exact_value(new.point / old.point, new.confidence)
+    p, test = _p_value(np.asarray(old_processes, float), np.asarray(new_processes, float), dist,
+                       old.exact and new.exact)
     return Change(ratio, dist, p, test, verdict(p, ratio, alpha, threshold))

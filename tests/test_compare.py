@@ -1,0 +1,119 @@
+"""Comparisons between runs: verdicts, the exact path for values that never
+vary, baselines, and `hab compare`'s exit status for CI."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import hab
+from hab import analysis, comparison, store
+from hab.stats import compare as verdicts
+from hab.stats.metrics import across_processes
+from synthetic import CELL, write_run
+
+FIVE = [1000.0, 1004.0, 996.0, 1002.0, 998.0]
+
+
+def compare_runs(a, b, threshold=0.01):
+    return comparison.compare(analysis.analyse(store.load(a)), analysis.analyse(store.load(b)),
+                              alpha=0.05, threshold=threshold)
+
+
+def only_change(comp):
+    (cell,) = comp.cells
+    (row,) = cell.rows
+    return row.change
+
+
+def test_identical_processes_are_no_change(tmp_path):
+    a = write_run(tmp_path / "a", {"system": FIVE}, seed=1)
+    b = write_run(tmp_path / "b", {"system": FIVE}, seed=2)
+    ch = only_change(compare_runs(a, b))
+    assert ch.verdict == verdicts.NO_CHANGE and ch.test == "welch"
+    assert ch.ratio.lower < 1.0 < ch.ratio.upper
+
+
+def test_a_clear_slowdown_is_regressed_and_a_speedup_improved(tmp_path):
+    a = write_run(tmp_path / "a", {"system": FIVE}, seed=1)
+    slow = write_run(tmp_path / "slow", {"system": [x * 1.10 for x in FIVE]}, seed=2)
+    fast = write_run(tmp_path / "fast", {"system": [x * 0.90 for x in FIVE]}, seed=3)
+    up, down = only_change(compare_runs(a, slow)), only_change(compare_runs(a, fast))
+    assert up.verdict == verdicts.REGRESSED and up.p_value < 0.001
+    assert up.ratio.lower < 1.10 < up.ratio.upper
+    assert down.verdict == verdicts.IMPROVED
+
+
+def test_a_significant_change_smaller_than_the_threshold_is_within_noise(tmp_path):
+    a = write_run(tmp_path / "a", {"system": FIVE}, noise=0.001, seed=1)
+    b = write_run(tmp_path / "b", {"system": [x * 1.005 for x in FIVE]}, noise=0.001, seed=2)
+    comp = compare_runs(a, b, threshold=0.05)
+    assert only_change(comp).verdict == verdicts.WITHIN_NOISE
+    assert comp.regressions == 0
+
+
+def test_values_that_never_vary_take_the_exact_path(tmp_path):
+    a = write_run(tmp_path / "a", {"system": [500.0] * 3}, noise=0.0)
+    same = write_run(tmp_path / "same", {"system": [500.0] * 3}, noise=0.0)
+    more = write_run(tmp_path / "more", {"system": [550.0] * 3}, noise=0.0)
+    eq, up = only_change(compare_runs(a, same)), only_change(compare_runs(a, more))
+    assert (eq.test, eq.p_value, eq.verdict) == ("exact", 1.0, verdicts.NO_CHANGE)
+    assert eq.ratio.exact and eq.ratio.point == 1.0
+    assert (up.test, up.p_value, up.verdict) == ("exact", 0.0, verdicts.REGRESSED)
+    assert up.ratio.lower == up.ratio.upper == pytest.approx(1.1)
+    row = analysis.analyse(store.load(a)).cells[0].rows[0]
+    assert row.typical.exact and row.estimates["std_dev"].point == 0.0
+    assert row.rusage["max_rss_kib"].exact and row.rusage["max_rss_kib"].point == 2048
+    assert row.variance["between_share"] == 0.0
+
+
+def test_metrics_across_processes():
+    e = across_processes([10.0, 12.0, 14.0], 0.95)
+    assert e.point == 12.0 and not e.exact
+    assert e.lower == pytest.approx(12 - 4.302653 * 2 / np.sqrt(3), rel=1e-5)
+    assert across_processes([None, None], 0.95) is None
+    assert across_processes([7, 7], 0.95).exact
+
+
+def test_one_process_per_side_falls_back_to_the_bootstrap(tmp_path):
+    a = write_run(tmp_path / "a", {"system": [1000.0]}, seed=1)
+    b = write_run(tmp_path / "b", {"system": [1200.0]}, seed=2)
+    ch = only_change(compare_runs(a, b))
+    assert ch.test == "bootstrap" and ch.verdict == verdicts.REGRESSED
+
+
+def test_cells_and_allocators_are_matched_by_what_they_are(tmp_path):
+    other = CELL.__class__("c00", "rayon_boxes", {"max_size": 8192, "keep_max": 0}, 2)
+    a = write_run(tmp_path / "a", {"system": FIVE, "talc": FIVE}, cells=(CELL,))
+    b = write_run(tmp_path / "b", {"system": FIVE}, cells=(other, CELL.__class__("c01", *list(vars(CELL).values())[1:])))
+    comp = compare_runs(a, b)
+    assert [r.allocator for c in comp.cells for r in c.rows] == ["system"]
+    assert ("c00", "talc") in comp.only_old and ("c00", "system") in comp.only_new
+
+
+def test_compare_command_exit_status_and_baselines(tmp_path):
+    root = tmp_path / "hab-results"
+    a = write_run(root, {"system": FIVE}, seed=1)
+    store.save_baseline(a, root, "main")
+    b = write_run(root, {"system": [x * 1.2 for x in FIVE]}, seed=2)
+    done = hab("compare", "--baseline", "main", str(b), cwd=tmp_path, check_exit=0)
+    assert "regressed" in done.stdout and "1 regressed" in done.stdout
+    hab("compare", "--baseline", "main", "--fail-on-regression", cwd=tmp_path, check_exit=1)
+    hab("compare", str(a), str(a), "--fail-on-regression", cwd=tmp_path, check_exit=0)
+    doc = json.loads(hab("compare", "main", str(b), "--json", cwd=tmp_path, check_exit=0).stdout)
+    assert doc["regressed"] == 1 and doc["cells"][0]["results"][0]["change"]["verdict"] == "regressed"
+    bad = hab("compare", "--baseline", "nope", cwd=tmp_path)
+    assert bad.returncode == 2 and "no stored run or baseline called 'nope'" in bad.stderr
+    assert hab("compare", str(a), cwd=tmp_path).returncode == 2
+
+
+def test_saving_a_baseline_twice_replaces_it_whole(tmp_path):
+    root = tmp_path / "r"
+    first = write_run(root, {"system": FIVE}, seed=1)
+    second = write_run(root, {"system": FIVE}, seed=2)
+    store.save_baseline(first, root, "b")
+    saved = store.save_baseline(second, root, "b")
+    assert json.loads((saved / "run.json").read_text())["id"] == second.name
+    assert sorted(p.name for p in (root / "baselines").iterdir()) == ["b"]
+    with pytest.raises(Exception, match="baseline names"):
+        store.baseline_path(root, "../x")
