@@ -125,7 +125,7 @@ def test_export_is_read_by_critcmp(tmp_path, critcmp):
 
 def test_export_then_import_keeps_the_point_estimates(tmp_path):
     a = write_run(tmp_path / "runs", {"system": [1000.0, 1030.0, 990.0]}, seed=4)
-    hab("export", "criterion", str(a), str(tmp_path / "tree"), cwd=tmp_path, check_exit=0)
+    hab("export", "criterion", str(a), str(tmp_path / "tree"), "--baseline", "new", cwd=tmp_path, check_exit=0)
     doc = imported(tmp_path / "tree", tmp_path)
     back = doc["cells"][0]["results"][0]["estimates"]
     original = analysis.analyse(store.load(a)).cells[0].rows[0].estimates
