@@ -1,11 +1,13 @@
 """Validates hab's statistics with real engine runs (issue 3's five figures).
 
-  aa            A/A false positives: one cell, one allocator, two `hab run`s of
-                identical code back to back, `hab compare`; repeated N times.
-                criterion's decision rule is applied to the same pairs.
-  power         the same with a calibrated slowdown (rayon_boxes `spin_ns`) in
-                run B: fraction called "regressed", and how often the ratio's
-                interval covers the true slowdown.
+  aa            A/A false positives: one cell of the default suite with its
+                allocators, two `hab run`s of identical code back to back,
+                `hab compare`; repeated N times; every allocator's verdict
+                counts. criterion's decision rule is applied to the same pairs.
+  power         the same with a calibrated slowdown (rayon_boxes `spin_ns`,
+                sized on the target allocator) in run B: fraction of the
+                target's verdicts that are "regressed", and how often the
+                ratio's interval covers the true slowdown.
   agreement     builds and runs tests/criterion_bench with criterion, imports
                 the tree, compares hab's estimates with criterion's.
   reproducible  analyses one stored run twice: byte-identical table and JSON?
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hab import analysis, store
+from hab import analysis, comparison, store
 from hab.criterion import rule
 from hab.plan import Cell, Plan, Unit
 from hab.stats.compare import IMPROVED, REGRESSED
@@ -38,7 +40,7 @@ from hab.suite import load_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The cell every A/A and power pair runs: the default suite's second cell.
-CELL = ["-p", "max_size=64KiB", "-p", "iters_per_task=1000", "-p", "keep_max=64", "--no-dry"]
+CELL = ["-p", "max_size=64KiB", "-p", "iters_per_task=1000", "-p", "keep_max=64"]
 
 
 def hab(*args, cwd) -> subprocess.CompletedProcess:
@@ -48,36 +50,43 @@ def hab(*args, cwd) -> subprocess.CompletedProcess:
     return done
 
 
-def run_cell(cwd: Path, allocator: str, name: str, spin_ns: float = 0.0) -> Path:
-    hab("run", "-a", allocator, *CELL, "-p", f"spin_ns={spin_ns:g}", "--out", str(cwd / name), cwd=cwd)
+def run_cell(cwd: Path, allocators: str, name: str, spin_ns: float = 0.0) -> Path:
+    """One default-settings run of the cell for `allocators` (comma list)."""
+    hab("run", "-a", allocators, *CELL, "-p", f"spin_ns={spin_ns:g}", "--out", str(cwd / name), cwd=cwd)
     return (cwd / name / "latest").resolve()
 
 
 def compare(cwd: Path, a: Path, b: Path) -> dict:
+    """allocator -> change record of `hab compare a b --json`."""
     out = hab("compare", str(a), str(b), "--json", cwd=cwd).stdout
-    return json.loads(out)["cells"][0]["results"][0]["change"]
+    return {r["allocator"]: r["change"] for r in json.loads(out)["cells"][0]["results"]}
 
 
-def per_iteration(run: Path) -> np.ndarray:
+def per_iteration(run: Path, allocator: str) -> np.ndarray:
     stored = store.load(run)
     return np.concatenate([np.asarray(u["samples"]["ns"], float) / np.asarray(u["samples"]["iters"], float)
-                           for u in stored.units.values() if u["ok"]])
+                           for u in stored.units.values() if u["ok"] and u["unit"]["allocator"] == allocator])
 
 
 def pairs(args, spin_ns: float) -> list[dict]:
+    """A/B pairs of runs (B with `spin_ns`); one record per pair and allocator."""
     out = []
     rng = np.random.default_rng(12345)
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         for i in range(args.pairs):
-            a = run_cell(cwd, args.allocator, f"a{i}")
-            b = run_cell(cwd, args.allocator, f"b{i}", spin_ns)
-            change = compare(cwd, a, b)
-            crit = rule.decide(per_iteration(a), per_iteration(b), rng)
-            out.append({"hab": change["verdict"], "ratio": change["ratio"], "p": change["p_value"],
-                        "criterion": crit})
-            print(f"  pair {i + 1}/{args.pairs}: hab {change['verdict']} ({change['ratio']['point']:.3f}, "
-                  f"p {change['p_value']:.3f}); criterion {crit}", file=sys.stderr)
+            a = run_cell(cwd, args.allocators, f"a{i}")
+            b = run_cell(cwd, args.allocators, f"b{i}", spin_ns)
+            changes = compare(cwd, a, b)
+            rel = comparison.compare(analysis.analyse(store.load(a)), analysis.analyse(store.load(b)), alpha=0.05,
+                                     threshold=0.01, relative_to=args.reference)
+            relative = {r.allocator: r.change.verdict for c in rel.cells for r in c.rows if r.change}
+            for allocator, change in changes.items():
+                crit = rule.decide(per_iteration(a, allocator), per_iteration(b, allocator), rng)
+                out.append({"allocator": allocator, "hab": change["verdict"], "ratio": change["ratio"],
+                            "p": change["p_value"], "criterion": crit, "relative": relative.get(allocator)})
+            summary = ", ".join(f"{r['allocator']} {r['hab']}" for r in out[-len(changes):])
+            print(f"  pair {i + 1}/{args.pairs}: {summary}", file=sys.stderr)
             shutil.rmtree(cwd / f"a{i}")
             shutil.rmtree(cwd / f"b{i}")
     return out
@@ -91,8 +100,15 @@ def aa(args) -> str:
     ours_reg = sum(r["hab"] == REGRESSED for r in results)
     crit_reg = sum(r["criterion"] == REGRESSED for r in results)
     ratios = [r["ratio"]["point"] for r in results]
-    return (f"| A/A pairs | {n} |\n"
+    per_alloc = ", ".join(f"{a} {sum(r['hab'] in (IMPROVED, REGRESSED) for r in results if r['allocator'] == a)}"
+                          for a in dict.fromkeys(r["allocator"] for r in results))
+    rel = [r["relative"] for r in results if r["relative"] is not None]
+    rel_false = sum(v in (IMPROVED, REGRESSED) for v in rel)
+    return (f"| A/A comparisons ({args.pairs} pairs of runs x allocators) | {n} |\n|---|---|\n"
             f"| hab: improved or regressed | {ours}/{n} = {ours / n:.1%} (regressed {ours_reg}) |\n"
+            f"| hab, per allocator | {per_alloc} |\n"
+            f"| hab compare --relative-to {args.reference}: improved or regressed | "
+            f"{rel_false}/{len(rel)} = {rel_false / max(len(rel), 1):.1%} |\n"
             f"| criterion's rule: improved or regressed | {crit}/{n} = {crit / n:.1%} (regressed {crit_reg}) |\n"
             f"| B/A ratio of typical times, min-max | {min(ratios):.3f}-{max(ratios):.3f} |\n")
 
@@ -107,11 +123,11 @@ def calibrate(args, slowdown: float) -> tuple[float, str]:
     (10 processes each, interleaved in time) and reports their ratio."""
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
-        hab("run", "-a", args.allocator, *CELL, "--repetitions", "10", "--out", str(cwd / "pilot"), cwd=cwd)
+        hab("run", "-a", args.allocators, *CELL, "--repetitions", "10", "--out", str(cwd / "pilot"), cwd=cwd)
         base = analysis.analyse(store.load((cwd / "pilot" / "latest").resolve())).cells[0]
-        row = base.rows[0]
+        row = next(r for r in base.rows if r.allocator == args.target)
         spin_ns = slowdown * row.typical.point * base.cell.threads / row.work["allocations"]
-        hab("run", "-a", args.allocator, *CELL, "-p", f"spin_ns=0,{spin_ns:g}", "--repetitions", "10",
+        hab("run", "-a", args.target, *CELL, "-p", f"spin_ns=0,{spin_ns:g}", "--repetitions", "10",
             "--out", str(cwd / "check"), cwd=cwd)
         check = analysis.analyse(store.load((cwd / "check" / "latest").resolve()))
         plain, slowed = (c.rows[0] for c in sorted(check.cells, key=lambda c: c.cell.params["spin_ns"]))
@@ -125,7 +141,7 @@ def power(args) -> str:
         spin_ns, measured = calibrate(args, slowdown)
         true_ratio = 1.0 + slowdown
         print(f"slowdown {slowdown:.0%}: spin_ns {spin_ns:.1f}, interleaved check {measured}", file=sys.stderr)
-        results = pairs(args, spin_ns)
+        results = [r for r in pairs(args, spin_ns) if r["allocator"] == args.target]
         n = len(results)
         detected = sum(r["hab"] == REGRESSED for r in results)
         crit = sum(r["criterion"] == REGRESSED for r in results)
@@ -203,7 +219,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["aa", "power", "agreement", "reproducible", "speed", "all"])
     parser.add_argument("--pairs", type=int, default=40)
-    parser.add_argument("--allocator", default="system")
+    parser.add_argument("--allocators", default="system,jemalloc,mimalloc,snmalloc,talc,linked_list_allocator",
+                        help="allocators in every run (default: the default suite's)")
+    parser.add_argument("--target", default="system", help="allocator whose slowdown `power` measures")
+    parser.add_argument("--reference", default="system", help="allocator for the --relative-to comparison")
     parser.add_argument("--slowdowns", type=lambda s: [float(x) for x in s.split(",")], default=[0.03, 0.10])
     parser.add_argument("--cells", type=int, default=1000)
     parser.add_argument("--run", help="stored run for `reproducible` (default: hab-results/latest)")

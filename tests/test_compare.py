@@ -117,3 +117,24 @@ def test_saving_a_baseline_twice_replaces_it_whole(tmp_path):
     assert sorted(p.name for p in (root / "baselines").iterdir()) == ["b"]
     with pytest.raises(Exception, match="baseline names"):
         store.baseline_path(root, "../x")
+
+
+def test_relative_comparison_cancels_what_the_machine_did_to_both(tmp_path):
+    # B ran on a machine 20% slower for everything; talc itself did not change.
+    a = write_run(tmp_path / "a", {"system": FIVE, "talc": [2 * x for x in FIVE]}, seed=1)
+    b = write_run(tmp_path / "b", {"system": [1.2 * x for x in FIVE], "talc": [2.4 * x for x in FIVE]}, seed=2)
+    old, new = analysis.analyse(store.load(a)), analysis.analyse(store.load(b))
+    absolute = comparison.compare(old, new, alpha=0.05, threshold=0.01)
+    assert {r.allocator: r.change.verdict for r in absolute.cells[0].rows} == {"system": "regressed",
+                                                                                "talc": "regressed"}
+    rel = comparison.compare(old, new, alpha=0.05, threshold=0.01, relative_to="system")
+    (row,) = rel.cells[0].rows
+    assert row.allocator == "talc" and row.change.verdict == verdicts.NO_CHANGE
+    assert row.change.ratio.lower < 1.0 < row.change.ratio.upper
+    # A real change of talc alone still shows.
+    c = write_run(tmp_path / "c", {"system": [1.2 * x for x in FIVE], "talc": [2.9 * x for x in FIVE]}, seed=3)
+    moved = comparison.compare(old, analysis.analyse(store.load(c)), alpha=0.05, threshold=0.01, relative_to="system")
+    assert moved.cells[0].rows[0].change.verdict == verdicts.REGRESSED
+    done = hab("compare", str(a), str(b), "--relative-to", "system", cwd=tmp_path, check_exit=0)
+    assert "relative to system in the same run" in done.stdout
+    assert hab("compare", str(a), str(b), "--relative-to", "nosuch", cwd=tmp_path).returncode == 2

@@ -145,3 +145,14 @@ def test_criterions_rule_on_clear_cases():
 def test_import_of_a_missing_tree_is_a_user_error(tmp_path):
     done = hab("import", "criterion", "nope", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.strip() == "hab: error: no criterion tree at nope"
+
+
+def test_two_imports_of_one_tree_compare_as_no_change(tree, tmp_path):
+    imported(tree, tmp_path / "x")
+    imported(tree, tmp_path / "y")
+    a = store.resolve(str(tmp_path / "x" / "res"), tmp_path)
+    b = store.resolve(str(tmp_path / "y" / "res"), tmp_path)
+    doc = json.loads(hab("compare", str(a), str(b), "--json", "--fail-on-regression", cwd=tmp_path,
+                         check_exit=0).stdout)
+    verdict_list = [r["change"]["verdict"] for c in doc["cells"] for r in c["results"]]
+    assert verdict_list == ["no change"] * 3

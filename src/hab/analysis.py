@@ -37,6 +37,7 @@ class Row:
     estimates: dict = field(default_factory=dict)  # name -> Estimate
     typical_name: str | None = None
     process_typicals: list = field(default_factory=list)  # typical time of each process
+    repetitions: list = field(default_factory=list)  # repetition of each of those processes
     variance: dict | None = None  # between/within-process split, 2+ processes
     ratio: Estimate | None = None  # typical time / reference's
     overhead: Estimate | None = None  # dry typical time / this typical time
@@ -114,6 +115,7 @@ def _row(allocator: str, units: list[dict], settings: dict, key: tuple) -> Row:
     row.estimates = est.estimates
     row.typical_name = est.typical_name
     row.process_typicals = [points(x, y, linear)[est.typical_name] for x, y in groups]
+    row.repetitions = [u["unit"]["repetition"] for u in good]
     row.variance = variance_components([y / x for x, y in groups])
     row.outliers = outliers.classify(est.per_iteration)
     row.rusage = {k: e for k in RUSAGE_KEYS

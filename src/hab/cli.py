@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--baseline", metavar="NAME", help="compare baseline NAME (A) with RUN or the latest run (B)")
     cmp.add_argument("--threshold", type=float, default=0.01, help="noise threshold as a fraction (default 0.01)")
     cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    cmp.add_argument("--relative-to", metavar="ALLOCATOR",
+                     help="compare each allocator's time relative to ALLOCATOR in its own run "
+                          "(cancels what the machine did to both)")
     cmp.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any cell regressed")
     cmp.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")

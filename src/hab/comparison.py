@@ -1,10 +1,13 @@
 """Comparing two analysed runs cell by cell: which (cell, allocator) pairs
 both have, the change of each, and a geometric-mean summary per allocator."""
 
+import numpy as np
+
 from dataclasses import dataclass, field
 
 from hab.analysis import CellResult, Row, RunResult
 from hab.stats import bootstrap
+from hab.stats.bootstrap import Estimate
 from hab.stats.compare import REGRESSED, Change, change
 
 
@@ -52,24 +55,57 @@ def _rows(cell: CellResult) -> dict:
     return {r.allocator: r for r in cell.rows}
 
 
-def compare(old: RunResult, new: RunResult, *, alpha: float, threshold: float) -> Comparison:
+def relative(row: Row, ref: Row) -> tuple[Estimate, np.ndarray, list]:
+    """A row's typical time relative to a reference row of the same run: the
+    ratio, its bootstrap distribution, and the per-process ratios of
+    processes from the same repetition (neighbours in time)."""
+    estimate, dist = bootstrap.ratio(row.typical.point, row.dist, ref.typical.point, ref.dist, row.typical.confidence)
+    if row.typical.exact and ref.typical.exact:
+        estimate = Estimate.exact_value(estimate.point, estimate.confidence)
+    ref_by_rep = dict(zip(ref.repetitions, ref.process_typicals))
+    per_process = [t / ref_by_rep[r] for r, t in zip(row.repetitions, row.process_typicals) if r in ref_by_rep]
+    return estimate, dist, per_process
+
+
+def _change(o: Row, n: Row, old_ref: Row | None, new_ref: Row | None, alpha: float, threshold: float):
+    if old_ref is None:
+        return change(o.typical, o.dist, o.process_typicals, n.typical, n.dist, n.process_typicals,
+                      alpha=alpha, threshold=threshold)
+    if not (old_ref.ok and new_ref.ok):
+        return None
+    old_est, old_dist, old_processes = relative(o, old_ref)
+    new_est, new_dist, new_processes = relative(n, new_ref)
+    return change(old_est, old_dist, old_processes, new_est, new_dist, new_processes, alpha=alpha, threshold=threshold)
+
+
+def compare(old: RunResult, new: RunResult, *, alpha: float, threshold: float,
+            relative_to: str | None = None) -> Comparison:
+    """Every (cell, allocator) of `new` that `old` also has, compared; with
+    `relative_to`, each allocator's time relative to that allocator in the
+    same run is compared instead, which cancels what the machine did to both."""
     conf = new.settings["confidence"]
     old_cells = {cell_key(c.cell): c for c in old.cells}
     new_keys = {cell_key(c.cell) for c in new.cells}
-    out = Comparison([], settings={"alpha": alpha, "threshold": threshold, "confidence": conf})
+    out = Comparison([], settings={"alpha": alpha, "threshold": threshold, "confidence": conf,
+                                   "relative_to": relative_to})
     for c in new.cells:
         before = old_cells.get(cell_key(c.cell))
         old_rows = _rows(before) if before else {}
         rows = []
-        for allocator, n in _rows(c).items():
+        new_rows = _rows(c)
+        for allocator, n in new_rows.items():
             o = old_rows.get(allocator)
             if o is None:
                 out.only_new.append((c.cell.id, allocator))
                 continue
+            if allocator == relative_to:
+                continue
             ch = None
             if o.ok and n.ok:
-                ch = change(o.typical, o.dist, o.process_typicals, n.typical, n.dist, n.process_typicals,
-                            alpha=alpha, threshold=threshold)
+                refs = (old_rows.get(relative_to), new_rows.get(relative_to)) if relative_to else (None, None)
+                if relative_to and None in refs:
+                    continue
+                ch = _change(o, n, *refs, alpha, threshold)
             rows.append(RowChange(allocator, o, n, ch))
         out.only_old += [(before.cell.id, a) for a in old_rows if a not in _rows(c)] if before else []
         if rows:

@@ -30,7 +30,12 @@ def main(args) -> int:
         raise UserError("--threshold must be in [0, 1)")
     old_path, new_path = _runs(args)
     old, new = store.load(old_path), store.load(new_path)
-    comp = comparison.compare(analysis.analyse(old), analysis.analyse(new), alpha=args.alpha, threshold=args.threshold)
+    if args.relative_to:
+        for run in (old, new):
+            if args.relative_to not in run.plan.allocators:
+                raise UserError(f"--relative-to {args.relative_to}: run {run.meta.get('id')} did not run it")
+    comp = comparison.compare(analysis.analyse(old), analysis.analyse(new), alpha=args.alpha,
+                              threshold=args.threshold, relative_to=args.relative_to)
     if args.json:
         text = compare_table.render_json(comp, old.meta, new.meta)
     else:

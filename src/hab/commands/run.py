@@ -98,7 +98,7 @@ def _refine(args, plan, built, run, console, executed):
         if not units:
             break
         console.print(f"[dim]precision round {len(rounds) + 1}: {len(units)} more engine processes for "
-                      f"{len(adaptive.missing(interim, target))} pairs above ±{target:.1%}[/]")
+                      f"{len(adaptive.missing(interim, target))} pairs above ±{target * 100:g}%[/]")
         plan = adaptive.extend(plan, units)
         run.meta["plan"] = plan.to_dict()
         run.save()

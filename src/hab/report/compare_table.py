@@ -1,6 +1,7 @@
 """The text `hab compare` prints."""
 
 import io
+import json
 
 from rich import box
 from rich.console import Console
@@ -56,8 +57,9 @@ def render(comp: Comparison, old_meta: dict, new_meta: dict, width: int) -> str:
     s = comp.settings
     console.print(f"A: run {old_meta.get('id', '?')} ({old_meta.get('created', '?')})", markup=False)
     console.print(f"B: run {new_meta.get('id', '?')} ({new_meta.get('created', '?')})", markup=False)
+    what = (f"time relative to {s['relative_to']} in the same run" if s.get("relative_to") else "typical time")
     console.print(f"noise threshold {s['threshold']:.1%}, significance {s['alpha']:g}, "
-                  f"{s['confidence']:.0%} intervals; change = typical time B/A - 1", markup=False)
+                  f"{s['confidence']:.0%} intervals; change = {what}, B/A - 1", markup=False)
     workloads = new_meta.get("workloads", {})
     for cell in comp.cells:
         console.print()
@@ -76,8 +78,6 @@ def render(comp: Comparison, old_meta: dict, new_meta: dict, width: int) -> str:
 
 
 def render_json(comp: Comparison, old_meta: dict, new_meta: dict) -> str:
-    import json
-
     doc = {
         "a": old_meta.get("id"),
         "b": new_meta.get("id"),

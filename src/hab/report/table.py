@@ -82,7 +82,7 @@ def _notes(cell: CellResult, target: float | None) -> list[str]:
             h = row.relative_half_width
             if h is not None and h > target:
                 notes.append(f"  * {row.allocator}: ±{h:.1%} with {row.processes} processes, "
-                             f"above the ±{target:.1%} target")
+                             f"above the ±{target * 100:g}% target")
     for row in cell.rows + ([cell.dry] if cell.dry else []):
         for reason in row.failures:
             notes.append(f"  ! {row.allocator}: {reason}")
@@ -117,7 +117,7 @@ def _precision_line(meta: dict) -> list[str]:
     if not p:
         return []
     budget = f", budget {p['budget_s']:g} s" if p.get("budget_s") else ""
-    return [f"precision target ±{p['target']:.1%}{budget}: {len(p['rounds'])} added rounds "
+    return [f"precision target ±{p['target'] * 100:g}%{budget}: {len(p['rounds'])} added rounds "
             f"({sum(p['rounds'])} engine processes)"]
 
 

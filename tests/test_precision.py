@@ -1,0 +1,57 @@
+"""Adaptive precision: rounds of extra engine processes until intervals
+are narrow enough or the budget is spent; misses are flagged."""
+
+import json
+import random
+
+import pytest
+
+from conftest import hab
+from hab import adaptive, analysis, store
+from synthetic import write_run
+
+
+def test_parse_precision_and_duration():
+    assert adaptive.parse_precision("1%") == pytest.approx(0.01)
+    assert adaptive.parse_precision("0.02") == 0.02
+    assert [adaptive.parse_duration(t) for t in ("90", "90s", "10m", "1.5h")] == [90, 90, 600, 5400]
+    for bad in ("0%", "150%"):
+        with pytest.raises(ValueError):
+            adaptive.parse_precision(bad)
+    with pytest.raises(ValueError):
+        adaptive.parse_duration("-3m")
+
+
+def test_next_round_targets_the_imprecise_pairs_within_the_budget(tmp_path):
+    path = write_run(tmp_path, {"system": [1000.0, 1300.0], "talc": [1000.0, 1001.0]}, noise=0.001)
+    stored = store.load(path)
+    result = analysis.analyse(stored)
+    rows = {r.allocator: r for r in result.cells[0].rows}
+    assert rows["system"].relative_half_width > 0.05 > rows["talc"].relative_half_width
+    units = adaptive.next_round(stored.plan, result, 0.05, 1.0, 100.0, random.Random(0))
+    # system doubles (2 more processes); talc already meets the target.
+    assert sorted((u.allocator, u.repetition) for u in units) == [("system", 2), ("system", 3)]
+    assert len(adaptive.next_round(stored.plan, result, 0.05, 1.0, 1.5, random.Random(0))) == 1
+    assert adaptive.next_round(stored.plan, result, 0.5, 1.0, 100.0, random.Random(0)) == []
+    extended = adaptive.extend(stored.plan, units)
+    assert extended.units[-2:] == tuple(units)
+
+
+@pytest.mark.engine
+def test_precision_run_adds_rounds_and_flags_what_it_missed(binaries, tmp_path):
+    done = hab("run", "-a", "system", "--no-dry", "-p", "max_size=4KiB", "-p", "iters_per_task=200",
+               "--threads", "2", "--sample-size", "5", "--warm-up-time", "0", "--measurement-time", "0.05",
+               "--repetitions", "2", "--precision", "0.01%", "--budget", "4s", "--nresamples", "2000",
+               "--out", "res", cwd=tmp_path, check_exit=0)
+    meta = json.loads((tmp_path / "res" / "latest" / "run.json").read_text())
+    assert meta["precision"]["target"] == pytest.approx(0.0001) and meta["precision"]["budget_s"] == 4
+    assert len(meta["precision"]["rounds"]) >= 1
+    order = meta["plan"]["order"]
+    assert len(order) == 2 + sum(meta["precision"]["rounds"])
+    stored = sorted(p.stem for p in (tmp_path / "res" / "latest" / "units").glob("*.json"))
+    assert stored == sorted(f"{c}-{a}-r{r}" for c, a, r in order)
+    assert "above the ±0.01% target" in done.stdout
+    assert "precision target" in done.stdout
+    bad = hab("run", "--precision", "2", cwd=tmp_path)
+    assert bad.returncode == 2 and "precision must be between" in bad.stderr
+    assert hab("run", "--budget", "5m", cwd=tmp_path).returncode == 2
