@@ -128,13 +128,19 @@ def test_relative_comparison_cancels_what_the_machine_did_to_both(tmp_path):
     assert {r.allocator: r.change.verdict for r in absolute.cells[0].rows} == {"system": "regressed",
                                                                                 "talc": "regressed"}
     rel = comparison.compare(old, new, alpha=0.05, threshold=0.01, relative_to="system")
-    (row,) = rel.cells[0].rows
+    reference, row = rel.cells[0].rows
+    assert (reference.allocator, reference.change.verdict) == ("system", verdicts.REFERENCE)
+    assert reference.change.ratio.point == pytest.approx(1.2, rel=0.02)
+    assert rel.regressions == 0
     assert row.allocator == "talc" and row.change.verdict == verdicts.NO_CHANGE
     assert row.change.ratio.lower < 1.0 < row.change.ratio.upper
     # A real change of talc alone still shows.
     c = write_run(tmp_path / "c", {"system": [1.2 * x for x in FIVE], "talc": [2.9 * x for x in FIVE]}, seed=3)
     moved = comparison.compare(old, analysis.analyse(store.load(c)), alpha=0.05, threshold=0.01, relative_to="system")
-    assert moved.cells[0].rows[0].change.verdict == verdicts.REGRESSED
-    done = hab("compare", str(a), str(b), "--relative-to", "system", cwd=tmp_path, check_exit=0)
-    assert "relative to system in the same run" in done.stdout
+    assert moved.cells[0].rows[1].change.verdict == verdicts.REGRESSED
+    done = hab("compare", str(a), str(b), cwd=tmp_path, check_exit=0)
+    assert "relative to system in the same run" in done.stdout, "relative is the default with system in both"
+    assert "system is the reference" in done.stdout
+    absolute = hab("compare", str(a), str(b), "--absolute", "--fail-on-regression", cwd=tmp_path, check_exit=1)
+    assert "change = typical time" in absolute.stdout
     assert hab("compare", str(a), str(b), "--relative-to", "nosuch", cwd=tmp_path).returncode == 2

@@ -34,7 +34,7 @@ def small_run(binaries, tmp_path_factory):
 def test_run_prints_a_table_with_intervals_and_ratios(small_run):
     _, done = small_run
     out = done.stdout
-    assert "c00 rayon_boxes  init=zero iters_per_task=200 keep_max=8 keep_prob=0.01 max_size=4KiB spin_ns=0 tasks=4  threads=2" in out
+    assert "c00 rayon_boxes  init=zero iters_per_task=200 keep_max=8 keep_prob=0.01 max_size=4KiB tasks=4  threads=2" in out
     for needle in ("system ", "jemalloc ", "dry (engine only)", "vs system", "95% CI", "Summary over 1 cell"):
         assert needle in out
     row = next(line for line in out.splitlines() if line.startswith("jemalloc "))

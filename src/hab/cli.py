@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
                      "of its time (e.g. 1%%)")
     run.add_argument("--budget", metavar="T", help="time budget for --precision (e.g. 600s, 10m, 1h)")
     run.add_argument("--no-dry", action="store_true", help="skip the dry (engine-only) variant")
+    run.add_argument("--spin", action="append", default=[], metavar="ALLOC=NS",
+                     help="validation knob: calibrated busy work of NS ns before each allocation in ALLOC's "
+                          "processes (a slowdown of known size)")
     run.add_argument("--seed", type=int, help="seed for the run order (default: random, recorded)")
     run.add_argument("--nresamples", type=int, help="bootstrap resamples (default 100000)")
     run.add_argument("--confidence", type=float, help="confidence level (default 0.95)")
@@ -55,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--threshold", type=float, default=0.01, help="noise threshold as a fraction (default 0.01)")
     cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     cmp.add_argument("--relative-to", metavar="ALLOCATOR",
-                     help="compare each allocator's time relative to ALLOCATOR in its own run "
-                          "(cancels what the machine did to both)")
+                     help="compare each allocator's time relative to ALLOCATOR in its own run, which cancels "
+                          "what the machine did to both (default: system, when both runs have it)")
+    cmp.add_argument("--absolute", action="store_true", help="compare raw times, not relative to a reference")
     cmp.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any cell regressed")
     cmp.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")

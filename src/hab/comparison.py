@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from hab.analysis import CellResult, Row, RunResult
 from hab.stats import bootstrap
 from hab.stats.bootstrap import Estimate
-from hab.stats.compare import REGRESSED, Change, change
+from dataclasses import replace
+
+from hab.stats.compare import REFERENCE, REGRESSED, Change, change
 
 
 @dataclass
@@ -98,14 +100,15 @@ def compare(old: RunResult, new: RunResult, *, alpha: float, threshold: float,
             if o is None:
                 out.only_new.append((c.cell.id, allocator))
                 continue
-            if allocator == relative_to:
-                continue
             ch = None
             if o.ok and n.ok:
                 refs = (old_rows.get(relative_to), new_rows.get(relative_to)) if relative_to else (None, None)
-                if relative_to and None in refs:
+                if allocator == relative_to:
+                    ch = replace(_change(o, n, None, None, alpha, threshold), verdict=REFERENCE)
+                elif relative_to and None in refs:
                     continue
-                ch = _change(o, n, *refs, alpha, threshold)
+                else:
+                    ch = _change(o, n, *refs, alpha, threshold)
             rows.append(RowChange(allocator, o, n, ch))
         out.only_old += [(before.cell.id, a) for a in old_rows if a not in _rows(c)] if before else []
         if rows:

@@ -9,7 +9,7 @@ suite, so slow drift of the machine does not favour one allocator.
 
 import itertools
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from hab import values
@@ -31,9 +31,12 @@ class Cell:
     params: dict
     threads: int | None  # None for imported benchmarks
 
-    def spec(self, sampling: dict, dry: bool) -> dict:
-        return {"workload": self.workload, "params": self.params, "threads": self.threads,
+    def spec(self, sampling: dict, dry: bool, spin_ns: float = 0.0) -> dict:
+        spec = {"workload": self.workload, "params": self.params, "threads": self.threads,
                 "dry": dry, "sampling": sampling}
+        if spin_ns:
+            spec["spin_ns"] = spin_ns
+        return spec
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,14 @@ class Plan:
     timeout: float
     order_seed: int
     units: tuple  # in run order
+    spin: dict = field(default_factory=dict)  # allocator -> busy ns per allocation (validation knob)
 
     def cell(self, cell_id: str) -> Cell:
         return next(c for c in self.cells if c.id == cell_id)
 
     def unit_spec(self, unit: Unit) -> dict:
-        return self.cell(unit.cell).spec(self.sampling, unit.dry)
+        spin = 0.0 if unit.dry else self.spin.get(unit.allocator, 0.0)
+        return self.cell(unit.cell).spec(self.sampling, unit.dry, spin)
 
     def expected_seconds(self) -> float:
         """Rough duration of one unit, for progress and ETA."""
@@ -82,6 +87,7 @@ class Plan:
             "timeout": self.timeout,
             "order_seed": self.order_seed,
             "order": [[u.cell, u.allocator, u.repetition] for u in self.units],
+            "spin": self.spin,
         }
 
     @classmethod
@@ -94,6 +100,7 @@ class Plan:
             timeout=d["timeout"],
             order_seed=d["order_seed"],
             units=tuple(Unit(*u) for u in d["order"]),
+            spin=d.get("spin", {}),
         )
 
 
@@ -125,7 +132,8 @@ def _grids(suite: Suite, workloads: dict[str, WorkloadInfo]):
 
 
 def make_plan(suite: Suite, allocators: list[str], threads: list[int],
-              workloads: dict[str, WorkloadInfo], check: Callable[[dict], dict], seed: int) -> Plan:
+              workloads: dict[str, WorkloadInfo], check: Callable[[dict], dict], seed: int,
+              spin: dict | None = None) -> Plan:
     """Expands and validates the suite; `check(spec)` is the engine's verdict."""
     sampling = asdict(suite.sampling)
     cells: list[Cell] = []
@@ -151,4 +159,4 @@ def make_plan(suite: Suite, allocators: list[str], threads: list[int],
             rng.shuffle(names)
             units.extend(Unit(cell.id, name, rep) for name in names)
     return Plan(tuple(cells), tuple(allocators), suite.repetitions, sampling,
-                suite.unit_timeout(), seed, tuple(units))
+                suite.unit_timeout(), seed, tuple(units), dict(spin or {}))

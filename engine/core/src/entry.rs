@@ -62,6 +62,7 @@ fn command(allocator: &str, args: &[String], out: &mut impl Write) -> Result<(),
                 workload: r.workload.name.into(),
                 threads: r.threads,
                 dry: r.dry,
+                spin_ns: r.spin_ns,
                 params: r.params,
                 sampling: r.sampling,
             }
@@ -90,6 +91,7 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         allocator: allocator.into(),
         workload: spec.workload.name.into(),
         dry: spec.dry,
+        spin_ns: spec.spin_ns,
         threads: spec.threads,
         params: spec.params.clone(),
         sampling: spec.sampling,
@@ -98,7 +100,8 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
     }
     .emit(out);
 
-    let mut workload = (spec.workload.build)(&spec.params, spec.threads, spec.dry).map_err(|m| (ErrorKind::Runtime, m))?;
+    let mut workload = (spec.workload.build)(&spec.params, spec.threads, spec.dry, spec.spin_ns)
+        .map_err(|m| (ErrorKind::Runtime, m))?;
     let mut work = workloads::Work::default();
     let mut time = |iters: u64| {
         let start = Instant::now();
@@ -183,7 +186,7 @@ mod tests {
         let Record::Describe { workloads, allocator, .. } = &recs[0] else { panic!("{recs:?}") };
         assert_eq!(allocator, "test");
         let names: Vec<&str> = workloads[0].params.iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["max_size", "iters_per_task", "keep_max", "keep_prob", "tasks", "spin_ns", "init"]);
+        assert_eq!(names, ["max_size", "iters_per_task", "keep_max", "keep_prob", "tasks", "init"]);
         assert_eq!(workloads[0].params[4]["default"], "2*threads");
     }
 

@@ -52,7 +52,7 @@ pub enum Record {
     /// Answer to `--describe`: what this binary can run.
     Describe { protocol: u32, engine_version: String, allocator: String, workloads: Vec<WorkloadInfo> },
     /// Answer to `--check`: the spec is valid; every default filled in.
-    Valid { workload: String, threads: u64, dry: bool, params: Values, sampling: Sampling },
+    Valid { workload: String, threads: u64, dry: bool, spin_ns: f64, params: Values, sampling: Sampling },
     /// First record of a run: exactly what is being run.
     Hello {
         protocol: u32,
@@ -60,6 +60,7 @@ pub enum Record {
         allocator: String,
         workload: String,
         dry: bool,
+        spin_ns: f64,
         threads: u64,
         params: Values,
         sampling: Sampling,
@@ -151,13 +152,14 @@ mod tests {
                 allocator: "system".into(),
                 workload: "rayon_boxes".into(),
                 dry: false,
+                spin_ns: 0.0,
                 threads: 2,
                 params: params.clone(),
                 sampling,
                 os: "linux".into(),
                 arch: "x86_64".into(),
             },
-            Record::Valid { workload: "w".into(), threads: 1, dry: true, params, sampling },
+            Record::Valid { workload: "w".into(), threads: 1, dry: true, spin_ns: 12.5, params, sampling },
             Record::Work { allocations: 40_000, bytes: 1 << 40 },
             Record::Warmup { iters: 7, ns: 3_000_000_001 },
             Record::Plan { mode: PlanMode::Linear, iters: vec![3, 6, 9], met_ns: 1234.5, expected_ns: 22221.0 },

@@ -67,6 +67,10 @@ pub struct Spec {
     /// Run the workload's dry variant (all work but the allocator calls).
     #[serde(default)]
     pub dry: bool,
+    /// Calibrated busy work before each allocation, in ns: a slowdown of
+    /// known size for validating statistics (0: none).
+    #[serde(default)]
+    pub spin_ns: f64,
     #[serde(default)]
     pub sampling: Sampling,
 }
@@ -78,6 +82,7 @@ pub struct Resolved {
     pub params: Values,
     pub threads: u64,
     pub dry: bool,
+    pub spin_ns: f64,
     pub sampling: Sampling,
 }
 
@@ -107,8 +112,11 @@ impl Spec {
             return Err(format!("workload {} has no dry variant", workload.name));
         }
         self.sampling.validate()?;
+        if !(self.spin_ns.is_finite() && (0.0..=1e9).contains(&self.spin_ns)) {
+            return Err(format!("spin_ns must be in [0, 1e9], got {}", self.spin_ns));
+        }
         let params = params::resolve(workload.name, workload.params, &self.params, threads)?;
-        Ok(Resolved { workload, params, threads, dry: self.dry, sampling: self.sampling })
+        Ok(Resolved { workload, params, threads, dry: self.dry, spin_ns: self.spin_ns, sampling: self.sampling })
     }
 }
 
@@ -139,6 +147,7 @@ mod tests {
             (r#"{"protocol":1,"workload":"rayon_boxes","sampling":{"sample_size":1}}"#, "sample_size must be"),
             (r#"{"protocol":1,"workload":"rayon_boxes","params":{"max_size":0}}"#, "max_size must be in"),
             (r#"{"protocol":1,"workload":"rayon_boxes","params":{"keep_prob":1.5}}"#, "keep_prob must be in [0, 1]"),
+            (r#"{"protocol":1,"workload":"rayon_boxes","spin_ns":-1}"#, "spin_ns must be in [0, 1e9]"),
             (r#"{"protocol":1,"#, "invalid spec JSON"),
         ];
         for (text, start) in cases {

@@ -220,10 +220,10 @@ fn dry_variant_does_the_same_work_without_calling_the_allocator() {
 fn the_pooled_workload_allocates_tasks_times_iters_blocks_per_iteration() {
     let _serial = SERIAL.lock().unwrap();
     let params: Values = serde_json::from_str(
-        r#"{"max_size":512,"iters_per_task":300,"keep_max":4,"keep_prob":0.1,"tasks":6,"init":"zero","spin_ns":0}"#,
+        r#"{"max_size":512,"iters_per_task":300,"keep_max":4,"keep_prob":0.1,"tasks":6,"init":"zero"}"#,
     )
     .unwrap();
-    let mut workload = (rayon_boxes::DEF.build)(&params, 3, false).unwrap();
+    let mut workload = (rayon_boxes::DEF.build)(&params, 3, false, 0.0).unwrap();
     workload.iterate();
     ALL_BLOCKS.store(0, SeqCst);
     ALL_BLOCK_FREES.store(0, SeqCst);

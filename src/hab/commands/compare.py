@@ -7,6 +7,7 @@ from hab import analysis, comparison, store
 from hab.commands.common import width
 from hab.errors import UserError
 from hab.paths import RESULTS_ROOT
+from hab.registry import REFERENCE
 from hab.report import compare_table
 
 
@@ -23,6 +24,22 @@ def _runs(args):
     return store.resolve_any(args.runs[0], root), store.resolve_any(args.runs[1], root)
 
 
+def _relative_to(args, old, new) -> str | None:
+    """The reference allocator of the comparison: --relative-to, else system
+    when both runs have it and something else to compare; --absolute: none."""
+    if args.absolute:
+        if args.relative_to:
+            raise UserError("give --absolute or --relative-to, not both")
+        return None
+    if args.relative_to:
+        for run in (old, new):
+            if args.relative_to not in run.plan.allocators:
+                raise UserError(f"--relative-to {args.relative_to}: run {run.meta.get('id')} did not run it")
+        return args.relative_to
+    common = set(old.plan.allocators) & set(new.plan.allocators)
+    return REFERENCE if REFERENCE in common and len(common) > 1 else None
+
+
 def main(args) -> int:
     if not 0 < args.alpha < 1:
         raise UserError("--alpha must be in (0, 1)")
@@ -30,12 +47,9 @@ def main(args) -> int:
         raise UserError("--threshold must be in [0, 1)")
     old_path, new_path = _runs(args)
     old, new = store.load(old_path), store.load(new_path)
-    if args.relative_to:
-        for run in (old, new):
-            if args.relative_to not in run.plan.allocators:
-                raise UserError(f"--relative-to {args.relative_to}: run {run.meta.get('id')} did not run it")
+    relative_to = _relative_to(args, old, new)
     comp = comparison.compare(analysis.analyse(old), analysis.analyse(new), alpha=args.alpha,
-                              threshold=args.threshold, relative_to=args.relative_to)
+                              threshold=args.threshold, relative_to=relative_to)
     if args.json:
         text = compare_table.render_json(comp, old.meta, new.meta)
     else:

@@ -48,6 +48,23 @@ def _suite(args):
     )
 
 
+def _spin(options: list[str], allocators: list[str]) -> dict:
+    """`--spin ALLOC=NS` options -> {allocator: ns}."""
+    spin = {}
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or name not in allocators:
+            raise UserError(f"--spin: expected ALLOCATOR=NS for an allocator of this run, got {option!r}")
+        try:
+            ns = float(value.removesuffix("ns"))
+        except ValueError:
+            raise UserError(f"--spin {name}: not a number of nanoseconds: {value!r}") from None
+        if not 0 <= ns <= 1e9:
+            raise UserError(f"--spin {name}: must be in [0, 1e9] ns")
+        spin[name] = ns
+    return spin
+
+
 def _analysis_settings(args) -> dict:
     settings = dict(DEFAULTS)
     if args.nresamples is not None:
@@ -138,7 +155,8 @@ def main(args) -> int:
     probe = built.binaries[needed[0]]
     workloads = engine.describe(probe)
     seed = args.seed if args.seed is not None else secrets.randbits(32)
-    plan = make_plan(suite, allocators, threads, workloads, lambda spec: engine.check(probe, spec), seed)
+    spin = _spin(args.spin, allocators)
+    plan = make_plan(suite, allocators, threads, workloads, lambda spec: engine.check(probe, spec), seed, spin)
 
     meta = _metadata(suite, plan, settings, eng, built, needed, workloads)
     run = store.RunDir.create(Path(args.out) if args.out else paths.RESULTS_ROOT, meta)

@@ -16,6 +16,7 @@ VERDICT_ORDER = (REGRESSED, IMPROVED, WITHIN_NOISE, NO_CHANGE)
 TESTS = {"welch": "Welch t over processes", "exact": "exact (no variation)", "bootstrap": "bootstrap, 1 process"}
 
 
+
 def _change(x: float) -> str:
     return f"{(x - 1) * 100:+.2f}%"
 
@@ -60,6 +61,9 @@ def render(comp: Comparison, old_meta: dict, new_meta: dict, width: int) -> str:
     what = (f"time relative to {s['relative_to']} in the same run" if s.get("relative_to") else "typical time")
     console.print(f"noise threshold {s['threshold']:.1%}, significance {s['alpha']:g}, "
                   f"{s['confidence']:.0%} intervals; change = {what}, B/A - 1", markup=False)
+    if s.get("relative_to"):
+        console.print(f"{s['relative_to']} is the reference: its own (raw) change is what the machine did between "
+                      "the runs (--absolute compares raw times)", markup=False)
     workloads = new_meta.get("workloads", {})
     for cell in comp.cells:
         console.print()

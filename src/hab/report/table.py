@@ -140,6 +140,8 @@ def _run_heading(meta: dict, result: RunResult) -> list[str]:
         f" sampling {s['mode']}, {s['sample_size']} samples, warm-up {s['warm_up_time']:g} s,"
         f" measurement {s['measurement_time']:g} s",
         *_precision_line(meta),
+        *[f"spin (validation knob): {a} {ns:g} ns of busy work before each allocation"
+          for a, ns in plan.get("spin", {}).items()],
         f"host {host.get('cpu_model', '?')}, {host.get('cores_usable', '?')} cores, {host.get('kernel', '?')},"
         f" governor {host.get('cpu_governor') or 'n/a'}, turbo {host.get('turbo') or 'n/a'}; engine {commit}",
     ]

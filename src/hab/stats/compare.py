@@ -22,6 +22,9 @@ from hab.stats import bootstrap
 from hab.stats.bootstrap import Estimate
 
 IMPROVED, REGRESSED, WITHIN_NOISE, NO_CHANGE = "improved", "regressed", "within noise", "no change"
+#: The verdict slot of the reference allocator in a relative comparison: its
+#: own change is what the machine did between the runs, not a verdict.
+REFERENCE = "reference"
 
 
 @dataclass

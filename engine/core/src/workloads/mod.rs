@@ -32,8 +32,9 @@ pub struct WorkloadDef {
     pub params: &'static [ParamDef],
     /// Whether a dry variant (same work, no allocator calls) exists.
     pub has_dry: bool,
-    /// Sets the workload up from resolved parameters; `dry` picks the dry variant.
-    pub build: fn(params: &Values, threads: u64, dry: bool) -> Result<Box<dyn Workload>, String>,
+    /// Sets the workload up from resolved parameters; `dry` picks the dry
+    /// variant; `spin_ns` asks for calibrated busy work before each allocation.
+    pub build: fn(params: &Values, threads: u64, dry: bool, spin_ns: f64) -> Result<Box<dyn Workload>, String>,
 }
 
 impl WorkloadDef {

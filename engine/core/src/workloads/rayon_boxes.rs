@@ -15,9 +15,9 @@
 //! allocates uninitialised memory and writes one byte per 4 KiB page plus
 //! the last byte.
 //!
-//! `spin_ns` (default 0) adds calibrated busy work before every allocation,
-//! in the real and the dry variant alike: a slowdown of known size, for
-//! checking that the statistics detect what they should.
+//! The spec's `spin_ns` (default 0) adds calibrated busy work before every
+//! allocation, in the real and the dry variant alike: a slowdown of known
+//! size, for checking that the statistics detect what they should.
 //!
 //! The dry variant draws the same random numbers and writes the same bytes
 //! into a per-task scratch buffer allocated before timing starts, so its time
@@ -71,12 +71,6 @@ const PARAMS: &[ParamDef] = &[
         default: Default::PerThread(2),
     },
     ParamDef {
-        name: "spin_ns",
-        about: "busy work before each allocation, in ns (calibrated at start): a known slowdown for validating statistics",
-        kind: Kind::Float { min: 0.0, max: 1e9 },
-        default: Default::Float(0.0),
-    },
-    ParamDef {
         name: "init",
         about: "zero: zeroed allocation (the seed); none: uninitialised; touch: one write per 4 KiB page",
         kind: Kind::Choice { choices: &["zero", "none", "touch"] },
@@ -116,8 +110,7 @@ pub struct Config {
 impl Config {
     /// Reads parameters that `params::resolve` has validated; calibrates
     /// the busy work when `spin_ns` asks for some.
-    pub fn from_params(p: &Values) -> Config {
-        let spin_ns = p.real("spin_ns");
+    pub fn from_params(p: &Values, spin_ns: f64) -> Config {
         Config {
             spin: if spin_ns > 0.0 { (spin_ns * spin_turns_per_ns()).round().max(1.0) as u64 } else { 0 },
             max_size: p.uint("max_size") as usize,
@@ -302,8 +295,8 @@ impl Workload for RayonBoxes {
     }
 }
 
-fn build(params: &Values, threads: u64, dry: bool) -> Result<Box<dyn Workload>, String> {
-    let cfg = Config::from_params(params);
+fn build(params: &Values, threads: u64, dry: bool, spin_ns: f64) -> Result<Box<dyn Workload>, String> {
+    let cfg = Config::from_params(params, spin_ns);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads as usize)
         .thread_name(|i| format!("hab-worker-{i}"))
