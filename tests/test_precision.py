@@ -39,13 +39,14 @@ def test_next_round_targets_the_imprecise_pairs_within_the_budget(tmp_path):
 
 @pytest.mark.engine
 def test_precision_run_adds_rounds_and_flags_what_it_missed(binaries, tmp_path):
-    done = hab("run", "-a", "system", "--no-dry", "-p", "max_size=4KiB", "-p", "iters_per_task=200",
+    done = hab("run", "-a", "system", "--no-dry", "-p", "max_size=4KiB", "-p", "iters_per_task=200", "-p", "keep_max=0",
                "--threads", "2", "--sample-size", "5", "--warm-up-time", "0", "--measurement-time", "0.05",
                "--repetitions", "2", "--precision", "0.01%", "--budget", "4s", "--nresamples", "2000",
                "--out", "res", cwd=tmp_path, check_exit=0)
     meta = json.loads((tmp_path / "res" / "latest" / "run.json").read_text())
     assert meta["precision"]["target"] == pytest.approx(0.0001) and meta["precision"]["budget_s"] == 4
     assert len(meta["precision"]["rounds"]) >= 1
+    assert meta["suite_seconds"] < 4 + 10, "no round starts once the budget is spent"
     order = meta["plan"]["order"]
     assert len(order) == 2 + sum(meta["precision"]["rounds"])
     stored = sorted(p.stem for p in (tmp_path / "res" / "latest" / "units").glob("*.json"))

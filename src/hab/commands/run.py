@@ -100,9 +100,9 @@ def _metadata(suite, plan, settings, eng, built, allocators, workloads) -> dict:
     }
 
 
-def _refine(args, plan, built, run, console, executed):
+def _refine(args, plan, built, run, console, executed, started: float):
     """Adds rounds of engine processes until every pair meets --precision or
-    --budget is spent; records the rounds in run.json."""
+    --budget (wall time since `started`) is spent; records the rounds."""
     target = adaptive.parse_precision(args.precision)
     budget = adaptive.parse_duration(args.budget) if args.budget else float("inf")
     rng = random.Random(plan.order_seed)
@@ -111,7 +111,8 @@ def _refine(args, plan, built, run, console, executed):
     while True:
         interim = analysis.analyse(store.load(run.path), nresamples=INTERIM_RESAMPLES)
         per_unit = spent / max(done, 1)
-        units = adaptive.next_round(plan, interim, target, per_unit, budget - spent, rng)
+        left = budget - (time.monotonic() - started)
+        units = adaptive.next_round(plan, interim, target, per_unit, left, rng)
         if not units:
             break
         console.print(f"[dim]precision round {len(rounds) + 1}: {len(units)} more engine processes for "
@@ -161,9 +162,10 @@ def main(args) -> int:
     meta = _metadata(suite, plan, settings, eng, built, needed, workloads)
     run = store.RunDir.create(Path(args.out) if args.out else paths.RESULTS_ROOT, meta)
     console.print(f"[dim]run {escape(str(run.path))}: {len(plan.cells)} cells, {len(plan.units)} engine processes[/]")
+    started = time.monotonic()
     executed = execute(plan, built.binaries, run, console)
     if args.precision and not executed.interrupted:
-        executed = _refine(args, plan, built, run, console, executed)
+        executed = _refine(args, plan, built, run, console, executed, started)
     run.meta["status"] = "interrupted" if executed.interrupted else "complete"
     run.meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     run.meta["suite_seconds"] = round(executed.seconds, 2)
