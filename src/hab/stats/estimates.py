@@ -110,5 +110,3 @@ def variance_components(per_process: list[np.ndarray]) -> dict | None:
         "between_share": between / total if total > 0 else 0.0,
     }
 
-
-__all__ = ["Estimate", "Estimates", "estimate", "points", "variance_components", "MAD_SCALE", "NAMES"]
