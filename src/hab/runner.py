@@ -79,13 +79,18 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def run_engine(argv: list[str], timeout: float, env: dict | None = None) -> Outcome:
     """Runs one engine process to completion (or `timeout` seconds)."""
     started = time.monotonic()
+    # Ctrl-C while Popen is still starting the child would orphan it, so
+    # SIGINT waits until `proc` exists and the kill-on-interrupt path holds.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 errors="replace", env=env, start_new_session=True)
     except OSError as e:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return Outcome(False, f"cannot start engine: {e.strerror}", seconds=0.0)
     timed_out = False
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
