@@ -3,11 +3,17 @@
 use std::hint::black_box;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::protocol::{ErrorKind, Record, Usage, PROTOCOL_VERSION};
+use crate::latency::{self, Latency};
 use crate::spec::{Resolved, Spec};
+use crate::workloads::{Context, Instruments};
 use crate::{rusage, sampling, workloads};
+
+/// Empty timings measured for the latency record's timer cost.
+const TIMER_ROUNDS: u32 = 100_000;
 
 /// Version of this engine (the crate version).
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -63,6 +69,7 @@ fn command(allocator: &str, args: &[String], out: &mut impl Write) -> Result<(),
                 threads: r.threads,
                 dry: r.dry,
                 spin_ns: r.spin_ns,
+                latency_every: r.latency_every,
                 params: r.params,
                 sampling: r.sampling,
             }
@@ -92,6 +99,7 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         workload: spec.workload.name.into(),
         dry: spec.dry,
         spin_ns: spec.spin_ns,
+        latency_every: spec.latency_every,
         threads: spec.threads,
         params: spec.params.clone(),
         sampling: spec.sampling,
@@ -100,8 +108,16 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
     }
     .emit(out);
 
-    let mut workload = (spec.workload.build)(&spec.params, spec.threads, spec.dry, spec.spin_ns)
-        .map_err(|m| (ErrorKind::Runtime, m))?;
+    let start_rss_kib = rusage::rss_kib();
+    let tools = Arc::new(Instruments { latency: spec.latency_every.map(Latency::new), ..Instruments::default() });
+    let ctx = Context {
+        params: spec.params.clone(),
+        threads: spec.threads,
+        dry: spec.dry,
+        spin_ns: spec.spin_ns,
+        tools: tools.clone(),
+    };
+    let mut workload = (spec.workload.build)(&ctx).map_err(|m| (ErrorKind::Runtime, m))?;
     let mut work = workloads::Work::default();
     let mut time = |iters: u64| {
         let start = Instant::now();
@@ -114,6 +130,9 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
     let warm = sampling::warm_up(spec.sampling.warm_up_ns(), &mut time);
     let plan = sampling::plan(spec.sampling.mode, spec.sampling.sample_size, spec.sampling.measurement_ns(), warm.met_ns());
     Record::Warmup { iters: warm.iters, ns: warm.ns }.emit(out);
+    if let Some(lat) = &tools.latency {
+        lat.start();
+    }
     Record::Plan { mode: plan.mode, iters: plan.iters.clone(), met_ns: warm.met_ns(), expected_ns: plan.expected_ns(warm.met_ns()) }
         .emit(out);
     for (i, &iters) in plan.iters.iter().enumerate() {
@@ -121,6 +140,11 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         Record::Sample { i: i as u64, iters, ns }.emit(out);
     }
     Record::Work { allocations: work.allocations, bytes: work.bytes }.emit(out);
+    drop(workload);
+    Record::Live { peak_bytes: tools.live.peak(), start_rss_kib }.emit(out);
+    if let Some(lat) = &tools.latency {
+        Record::Latency { every: lat.every(), timer: latency::timer_cost(TIMER_ROUNDS), ops: lat.report() }.emit(out);
+    }
     let usage: Usage = rusage::current();
     Record::Rusage(usage).emit(out);
     Record::Done { wall_ns: started.elapsed().as_nanos() as u64 }.emit(out);
@@ -165,12 +189,13 @@ mod tests {
                 Record::Plan { .. } => "plan",
                 Record::Sample { .. } => "sample",
                 Record::Work { .. } => "work",
+                Record::Live { .. } => "live",
                 Record::Rusage(_) => "rusage",
                 Record::Done { .. } => "done",
                 _ => "other",
             })
             .collect();
-        assert_eq!(kinds, ["hello", "warmup", "plan", "sample", "sample", "sample", "sample", "sample", "work", "rusage", "done"]);
+        assert_eq!(kinds, ["hello", "warmup", "plan", "sample", "sample", "sample", "sample", "sample", "work", "live", "rusage", "done"]);
         let Record::Work { allocations, bytes } = recs[8] else { unreachable!() };
         assert_eq!(allocations, 4 * 50);
         assert!(bytes >= allocations && bytes <= allocations * 256);

@@ -6,6 +6,8 @@
 //! Python harness. The same code runs natively and inside a Hermit guest.
 
 pub mod entry;
+pub mod heap;
+pub mod latency;
 pub mod params;
 pub mod protocol;
 pub mod rusage;

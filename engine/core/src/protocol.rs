@@ -9,6 +9,7 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::latency::{OpLatency, TimerCost};
 use crate::params::{ParamDef, Values};
 use crate::sampling::PlanMode;
 use crate::spec::Sampling;
@@ -52,7 +53,15 @@ pub enum Record {
     /// Answer to `--describe`: what this binary can run.
     Describe { protocol: u32, engine_version: String, allocator: String, workloads: Vec<WorkloadInfo> },
     /// Answer to `--check`: the spec is valid; every default filled in.
-    Valid { workload: String, threads: u64, dry: bool, spin_ns: f64, params: Values, sampling: Sampling },
+    Valid {
+        workload: String,
+        threads: u64,
+        dry: bool,
+        spin_ns: f64,
+        latency_every: Option<u32>,
+        params: Values,
+        sampling: Sampling,
+    },
     /// First record of a run: exactly what is being run.
     Hello {
         protocol: u32,
@@ -61,6 +70,7 @@ pub enum Record {
         workload: String,
         dry: bool,
         spin_ns: f64,
+        latency_every: Option<u32>,
         threads: u64,
         params: Values,
         sampling: Sampling,
@@ -75,6 +85,13 @@ pub enum Record {
     Plan { mode: PlanMode, iters: Vec<u64>, met_ns: f64, expected_ns: f64 },
     /// One sample: `iters` iterations took `ns` nanoseconds in total.
     Sample { i: u64, iters: u64, ns: u64 },
+    /// Memory the workload asked for: the peak of requested bytes alive over
+    /// the whole process (its own bookkeeping), and the RSS before the
+    /// workload was set up.
+    Live { peak_bytes: u64, start_rss_kib: Option<u64> },
+    /// Latency mode: the timer's own cost and per-operation latencies over
+    /// the measurement (warm-up excluded), in ns, nothing subtracted.
+    Latency { every: u32, timer: TimerCost, ops: Vec<OpLatency> },
     /// Resource usage of the whole process, after the last sample.
     Rusage(Usage),
     /// Last record of a successful run.
@@ -153,13 +170,23 @@ mod tests {
                 workload: "rayon_boxes".into(),
                 dry: false,
                 spin_ns: 0.0,
+                latency_every: None,
                 threads: 2,
                 params: params.clone(),
                 sampling,
                 os: "linux".into(),
                 arch: "x86_64".into(),
             },
-            Record::Valid { workload: "w".into(), threads: 1, dry: true, spin_ns: 12.5, params, sampling },
+            Record::Valid { workload: "w".into(), threads: 1, dry: false, spin_ns: 12.5, latency_every: Some(8), params, sampling },
+            Record::Live { peak_bytes: 1 << 33, start_rss_kib: None },
+            Record::Latency {
+                every: 8,
+                timer: TimerCost { min_ns: 17, p50_ns: 20, p99_ns: 41 },
+                ops: vec![OpLatency {
+                    op: "alloc".into(), count: 9, min: 20, mean: 33.5, p50: 30, p90: 40, p99: 50, p999: 60, max: 70,
+                    histogram: "HISTFAAAAB".into(),
+                }],
+            },
             Record::Work { allocations: 40_000, bytes: 1 << 40 },
             Record::Warmup { iters: 7, ns: 3_000_000_001 },
             Record::Plan { mode: PlanMode::Linear, iters: vec![3, 6, 9], met_ns: 1234.5, expected_ns: 22221.0 },

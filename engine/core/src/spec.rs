@@ -71,6 +71,10 @@ pub struct Spec {
     /// known size for validating statistics (0: none).
     #[serde(default)]
     pub spin_ns: f64,
+    /// Latency mode: time one allocator operation in this many (absent:
+    /// a throughput run with no probes).
+    #[serde(default)]
+    pub latency_every: Option<u32>,
     #[serde(default)]
     pub sampling: Sampling,
 }
@@ -83,8 +87,12 @@ pub struct Resolved {
     pub threads: u64,
     pub dry: bool,
     pub spin_ns: f64,
+    pub latency_every: Option<u32>,
     pub sampling: Sampling,
 }
+
+/// Largest `latency_every`.
+pub const MAX_LATENCY_EVERY: u32 = 1_000_000;
 
 impl Spec {
     /// Parses a spec from JSON text.
@@ -115,8 +123,27 @@ impl Spec {
         if !(self.spin_ns.is_finite() && (0.0..=1e9).contains(&self.spin_ns)) {
             return Err(format!("spin_ns must be in [0, 1e9], got {}", self.spin_ns));
         }
+        if self.spin_ns > 0.0 && !workload.has_spin {
+            return Err(format!("workload {} has no spin knob (spin_ns)", workload.name));
+        }
+        if let Some(every) = self.latency_every {
+            if !(1..=MAX_LATENCY_EVERY).contains(&every) {
+                return Err(format!("latency_every must be in 1..={MAX_LATENCY_EVERY}, got {every}"));
+            }
+            if self.dry {
+                return Err("latency mode times allocator calls; the dry variant makes none".into());
+            }
+        }
         let params = params::resolve(workload.name, workload.params, &self.params, threads)?;
-        Ok(Resolved { workload, params, threads, dry: self.dry, spin_ns: self.spin_ns, sampling: self.sampling })
+        Ok(Resolved {
+            workload,
+            params,
+            threads,
+            dry: self.dry,
+            spin_ns: self.spin_ns,
+            latency_every: self.latency_every,
+            sampling: self.sampling,
+        })
     }
 }
 
@@ -148,6 +175,8 @@ mod tests {
             (r#"{"protocol":1,"workload":"rayon_boxes","params":{"max_size":0}}"#, "max_size must be in"),
             (r#"{"protocol":1,"workload":"rayon_boxes","params":{"keep_prob":1.5}}"#, "keep_prob must be in [0, 1]"),
             (r#"{"protocol":1,"workload":"rayon_boxes","spin_ns":-1}"#, "spin_ns must be in [0, 1e9]"),
+            (r#"{"protocol":1,"workload":"rayon_boxes","latency_every":0}"#, "latency_every must be in 1..="),
+            (r#"{"protocol":1,"workload":"rayon_boxes","latency_every":1,"dry":true}"#, "latency mode times"),
             (r#"{"protocol":1,"#, "invalid spec JSON"),
         ];
         for (text, start) in cases {

@@ -9,7 +9,8 @@ use std::sync::Mutex;
 
 use hab_engine::params::Values;
 use hab_engine::workloads::rayon_boxes::{self, Config, DryTask, Init, SEED_BASE};
-use hab_engine::workloads::Work;
+use hab_engine::workloads::{Context, Instruments, Work};
+use std::sync::Arc;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -124,6 +125,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// Instruments for tasks run directly (no latency probes).
+static TOOLS: std::sync::LazyLock<Instruments> = std::sync::LazyLock::new(Instruments::default);
+
 /// Tests share the all-threads counters; they run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -148,7 +152,7 @@ fn cfg(max_size: usize, iters: u64, keep_max: usize, keep_prob: f64, init: Init)
 fn one_task_allocates_and_frees_one_block_per_step_within_bounds() {
     let _serial = SERIAL.lock().unwrap();
     let c = cfg(1000, 2000, 8, 0.3, Init::Zero);
-    let (work, seen, _) = counted(|| rayon_boxes::task(&c, 3));
+    let (work, seen, _) = counted(|| rayon_boxes::task(&c, 3, &TOOLS, 0));
     assert_eq!(work, Work { allocations: 2000, bytes: work.bytes });
     assert_eq!(seen.blocks, 2000);
     assert_eq!(seen.zeroed_blocks, 2000, "the seed allocates zeroed");
@@ -165,7 +169,7 @@ fn one_task_allocates_and_frees_one_block_per_step_within_bounds() {
 #[test]
 fn keep_max_zero_keeps_nothing_alive_between_steps() {
     let _serial = SERIAL.lock().unwrap();
-    let (_, seen, _) = counted(|| rayon_boxes::task(&cfg(64, 500, 0, 0.5, Init::Zero), 0));
+    let (_, seen, _) = counted(|| rayon_boxes::task(&cfg(64, 500, 0, 0.5, Init::Zero), 0, &TOOLS, 0));
     assert_eq!(seen.peak_live, 1);
     assert_eq!(seen.block_frees, 500);
 }
@@ -173,9 +177,9 @@ fn keep_max_zero_keeps_nothing_alive_between_steps() {
 #[test]
 fn keep_prob_zero_never_stashes_and_one_always_does() {
     let _serial = SERIAL.lock().unwrap();
-    let (_, never, _) = counted(|| rayon_boxes::task(&cfg(64, 300, 16, 0.0, Init::Zero), 0));
+    let (_, never, _) = counted(|| rayon_boxes::task(&cfg(64, 300, 16, 0.0, Init::Zero), 0, &TOOLS, 0));
     assert_eq!(never.peak_live, 1);
-    let (_, always, _) = counted(|| rayon_boxes::task(&cfg(64, 300, 16, 1.0, Init::Zero), 0));
+    let (_, always, _) = counted(|| rayon_boxes::task(&cfg(64, 300, 16, 1.0, Init::Zero), 0, &TOOLS, 0));
     assert_eq!(always.peak_live, 17);
 }
 
@@ -183,9 +187,9 @@ fn keep_prob_zero_never_stashes_and_one_always_does() {
 fn size_sequence_is_fixed_by_the_task_seed() {
     let _serial = SERIAL.lock().unwrap();
     let c = cfg(1 << 16, 200, 4, 0.01, Init::None);
-    let (_, _, first) = counted(|| rayon_boxes::task(&c, 5));
-    let (_, _, again) = counted(|| rayon_boxes::task(&c, 5));
-    let (_, _, other) = counted(|| rayon_boxes::task(&c, 6));
+    let (_, _, first) = counted(|| rayon_boxes::task(&c, 5, &TOOLS, 0));
+    let (_, _, again) = counted(|| rayon_boxes::task(&c, 5, &TOOLS, 0));
+    let (_, _, other) = counted(|| rayon_boxes::task(&c, 6, &TOOLS, 0));
     assert_eq!(first.len(), 200);
     assert_eq!(first, again);
     assert_ne!(first, other);
@@ -198,7 +202,7 @@ fn size_sequence_is_fixed_by_the_task_seed() {
 fn none_and_touch_allocate_uninitialised_blocks() {
     let _serial = SERIAL.lock().unwrap();
     for init in [Init::None, Init::Touch] {
-        let (_, seen, _) = counted(|| rayon_boxes::task(&cfg(10_000, 100, 4, 0.1, init), 1));
+        let (_, seen, _) = counted(|| rayon_boxes::task(&cfg(10_000, 100, 4, 0.1, init), 1, &TOOLS, 0));
         assert_eq!((seen.blocks, seen.zeroed_blocks), (100, 0), "{init:?}");
     }
 }
@@ -208,9 +212,9 @@ fn dry_variant_does_the_same_work_without_calling_the_allocator() {
     let _serial = SERIAL.lock().unwrap();
     for init in [Init::Zero, Init::None, Init::Touch] {
         let c = cfg(4096, 1000, 8, 0.2, init);
-        let (real, _, _) = counted(|| rayon_boxes::task(&c, 2));
+        let (real, _, _) = counted(|| rayon_boxes::task(&c, 2, &TOOLS, 0));
         let mut dry = DryTask::new(&c).unwrap();
-        let (dry_work, seen, _) = counted(|| dry.run(&c, 2));
+        let (dry_work, seen, _) = counted(|| dry.run(&c, 2, &TOOLS));
         assert_eq!(dry_work, real, "same sizes drawn, {init:?}");
         assert_eq!(seen, Seen { min_size: usize::MAX, ..Seen::default() }, "no allocator call, {init:?}");
     }
@@ -223,7 +227,8 @@ fn the_pooled_workload_allocates_tasks_times_iters_blocks_per_iteration() {
         r#"{"max_size":512,"iters_per_task":300,"keep_max":4,"keep_prob":0.1,"tasks":6,"init":"zero"}"#,
     )
     .unwrap();
-    let mut workload = (rayon_boxes::DEF.build)(&params, 3, false, 0.0).unwrap();
+    let ctx = Context { params, threads: 3, dry: false, spin_ns: 0.0, tools: Arc::new(Instruments::default()) };
+    let mut workload = (rayon_boxes::DEF.build)(&ctx).unwrap();
     workload.iterate();
     ALL_BLOCKS.store(0, SeqCst);
     ALL_BLOCK_FREES.store(0, SeqCst);
@@ -241,10 +246,10 @@ fn spin_adds_busy_work_but_no_allocations() {
     let plain = cfg(256, 2000, 4, 0.1, Init::None);
     let spun = Config { spin: 2000, ..plain };
     let start = std::time::Instant::now();
-    let (w0, seen0, _) = counted(|| rayon_boxes::task(&plain, 1));
+    let (w0, seen0, _) = counted(|| rayon_boxes::task(&plain, 1, &TOOLS, 0));
     let plain_ns = start.elapsed().as_nanos();
     let start = std::time::Instant::now();
-    let (w1, seen1, _) = counted(|| rayon_boxes::task(&spun, 1));
+    let (w1, seen1, _) = counted(|| rayon_boxes::task(&spun, 1, &TOOLS, 0));
     let spun_ns = start.elapsed().as_nanos();
     assert_eq!((w0, seen0), (w1, seen1), "same work, same allocator calls");
     assert!(spun_ns > plain_ns, "2000 turns x 2000 steps take longer than none");

@@ -1,11 +1,19 @@
-//! The workloads the engine can run, and what every workload provides.
+//! The workloads the engine can run, and what every workload is given.
 
+use std::sync::Arc;
+
+use crate::heap::{Live, Meter};
+use crate::latency::Latency;
 use crate::params::{ParamDef, Values};
 use crate::protocol::WorkloadInfo;
 
 pub mod rayon_boxes;
 
-/// Work done by one iteration: blocks allocated and bytes requested.
+/// Page size assumed where workloads touch one byte per page.
+pub const PAGE: usize = 4096;
+
+/// Work done by one iteration: allocator calls that return memory
+/// (allocations and reallocations) and the bytes they requested.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Work {
     pub allocations: u64,
@@ -16,12 +24,59 @@ impl Work {
     pub fn add(self, other: Work) -> Work {
         Work { allocations: self.allocations + other.allocations, bytes: self.bytes + other.bytes }
     }
+
+    /// Counts one allocation of `size` bytes.
+    #[inline]
+    pub fn count(&mut self, size: usize) {
+        self.allocations += 1;
+        self.bytes += size as u64;
+    }
 }
 
 /// A workload set up and ready to run; one call to `iterate` is one
-/// iteration in the sampling plan.
+/// iteration in the sampling plan. Dropping it frees what it keeps alive.
 pub trait Workload {
     fn iterate(&mut self) -> Work;
+}
+
+/// What the engine measures besides time, shared by all of a run's threads.
+#[derive(Default)]
+pub struct Instruments {
+    /// Requested bytes alive and their peak.
+    pub live: Live,
+    /// Latency mode's recorder (`None` in throughput runs).
+    pub latency: Option<Latency>,
+}
+
+impl Instruments {
+    /// A meter for the thread (or task) with index `slot`; slots only matter
+    /// in latency mode, where threads alive at once need distinct slots.
+    pub fn meter(&self, slot: usize) -> Meter<'_> {
+        Meter::with_probe(&self.live, self.latency.as_ref().map(|l| l.probe(slot)))
+    }
+}
+
+/// Everything a workload is built from.
+pub struct Context {
+    pub params: Values,
+    pub threads: u64,
+    /// Build the dry variant (same work, no allocator calls).
+    pub dry: bool,
+    /// Calibrated busy work before each allocation, in ns (0: none).
+    pub spin_ns: f64,
+    pub tools: Arc<Instruments>,
+}
+
+impl Context {
+    /// A rayon pool of `threads` workers named `hab-worker-N`.
+    pub fn pool(&self) -> Result<rayon::ThreadPool, String> {
+        let threads = self.threads;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads as usize)
+            .thread_name(|i| format!("hab-worker-{i}"))
+            .build()
+            .map_err(|e| format!("cannot start a pool of {threads} threads: {e}"))
+    }
 }
 
 /// A workload's entry in the registry.
@@ -32,9 +87,10 @@ pub struct WorkloadDef {
     pub params: &'static [ParamDef],
     /// Whether a dry variant (same work, no allocator calls) exists.
     pub has_dry: bool,
-    /// Sets the workload up from resolved parameters; `dry` picks the dry
-    /// variant; `spin_ns` asks for calibrated busy work before each allocation.
-    pub build: fn(params: &Values, threads: u64, dry: bool, spin_ns: f64) -> Result<Box<dyn Workload>, String>,
+    /// Whether the workload honours `spin_ns` (busy work before allocations).
+    pub has_spin: bool,
+    /// Sets the workload up from validated parameters.
+    pub build: fn(&Context) -> Result<Box<dyn Workload>, String>,
 }
 
 impl WorkloadDef {

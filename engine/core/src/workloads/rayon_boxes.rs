@@ -25,19 +25,18 @@
 
 use std::hint::black_box;
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-use super::{Work, Workload, WorkloadDef};
+use super::{Context, Instruments, Work, Workload, WorkloadDef, PAGE};
+use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
 
 /// Task `t` seeds its generator with `SEED_BASE ^ t`, as the seed does.
 pub const SEED_BASE: u64 = 0xA110C;
-
-/// Page size assumed by `init = touch`.
-pub const PAGE: usize = 4096;
 
 const PARAMS: &[ParamDef] = &[
     ParamDef {
@@ -83,6 +82,7 @@ pub const DEF: WorkloadDef = WorkloadDef {
     about: "the seed's workload: random-size blocks on a rayon pool, most freed at once, a few kept in a bounded stash",
     params: PARAMS,
     has_dry: true,
+    has_spin: true,
     build,
 };
 
@@ -153,6 +153,7 @@ fn spin_turns_per_ns() -> f64 {
 trait Blocks {
     type Block;
     fn make(&mut self, size: usize) -> Self::Block;
+    fn drop_block(&mut self, block: Self::Block);
 }
 
 /// Writes the bytes a step writes into a fresh block.
@@ -185,51 +186,59 @@ fn steps<B: Blocks>(cfg: &Config, t: usize, blocks: &mut B, stash: &mut Vec<B::B
             spin(cfg.spin);
         }
         let block = blocks.make(size);
-        work.allocations += 1;
-        work.bytes += size as u64;
+        work.count(size);
         if rng.random_bool(cfg.keep_prob) {
             stash.push(block);
             if stash.len() > cfg.keep_max {
                 let victim = rng.random_range(0..stash.len());
-                stash.swap_remove(victim);
+                let dropped = stash.swap_remove(victim);
+                blocks.drop_block(dropped);
             }
+        } else {
+            blocks.drop_block(block);
         }
     }
+    for block in stash.drain(..) {
+        blocks.drop_block(block);
+    }
     work
 }
 
-struct Heap(Init);
+/// Blocks from the allocator under test: the seed's `vec![0u8; sz]` is an
+/// `alloc_zeroed` with alignment 1, its `Box::new_uninit_slice` an `alloc`.
+struct Heap<'a> {
+    init: Init,
+    meter: Meter<'a>,
+}
 
-impl Blocks for Heap {
-    type Block = Box<[MaybeUninit<u8>]>;
+impl Blocks for Heap<'_> {
+    type Block = Block;
 
-    fn make(&mut self, size: usize) -> Self::Block {
-        let mut block = match self.0 {
-            Init::Zero => {
-                let zeroed: Box<[u8]> = vec![0u8; size].into_boxed_slice();
-                // SAFETY: [u8] and [MaybeUninit<u8>] have the same layout.
-                unsafe { Box::from_raw(Box::into_raw(zeroed) as *mut [MaybeUninit<u8>]) }
-            }
-            Init::None | Init::Touch => Box::new_uninit_slice(size),
-        };
-        mark(self.0, &mut block);
-        // Keeps the compiler from eliding an allocation that is freed at once.
-        black_box(block.as_mut_ptr());
+    fn make(&mut self, size: usize) -> Block {
+        let fill = if self.init == Init::Zero { Fill::Zeroed } else { Fill::Uninit };
+        let mut block = self.meter.alloc(size, 1, fill);
+        mark(self.init, block.bytes());
         block
+    }
+
+    fn drop_block(&mut self, block: Block) {
+        self.meter.free(block);
     }
 }
 
-/// One task of the real workload, on the calling thread.
-pub fn task(cfg: &Config, t: usize) -> Work {
+/// One task of the real workload, on the calling thread; `slot` picks its
+/// latency-probe slot.
+pub fn task(cfg: &Config, t: usize, tools: &Instruments, slot: usize) -> Work {
     let mut stash = Vec::with_capacity(cfg.keep_max.max(1));
-    let work = steps(cfg, t, &mut Heap(cfg.init), &mut stash);
-    black_box(&stash);
-    work
+    let mut heap = Heap { init: cfg.init, meter: tools.meter(slot) };
+    steps(cfg, t, &mut heap, &mut stash)
 }
 
+/// The dry variant's blocks: regions of a scratch buffer, booked as live.
 struct Scratch<'a> {
     init: Init,
     buf: &'a mut [MaybeUninit<u8>],
+    meter: Meter<'a>,
 }
 
 impl Blocks for Scratch<'_> {
@@ -244,7 +253,12 @@ impl Blocks for Scratch<'_> {
         }
         mark(self.init, bytes);
         black_box(bytes.as_mut_ptr());
+        self.meter.tally_alloc(size);
         size
+    }
+
+    fn drop_block(&mut self, size: usize) {
+        self.meter.tally_free(size);
     }
 }
 
@@ -265,12 +279,9 @@ impl DryTask {
     }
 
     /// Task `t` without allocator calls.
-    pub fn run(&mut self, cfg: &Config, t: usize) -> Work {
-        self.stash.clear();
-        let mut scratch = Scratch { init: cfg.init, buf: &mut self.scratch };
-        let work = steps(cfg, t, &mut scratch, &mut self.stash);
-        black_box(&self.stash);
-        work
+    pub fn run(&mut self, cfg: &Config, t: usize, tools: &Instruments) -> Work {
+        let mut scratch = Scratch { init: cfg.init, buf: &mut self.scratch, meter: Meter::new(&tools.live) };
+        steps(cfg, t, &mut scratch, &mut self.stash)
     }
 }
 
@@ -278,30 +289,32 @@ struct RayonBoxes {
     cfg: Config,
     pool: rayon::ThreadPool,
     dry: Option<Vec<DryTask>>,
+    tools: Arc<Instruments>,
+}
+
+/// The pool thread running the caller (0 outside a pool).
+fn worker() -> usize {
+    rayon::current_thread_index().unwrap_or(0)
 }
 
 impl Workload for RayonBoxes {
     fn iterate(&mut self) -> Work {
-        let RayonBoxes { cfg, pool, dry } = self;
-        let cfg = &*cfg;
+        let RayonBoxes { cfg, pool, dry, tools } = self;
+        let (cfg, tools) = (&*cfg, &**tools);
         match dry {
             None => pool.install(|| {
-                (0..cfg.tasks).into_par_iter().map(|t| task(cfg, t)).reduce(Work::default, Work::add)
+                (0..cfg.tasks).into_par_iter().map(|t| task(cfg, t, tools, worker())).reduce(Work::default, Work::add)
             }),
             Some(tasks) => pool.install(|| {
-                tasks.par_iter_mut().enumerate().map(|(t, d)| d.run(cfg, t)).reduce(Work::default, Work::add)
+                tasks.par_iter_mut().enumerate().map(|(t, d)| d.run(cfg, t, tools)).reduce(Work::default, Work::add)
             }),
         }
     }
 }
 
-fn build(params: &Values, threads: u64, dry: bool, spin_ns: f64) -> Result<Box<dyn Workload>, String> {
-    let cfg = Config::from_params(params, spin_ns);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads as usize)
-        .thread_name(|i| format!("hab-worker-{i}"))
-        .build()
-        .map_err(|e| format!("cannot start a pool of {threads} threads: {e}"))?;
-    let dry = if dry { Some((0..cfg.tasks).map(|_| DryTask::new(&cfg)).collect::<Result<_, _>>()?) } else { None };
-    Ok(Box::new(RayonBoxes { cfg, pool, dry }))
+fn build(ctx: &Context) -> Result<Box<dyn Workload>, String> {
+    let cfg = Config::from_params(&ctx.params, ctx.spin_ns);
+    let pool = ctx.pool()?;
+    let dry = if ctx.dry { Some((0..cfg.tasks).map(|_| DryTask::new(&cfg)).collect::<Result<_, _>>()?) } else { None };
+    Ok(Box::new(RayonBoxes { cfg, pool, dry, tools: ctx.tools.clone() }))
 }
