@@ -37,8 +37,9 @@ def test_run_prints_a_table_with_intervals_and_ratios(small_run):
     assert "c00 rayon_boxes  init=zero iters_per_task=200 keep_max=8 keep_prob=0.01 max_size=4KiB tasks=4  threads=2" in out
     for needle in ("system ", "jemalloc ", "dry (engine only)", "vs system", "95% CI", "Summary over 1 cell"):
         assert needle in out
-    row = next(line for line in out.splitlines() if line.startswith("jemalloc "))
-    assert "×" in row and "/s" in row and "MiB" in row
+    rows = [line for line in out.splitlines() if line.startswith("jemalloc ")]
+    assert "×" in rows[0] and "/s" in rows[0]
+    assert "MiB" in rows[1] and "×" in rows[1], "the memory table: live bytes, RSS, their ratio"
 
 
 def test_run_directory_holds_metadata_and_every_process_raw_samples(small_run):

@@ -45,7 +45,11 @@ def test_presets_load_and_keep_the_seed_grid_shape():
     assert params["keep_max"] == [0, 64, 256]
     assert seed.sampling == suite.Sampling("auto", 20, 3.0, 30.0)
     default = suite.load_preset("default")
-    assert default.benchmarks[0].params["keep_max"] == [0, 64, 256]
+    assert default.benchmarks[0].params["keep_max"] == [0, 256]
+    assert [b.workload for b in default.benchmarks] == ["rayon_boxes", "larson", "xmalloc", "fastpath",
+                                                        "fragmentation"]
+    scaling = suite.load_preset("scaling")
+    assert scaling.threads == (1, 2, 4) and not scaling.dry
     with pytest.raises(UserError, match="unknown preset 'nope'"):
         suite.load_preset("nope")
 

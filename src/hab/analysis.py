@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hab import scaling
+from hab.latency import Latency, merge as merge_latency
+from hab.memory import Memory, summarise as summarise_memory
 from hab.plan import Cell
 from hab.registry import DRY, REFERENCE
 from hab.stats import bootstrap, metrics, outliers
@@ -46,6 +49,8 @@ class Row:
     outliers: dict = field(default_factory=dict)
     rusage: dict = field(default_factory=dict)  # name -> Estimate over processes
     work: dict | None = None
+    memory: Memory | None = None
+    latency: Latency | None = None  # latency mode only
     dist: np.ndarray | None = field(default=None, repr=False)  # bootstrap of the typical time
     ratio_dist: np.ndarray | None = field(default=None, repr=False)
 
@@ -89,6 +94,7 @@ class RunResult:
     settings: dict
     processes_done: int  # engine processes with a stored result
     processes_planned: int
+    scaling: list = field(default_factory=list)  # scaling.Group, cells differing only in threads
 
 
 def _rate(count: float, typical: Estimate) -> Estimate:
@@ -121,6 +127,8 @@ def _row(allocator: str, units: list[dict], settings: dict, key: tuple) -> Row:
     row.rusage = {k: e for k in RUSAGE_KEYS
                   if (e := metrics.across_processes([(u.get("rusage") or {}).get(k) for u in good], conf))}
     row.work = good[0]["work"]
+    row.memory = summarise_memory(good, conf)
+    row.latency = merge_latency(good)
     row.dist = est.typical_distribution
     if row.work and row.work.get("allocations") is not None:
         row.allocations_per_s = _rate(row.work["allocations"], est.typical)
@@ -193,4 +201,5 @@ def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | N
     ref = reference_of(stored.plan.allocators, reference)
     cells = [c for c in (_cell(stored, cell, settings, ref) for cell in stored.plan.cells) if c is not None]
     summary = _summary(cells, stored.plan.allocators, settings["confidence"])
-    return RunResult(cells, ref, summary, settings, len(stored.units), len(stored.plan.units))
+    groups = scaling.groups(cells, stored.plan.allocators, settings["confidence"], stored.meta.get("workloads", {}))
+    return RunResult(cells, ref, summary, settings, len(stored.units), len(stored.plan.units), groups)

@@ -7,6 +7,11 @@ import sys
 from hab import __version__
 from hab.errors import UserError
 
+#: Default of `--latency` without a value: one call in this many is timed.
+LATENCY_EVERY = 8
+#: Default of `--rss-interval`, in seconds.
+RSS_INTERVAL = 0.01
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -20,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a suite and print the comparison")
     run.add_argument("suite", nargs="?", help="suite TOML file (default: the default preset)")
-    run.add_argument("--preset", help="built-in suite: default, seed")
+    run.add_argument("--preset", help="built-in suite: default, full, scaling, seed")
     run.add_argument("-a", "--allocators", help="comma-separated allocators (default: all)")
     run.add_argument("-w", "--workloads", help="comma-separated workloads")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=V1,V2",
@@ -39,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--spin", action="append", default=[], metavar="ALLOC=NS",
                      help="validation knob: calibrated busy work of NS ns before each allocation in ALLOC's "
                           "processes (a slowdown of known size)")
+    run.add_argument("--latency", nargs="?", const=LATENCY_EVERY, type=int, metavar="EVERY",
+                     help=f"latency mode: time one allocator call in EVERY (default {LATENCY_EVERY}) into HDR "
+                          "histograms; throughput figures of such a run include the probes")
+    run.add_argument("--rss-interval", type=float, default=RSS_INTERVAL, metavar="S",
+                     help=f"seconds between RSS samples of each engine process (default {RSS_INTERVAL:g}; 0: off)")
     run.add_argument("--seed", type=int, help="seed for the run order (default: random, recorded)")
     run.add_argument("--nresamples", type=int, help="bootstrap resamples (default 100000)")
     run.add_argument("--confidence", type=float, help="confidence level (default 0.95)")

@@ -56,7 +56,7 @@ def execute(plan: Plan, binaries: dict[str, Path], run: RunDir, console: Console
         try:
             for unit in todo:
                 progress.update(task, description=f"{unit.cell} {unit.allocator}")
-                outcome = run_engine(engine_argv(plan, unit, binaries), plan.timeout)
+                outcome = run_engine(engine_argv(plan, unit, binaries), plan.timeout, rss_interval=plan.rss_interval)
                 run.write_unit(unit, outcome)
                 done += 1
                 failed += not outcome.ok

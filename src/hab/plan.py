@@ -31,11 +31,13 @@ class Cell:
     params: dict
     threads: int | None  # None for imported benchmarks
 
-    def spec(self, sampling: dict, dry: bool, spin_ns: float = 0.0) -> dict:
+    def spec(self, sampling: dict, dry: bool, spin_ns: float = 0.0, latency_every: int | None = None) -> dict:
         spec = {"workload": self.workload, "params": self.params, "threads": self.threads,
                 "dry": dry, "sampling": sampling}
         if spin_ns:
             spec["spin_ns"] = spin_ns
+        if latency_every:
+            spec["latency_every"] = latency_every
         return spec
 
 
@@ -66,13 +68,15 @@ class Plan:
     order_seed: int
     units: tuple  # in run order
     spin: dict = field(default_factory=dict)  # allocator -> busy ns per allocation (validation knob)
+    latency_every: int | None = None  # latency mode: time one allocator call in this many
+    rss_interval: float | None = None  # seconds between RSS samples (None: not sampled)
 
     def cell(self, cell_id: str) -> Cell:
         return next(c for c in self.cells if c.id == cell_id)
 
     def unit_spec(self, unit: Unit) -> dict:
         spin = 0.0 if unit.dry else self.spin.get(unit.allocator, 0.0)
-        return self.cell(unit.cell).spec(self.sampling, unit.dry, spin)
+        return self.cell(unit.cell).spec(self.sampling, unit.dry, spin, self.latency_every)
 
     def expected_seconds(self) -> float:
         """Rough duration of one unit, for progress and ETA."""
@@ -88,6 +92,8 @@ class Plan:
             "order_seed": self.order_seed,
             "order": [[u.cell, u.allocator, u.repetition] for u in self.units],
             "spin": self.spin,
+            "latency_every": self.latency_every,
+            "rss_interval": self.rss_interval,
         }
 
     @classmethod
@@ -101,6 +107,8 @@ class Plan:
             order_seed=d["order_seed"],
             units=tuple(Unit(*u) for u in d["order"]),
             spin=d.get("spin", {}),
+            latency_every=d.get("latency_every"),
+            rss_interval=d.get("rss_interval"),
         )
 
 
@@ -133,22 +141,27 @@ def _grids(suite: Suite, workloads: dict[str, WorkloadInfo]):
 
 def make_plan(suite: Suite, allocators: list[str], threads: list[int],
               workloads: dict[str, WorkloadInfo], check: Callable[[dict], dict], seed: int,
-              spin: dict | None = None) -> Plan:
-    """Expands and validates the suite; `check(spec)` is the engine's verdict."""
+              spin: dict | None = None, latency_every: int | None = None,
+              rss_interval: float | None = None) -> Plan:
+    """Expands and validates the suite; `check(spec)` is the engine's verdict.
+    In latency mode (`latency_every`) the dry variant is left out: it makes
+    no allocator calls to time."""
     sampling = asdict(suite.sampling)
     cells: list[Cell] = []
     dry_cells: set[str] = set()
     seen = set()
     for info, combos in _grids(suite, workloads):
         for params, t in itertools.product(combos, threads):
-            valid = check({"workload": info.name, "params": params, "threads": t, "sampling": sampling})
+            probe = Cell("", info.name, params, t).spec(sampling, False, max((spin or {}).values(), default=0.0),
+                                                       latency_every)
+            valid = check(probe)
             key = (info.name, tuple(sorted(valid["params"].items())), valid["threads"])
             if key in seen:
                 continue
             seen.add(key)
             cell = Cell(f"c{len(cells):02d}", info.name, valid["params"], valid["threads"])
             cells.append(cell)
-            if suite.dry and info.has_dry:
+            if suite.dry and info.has_dry and not latency_every:
                 dry_cells.add(cell.id)
     rng = random.Random(seed)
     units = []
@@ -159,4 +172,4 @@ def make_plan(suite: Suite, allocators: list[str], threads: list[int],
             rng.shuffle(names)
             units.extend(Unit(cell.id, name, rep) for name in names)
     return Plan(tuple(cells), tuple(allocators), suite.repetitions, sampling,
-                suite.unit_timeout(), seed, tuple(units), dict(spin or {}))
+                suite.unit_timeout(), seed, tuple(units), dict(spin or {}), latency_every, rss_interval)

@@ -11,6 +11,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
+from hab import rss
 from hab.protocol import Parsed, parse_output
 
 STDERR_KEPT = 4000  # characters of stderr stored with a unit
@@ -24,6 +25,7 @@ class Outcome:
     exit_code: int | None = None
     seconds: float = 0.0
     stderr: str = ""
+    rss: dict | None = None  # the RSS series (rss.Series.to_dict()), if sampled
 
 
 def _last_line(text: str) -> str:
@@ -42,9 +44,11 @@ def _protocol_problem(parsed: Parsed) -> str | None:
     """What is missing or malformed in a run that exited 0, if anything."""
     if parsed.bad_lines:
         return f"unreadable record: {parsed.bad_lines[0][:120]}"
-    for kind in ("hello", "warmup", "plan", "work", "rusage", "done"):
+    for kind in ("hello", "warmup", "plan", "work", "live", "rusage", "done"):
         if parsed.first(kind) is None:
             return f"no {kind} record"
+    if parsed.first("hello").get("latency_every") and parsed.first("latency") is None:
+        return "no latency record in latency mode"
     planned = parsed.first("plan")["iters"]
     samples = parsed.of_type("sample")
     if [s.get("iters") for s in samples] != planned:
@@ -76,8 +80,10 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_engine(argv: list[str], timeout: float, env: dict | None = None) -> Outcome:
-    """Runs one engine process to completion (or `timeout` seconds)."""
+def run_engine(argv: list[str], timeout: float, env: dict | None = None,
+               rss_interval: float | None = None) -> Outcome:
+    """Runs one engine process to completion (or `timeout` seconds),
+    sampling its RSS every `rss_interval` seconds if given."""
     started = time.monotonic()
     # Ctrl-C while Popen is still starting the child would orphan it, so
     # SIGINT waits until `proc` exists and the kill-on-interrupt path holds.
@@ -89,8 +95,11 @@ def run_engine(argv: list[str], timeout: float, env: dict | None = None) -> Outc
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return Outcome(False, f"cannot start engine: {e.strerror}", seconds=0.0)
     timed_out = False
+    sampler = None
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if rss_interval:
+            sampler = rss.Sampler(proc.pid, rss_interval).start()
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
@@ -100,10 +109,13 @@ def run_engine(argv: list[str], timeout: float, env: dict | None = None) -> Outc
         _kill_group(proc)
         proc.wait()
         raise
+    finally:
+        series = sampler.stop() if sampler else None
     seconds = time.monotonic() - started
     parsed = parse_output(stdout)
     if timed_out:
         ok, reason = False, f"timeout after {timeout:g} s"
     else:
         ok, reason = judge(proc.returncode, parsed, stderr)
-    return Outcome(ok, reason, parsed.records, proc.returncode, seconds, stderr[-STDERR_KEPT:])
+    return Outcome(ok, reason, parsed.records, proc.returncode, seconds, stderr[-STDERR_KEPT:],
+                   series.to_dict() if series else None)

@@ -56,7 +56,10 @@ def unit_record(unit: Unit, outcome: Outcome) -> dict:
         "plan": first("plan"),
         "samples": {"iters": [s["iters"] for s in samples], "ns": [s["ns"] for s in samples]},
         "work": first("work"),
+        "live": first("live"),
+        "latency": first("latency"),
         "rusage": first("rusage"),
+        "rss": outcome.rss,
         "stderr": outcome.stderr,
     }
 

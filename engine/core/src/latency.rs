@@ -81,7 +81,7 @@ impl Latency {
                 }
             }
         }
-        OPS.iter().zip(&merged.0).filter(|(_, h)| h.len() > 0).map(|((_, name), h)| OpLatency::of(name, h)).collect()
+        OPS.iter().zip(&merged.0).filter(|(_, h)| !h.is_empty()).map(|((_, name), h)| OpLatency::of(name, h)).collect()
     }
 
     pub fn every(&self) -> u32 {

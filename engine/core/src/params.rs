@@ -116,6 +116,17 @@ pub fn resolve(workload: &str, defs: &[ParamDef], given: &Values, threads: u64) 
     Ok(out)
 }
 
+/// Checks `low <= high` for each `(low, high)` pair of resolved parameters.
+pub fn check_order(values: &Values, pairs: &[(&str, &str)]) -> Result<(), String> {
+    for (low, high) in pairs {
+        let (a, b) = (values[*low].as_f64().unwrap_or(0.0), values[*high].as_f64().unwrap_or(0.0));
+        if a > b {
+            return Err(format!("{low} ({}) must not exceed {high} ({})", values[*low], values[*high]));
+        }
+    }
+    Ok(())
+}
+
 /// Typed reads of values that [`resolve`] has already checked.
 pub trait Get {
     fn uint(&self, name: &str) -> u64;

@@ -135,6 +135,7 @@ impl Spec {
             }
         }
         let params = params::resolve(workload.name, workload.params, &self.params, threads)?;
+        params::check_order(&params, workload.ordered)?;
         Ok(Resolved {
             workload,
             params,
@@ -177,6 +178,7 @@ mod tests {
             (r#"{"protocol":1,"workload":"rayon_boxes","spin_ns":-1}"#, "spin_ns must be in [0, 1e9]"),
             (r#"{"protocol":1,"workload":"rayon_boxes","latency_every":0}"#, "latency_every must be in 1..="),
             (r#"{"protocol":1,"workload":"rayon_boxes","latency_every":1,"dry":true}"#, "latency mode times"),
+            (r#"{"protocol":1,"workload":"fastpath","params":{"min_size":64,"max_size":32}}"#, "min_size (64) must not exceed max_size (32)"),
             (r#"{"protocol":1,"#, "invalid spec JSON"),
         ];
         for (text, start) in cases {

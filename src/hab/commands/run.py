@@ -144,6 +144,10 @@ def main(args) -> int:
         raise UserError(f"--precision/--budget: {e}") from None
     if args.budget and not args.precision:
         raise UserError("--budget only applies with --precision")
+    if args.latency is not None and not 1 <= args.latency <= 1_000_000:
+        raise UserError("--latency: EVERY must be in 1..1000000")
+    if args.rss_interval < 0 or 0 < args.rss_interval < 0.001:
+        raise UserError("--rss-interval: 0 (off) or at least 0.001 seconds")
     if args.reference and args.reference not in (suite.allocators or registry.load(paths.engine_dir())):
         raise UserError(f"--reference {args.reference}: not one of the allocators to run")
     settings = _analysis_settings(args)
@@ -157,7 +161,8 @@ def main(args) -> int:
     workloads = engine.describe(probe)
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     spin = _spin(args.spin, allocators)
-    plan = make_plan(suite, allocators, threads, workloads, lambda spec: engine.check(probe, spec), seed, spin)
+    plan = make_plan(suite, allocators, threads, workloads, lambda spec: engine.check(probe, spec), seed, spin,
+                     args.latency, args.rss_interval or None)
 
     meta = _metadata(suite, plan, settings, eng, built, needed, workloads)
     run = store.RunDir.create(Path(args.out) if args.out else paths.RESULTS_ROOT, meta)

@@ -26,6 +26,8 @@ def _row(row: Row) -> dict:
         "outliers": row.outliers,
         "rusage": {k: v.to_dict() for k, v in row.rusage.items()},
         "work_per_iteration": row.work,
+        "memory": row.memory.to_dict() if row.memory else None,
+        "latency": row.latency.to_dict() if row.latency else None,
     }
 
 
@@ -52,5 +54,6 @@ def render(result: RunResult, meta: dict) -> str:
              "fastest_in": s.fastest_in, "failed_cells": s.failed_cells}
             for s in result.summary
         ],
+        "scaling": [g.to_dict() for g in result.scaling],
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"

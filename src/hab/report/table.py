@@ -13,16 +13,22 @@ from rich.table import Table
 from hab import values
 from hab.analysis import CellResult, Row, RunResult
 from hab.registry import DRY
-from hab.report import units
+from hab.report import latency_table, memory_table, scaling_table, units
 
 LEGEND = """\
 time: typical time of one workload iteration (criterion's slope for linear sampling, else the mean), with its
   {conf:.0%} interval from a hierarchical bootstrap (engine processes, then samples within them).
 vs {ref}: time relative to {ref} (below 1 is faster), with interval. allocs/s: blocks allocated per second.
-max RSS: peak resident memory of an engine process (mean over processes). between: share of the variance of
-  one sample that lies between engine processes rather than within one (Kalibera & Jones).
+between: share of the variance of one sample that lies between engine processes rather than within one
+  (Kalibera & Jones).
 outliers: Tukey mild/severe counts (reported, not removed). dry %: time of the dry variant (the same work
-  without allocator calls: the engine's own share) relative to this allocator's time."""
+  without allocator calls: the engine's own share) relative to this allocator's time.
+memory (means over processes): peak live = highest sum of requested bytes alive (the workload's own books);
+  max RSS = peak resident memory of the engine process (VmHWM); RSS/live = their ratio (memory overhead);
+  net/live leaves out the RSS the engine had before the workload was set up (binary, libraries). faults:
+  minor page faults. RSS over time: one process, sampled from /proc, scaled to its maximum (shown).
+scaling: allocations per second at each thread count; speedup over the smallest count with interval; eff =
+  speedup per thread factor. collapse: throughput below the smallest count's (significant: whole interval)."""
 
 
 def heading(cell: CellResult, workloads: dict) -> str:
@@ -42,10 +48,8 @@ def _cells(row: Row, reference: str | None) -> list[str]:
             cols += [units.ratio(row.ratio.point), units.ratio_interval(row.ratio.lower, row.ratio.upper)]
         else:
             cols += ["–", ""]
-    rss = row.rusage.get("max_rss_kib")
     cols += [
         units.rate(row.allocations_per_s.point, "") if row.allocations_per_s else "–",
-        units.kib(rss.point) if rss else "–",
         units.percent(row.variance["between_share"]) if row.variance else "–",
         f"{row.outliers['low_mild'] + row.outliers['high_mild']}/{row.outliers['low_severe'] + row.outliers['high_severe']}",
         units.percent(row.overhead.point) if row.overhead else "–",
@@ -59,7 +63,7 @@ def _cell_table(cell: CellResult, conf: float) -> Table:
     names = ["time", f"{conf:.0%} CI"]
     if cell.reference is not None:
         names += [f"vs {cell.reference}", f"{conf:.0%} CI"]
-    for name in names + ["allocs/s", "max RSS", "between", "outliers", "dry %"]:
+    for name in names + ["allocs/s", "between", "outliers", "dry %"]:
         table.add_column(name, justify="right", no_wrap=True)
     width = len(table.columns)
     for row in cell.rows + ([cell.dry] if cell.dry else []):
@@ -163,9 +167,20 @@ def render(result: RunResult, meta: dict, width: int) -> str:
         console.print(_cell_table(cell, conf))
         for note in _notes(cell, target):
             console.print(note, markup=False)
+        for extra in (memory_table.table(cell), latency_table.table(cell)):
+            if extra is not None:
+                console.print()
+                console.print(extra)
+        note = latency_table.timer_note(cell)
+        if note:
+            console.print(note, markup=False)
     if result.cells:
         console.print()
         console.print(_summary_table(result))
+    for group in result.scaling:
+        console.print()
+        console.print(scaling_table.heading(group, workloads), markup=False)
+        console.print(scaling_table.table(group))
     console.print()
     console.print(LEGEND.format(conf=conf, ref=result.reference or "reference"), markup=False)
     return buffer.getvalue()

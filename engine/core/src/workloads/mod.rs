@@ -8,6 +8,16 @@ use crate::params::{ParamDef, Values};
 use crate::protocol::WorkloadInfo;
 
 pub mod rayon_boxes;
+pub mod cache_scratch;
+pub mod cache_thrash;
+pub mod threadtest;
+pub mod fastpath;
+pub mod larson;
+pub mod xmalloc;
+pub mod mstress;
+pub mod realloc_growth;
+pub mod large;
+pub mod fragmentation;
 
 /// Page size assumed where workloads touch one byte per page.
 pub const PAGE: usize = 4096;
@@ -20,11 +30,21 @@ pub struct Work {
     pub bytes: u64,
 }
 
-impl Work {
-    pub fn add(self, other: Work) -> Work {
+impl std::ops::Add for Work {
+    type Output = Work;
+
+    fn add(self, other: Work) -> Work {
         Work { allocations: self.allocations + other.allocations, bytes: self.bytes + other.bytes }
     }
+}
 
+impl std::iter::Sum for Work {
+    fn sum<I: Iterator<Item = Work>>(iter: I) -> Work {
+        iter.fold(Work::default(), |a, b| a + b)
+    }
+}
+
+impl Work {
     /// Counts one allocation of `size` bytes.
     #[inline]
     pub fn count(&mut self, size: usize) {
@@ -89,6 +109,8 @@ pub struct WorkloadDef {
     pub has_dry: bool,
     /// Whether the workload honours `spin_ns` (busy work before allocations).
     pub has_spin: bool,
+    /// Pairs of parameters `(low, high)` where `low <= high` must hold.
+    pub ordered: &'static [(&'static str, &'static str)],
     /// Sets the workload up from validated parameters.
     pub build: fn(&Context) -> Result<Box<dyn Workload>, String>,
 }
@@ -100,7 +122,7 @@ impl WorkloadDef {
 }
 
 /// Every workload this engine has.
-pub const ALL: &[WorkloadDef] = &[rayon_boxes::DEF];
+pub const ALL: &[WorkloadDef] = &[rayon_boxes::DEF, cache_scratch::DEF, cache_thrash::DEF, threadtest::DEF, fastpath::DEF, larson::DEF, xmalloc::DEF, mstress::DEF, realloc_growth::DEF, large::DEF, fragmentation::DEF];
 
 /// The workload called `name`.
 pub fn find(name: &str) -> Result<&'static WorkloadDef, String> {

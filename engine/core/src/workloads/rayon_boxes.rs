@@ -83,6 +83,7 @@ pub const DEF: WorkloadDef = WorkloadDef {
     params: PARAMS,
     has_dry: true,
     has_spin: true,
+    ordered: &[],
     build,
 };
 
@@ -303,10 +304,10 @@ impl Workload for RayonBoxes {
         let (cfg, tools) = (&*cfg, &**tools);
         match dry {
             None => pool.install(|| {
-                (0..cfg.tasks).into_par_iter().map(|t| task(cfg, t, tools, worker())).reduce(Work::default, Work::add)
+                (0..cfg.tasks).into_par_iter().map(|t| task(cfg, t, tools, worker())).sum::<Work>()
             }),
             Some(tasks) => pool.install(|| {
-                tasks.par_iter_mut().enumerate().map(|(t, d)| d.run(cfg, t, tools)).reduce(Work::default, Work::add)
+                tasks.par_iter_mut().enumerate().map(|(t, d)| d.run(cfg, t, tools)).sum::<Work>()
             }),
         }
     }

@@ -1,0 +1,37 @@
+"""Per-cell latency table (latency mode): percentiles of single allocator
+operations per allocator, merged over engine processes."""
+
+from rich import box
+from rich.table import Table
+
+from hab.analysis import CellResult
+from hab.latency import PERCENTILES
+from hab.report import units
+
+
+def table(cell: CellResult) -> Table | None:
+    """The latency table of `cell`, or None outside latency mode."""
+    rows = [r for r in cell.rows if r.ok and r.latency is not None]
+    if not rows:
+        return None
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    t.add_column("latency", no_wrap=True)
+    t.add_column("op", no_wrap=True)
+    for name in ("timed", "mean", *(k for k, _ in PERCENTILES), "max"):
+        t.add_column(name, justify="right", no_wrap=True)
+    for row in rows:
+        for i, op in enumerate(row.latency.ops):
+            t.add_row(row.allocator if i == 0 else "", op.op, f"{op.count:,}", units.duration(op.mean),
+                      *(units.duration(op.percentiles[k]) for k, _ in PERCENTILES), units.duration(op.max))
+    return t
+
+
+def timer_note(cell: CellResult) -> str | None:
+    """The line stating what the timer itself costs."""
+    rows = [r for r in cell.rows if r.ok and r.latency is not None]
+    if not rows:
+        return None
+    timer = sorted(r.latency.timer_ns for r in rows)[len(rows) // 2]
+    every = rows[0].latency.every
+    return (f"  latency: one allocator call in {every} timed; the timer (two clock reads) costs about "
+            f"{units.duration(timer)} and is included in every figure above, not subtracted")

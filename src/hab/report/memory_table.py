@@ -1,0 +1,63 @@
+"""Per-cell memory and resource table: peak live bytes against peak RSS,
+page faults, CPU time, and a sparkline of RSS over time."""
+
+from rich import box
+from rich.table import Table
+
+from hab.analysis import CellResult
+from hab.report import units
+
+_BARS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 12
+
+
+def sparkline(values: list, width: int = SPARK_WIDTH) -> str:
+    """`values` squeezed into `width` bars (the maximum of each stretch),
+    scaled from zero to the series' maximum."""
+    if not values:
+        return ""
+    top = max(values)
+    if top <= 0:
+        return _BARS[0] * min(width, len(values))
+    n = min(width, len(values))
+    bars = []
+    for i in range(n):
+        chunk = values[i * len(values) // n:(i + 1) * len(values) // n] or [values[-1]]
+        bars.append(_BARS[min(len(_BARS) - 1, int(max(chunk) / top * (len(_BARS) - 1) + 0.5))])
+    return "".join(bars)
+
+
+def _bytes(e) -> str:
+    return units.kib(e.point / 1024) if e is not None else "–"
+
+
+def _factor(e) -> str:
+    return f"{e.point:.2f}×" if e is not None else "–"
+
+
+def _count(e) -> str:
+    return f"{e.point:,.0f}" if e is not None else "–"
+
+
+def _seconds(e) -> str:
+    return f"{e.point / 1e6:.2f} s" if e is not None else "–"
+
+
+def table(cell: CellResult) -> Table | None:
+    """The memory table of `cell`, or None when no allocator has figures."""
+    rows = [r for r in cell.rows if r.ok and r.memory is not None]
+    if not rows:
+        return None
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    t.add_column("memory", no_wrap=True)
+    for name in ("peak live", "max RSS", "RSS/live", "net/live", "faults", "major", "user", "sys"):
+        t.add_column(name, justify="right", no_wrap=True)
+    t.add_column("RSS over time", no_wrap=True)
+    for row in rows:
+        m, ru = row.memory, row.rusage
+        series = (m.rss_series or {}).get("rss_kib") or []
+        peak = f" {units.kib(max(series))}" if series else ""
+        t.add_row(row.allocator, _bytes(m.peak_live_bytes), _bytes(m.max_rss_bytes), _factor(m.overhead),
+                  _factor(m.overhead_above_start), _count(ru.get("minor_faults")), _count(ru.get("major_faults")),
+                  _seconds(ru.get("user_us")), _seconds(ru.get("system_us")), sparkline(series) + peak)
+    return t

@@ -1,0 +1,39 @@
+"""Thread-scaling tables: throughput per thread count, speedup over the
+smallest count with its interval, efficiency, and collapse flags."""
+
+from rich import box
+from rich.table import Table
+
+from hab import values
+from hab.report import units
+from hab.scaling import Group
+
+
+def heading(group: Group, workloads: dict) -> str:
+    info = workloads.get(group.workload, {})
+    params = {p["name"]: p for p in info.get("params", [])}
+    shown = " ".join(f"{k}={values.show(params.get(k), v)}" for k, v in group.params.items())
+    threads = ", ".join(str(t) for t in group.threads)
+    return f"scaling {group.workload}  {shown}  threads {threads}"
+
+
+def table(group: Group) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    t.add_column("allocator", no_wrap=True)
+    base = group.threads[0]
+    for n in group.threads:
+        t.add_column(f"{n} thr allocs/s", justify="right", no_wrap=True)
+        if n != base:
+            t.add_column(f"speedup {n}/{base}", justify="right", no_wrap=True)
+    t.add_column("flags", no_wrap=True)
+    for curve in group.curves:
+        cols, flags = [], []
+        for p in curve.points:
+            cols.append(units.rate(p.allocations_per_s.point, ""))
+            if p.threads != base:
+                s = p.speedup
+                cols.append(f"{s.point:.2f}× ({s.lower:.2f}–{s.upper:.2f}) eff {p.efficiency:.0%}")
+            if p.collapse:
+                flags.append(f"collapse at {p.threads}" + (" (significant)" if p.significant else ""))
+        t.add_row(curve.allocator, *cols, "; ".join(flags))
+    return t

@@ -1,0 +1,71 @@
+"""RSS over time: the engine process's resident set, sampled from /proc.
+
+A background thread reads `/proc/<pid>/statm` at a fixed interval while the
+engine runs. Where /proc does not exist (macOS, a guest behind a serial
+line) the series is simply empty.
+"""
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+#: Default sampling interval, in seconds.
+DEFAULT_INTERVAL = 0.01
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
+
+
+def rss_kib(pid: int) -> int | None:
+    """Resident set size of `pid` in KiB, or None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            fields = f.read().split()
+    except OSError:
+        return None
+    if len(fields) < 2:
+        return None
+    return int(fields[1]) * _PAGE_KIB
+
+
+@dataclass
+class Series:
+    """Milliseconds since the sampler started, and RSS in KiB at each."""
+
+    interval_ms: float
+    t_ms: list = field(default_factory=list)
+    rss_kib: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"interval_ms": self.interval_ms, "t_ms": self.t_ms, "rss_kib": self.rss_kib}
+
+
+class Sampler:
+    """Samples one process's RSS until `stop` (or until the process is gone)."""
+
+    def __init__(self, pid: int, interval: float):
+        self.pid = pid
+        self.interval = interval
+        self.series = Series(round(interval * 1000, 3))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
+
+    def start(self) -> "Sampler":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        tick = start
+        while not self._stop.is_set():
+            kib = rss_kib(self.pid)
+            if not kib:  # gone, or a zombie whose memory is already released
+                return
+            self.series.t_ms.append(round((time.monotonic() - start) * 1000, 1))
+            self.series.rss_kib.append(kib)
+            tick += self.interval
+            self._stop.wait(max(0.0, tick - time.monotonic()))
+
+    def stop(self) -> Series:
+        self._stop.set()
+        self._thread.join()
+        return self.series

@@ -1,0 +1,136 @@
+"""Every workload for every built-in allocator through the real engine and
+`hab run`, and what such runs store and print: live bytes, RSS, faults,
+the overhead ratio, the RSS series, latency percentiles (latency mode) and
+thread scaling."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import hab
+from hab import engine, paths, registry, rss, suite
+
+pytestmark = pytest.mark.engine
+
+TINY = Path(__file__).with_name("tiny_suite.toml")
+QUICK = ["--sample-size", "5", "--warm-up-time", "0.02", "--measurement-time", "0.1", "--nresamples", "2000",
+         "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def every_workload(binaries, tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("tiny")
+    done = hab("run", str(TINY), "--rss-interval", "0.002", "--nresamples", "1000", "--seed", "2", "--out", "res",
+               cwd=cwd, check_exit=0, timeout=900)
+    run = (cwd / "res" / "latest").resolve()
+    units = {p.stem: json.loads(p.read_text()) for p in (run / "units").glob("*.json")}
+    return cwd, done, run, units
+
+
+def test_every_workload_completes_for_every_builtin_allocator(every_workload):
+    _, _, run, units = every_workload
+    meta = json.loads((run / "run.json").read_text())
+    workloads = {c["workload"] for c in meta["plan"]["cells"]}
+    assert workloads == {"rayon_boxes", "larson", "xmalloc", "cache_scratch", "cache_thrash", "threadtest",
+                         "fastpath", "mstress", "realloc_growth", "large", "fragmentation"}
+    allocators = set(registry.load(paths.engine_dir()))
+    ran = {(u["unit"]["cell"], u["unit"]["allocator"]) for u in units.values()}
+    for cell in meta["plan"]["cells"]:
+        assert {a for c, a in ran if c == cell["id"]} >= allocators, cell["workload"]
+    failed = {k: u["reason"] for k, u in units.items() if not u["ok"]}
+    assert not failed
+
+
+def test_the_full_preset_and_the_tiny_suite_cover_every_engine_workload(binaries):
+    workloads = set(engine.describe(binaries["system"]))
+    assert {b.workload for b in suite.load_preset("full").benchmarks} == workloads
+    assert {b.workload for b in suite.load_file(TINY).benchmarks} == workloads
+
+
+def test_each_process_stores_live_bytes_rss_faults_and_an_rss_series(every_workload):
+    _, _, _, units = every_workload
+    for name, u in units.items():
+        assert u["live"]["peak_bytes"] > 0, name
+        assert u["live"]["start_rss_kib"] > 0, name
+        assert u["rusage"]["max_rss_kib"] >= u["live"]["start_rss_kib"], name
+        assert u["rusage"]["minor_faults"] > 0, name
+        series = u["rss"]
+        assert series["interval_ms"] == 2.0 and len(series["t_ms"]) == len(series["rss_kib"]) >= 1, name
+        assert max(series["rss_kib"]) <= u["rusage"]["max_rss_kib"] + 4, name
+        assert u["latency"] is None
+
+
+def test_large_blocks_show_up_in_live_bytes_and_rss(every_workload):
+    _, _, _, units = every_workload
+    large = [u for u in units.values() if u["hello"]["workload"] == "large" and u["unit"]["allocator"] != "dry"]
+    for u in large:
+        # 2 threads x 2 live blocks of at least 1 MiB each are alive at once.
+        assert u["live"]["peak_bytes"] >= 4 << 20
+        assert u["rusage"]["max_rss_kib"] - u["live"]["start_rss_kib"] > 0
+
+
+def test_show_prints_the_memory_table_of_every_cell(every_workload):
+    cwd, done, _, _ = every_workload
+    shown = hab("show", "res", cwd=cwd, check_exit=0).stdout
+    assert shown == done.stdout
+    assert shown.count("\nmemory ") == 11
+    for column in ("peak live", "max RSS", "RSS/live", "net/live", "faults", "user", "sys", "RSS over time"):
+        assert column in shown
+    as_json = json.loads(hab("show", "res", "--json", cwd=cwd, check_exit=0).stdout)
+    for cell in as_json["cells"]:
+        for row in cell["results"]:
+            m = row["memory"]
+            assert m["peak_live_bytes"]["point"] > 0 and m["overhead"]["point"] > 0, (cell["workload"], row["allocator"])
+            assert m["rss_series"]["rss_kib"]
+
+
+def test_latency_mode_stores_histograms_and_prints_percentiles(binaries, tmp_path):
+    done = hab("run", "-w", "fastpath", "-p", "ops=5000", "-a", "system,jemalloc,talc", "--latency", "2",
+               "--threads", "2", "--repetitions", "2", *QUICK, "--out", "res", "--json", cwd=tmp_path, check_exit=0)
+    doc = json.loads(done.stdout)
+    (cell,) = doc["cells"]
+    assert cell["dry"] is None, "latency mode leaves out the dry variant"
+    for row in cell["results"]:
+        lat = row["latency"]
+        assert lat["every"] == 2 and lat["timer_ns"] > 0
+        ops = {o["op"]: o for o in lat["ops"]}
+        assert set(ops) == {"alloc", "free"}
+        for o in ops.values():
+            p = o["percentiles_ns"]
+            assert o["count"] > 1000
+            assert 0 < p["p50"] <= p["p90"] <= p["p99"] <= p["p99.9"] <= o["max_ns"]
+    unit = json.loads(next((tmp_path / "res" / "latest" / "units").glob("*-talc-r1.json")).read_text())
+    assert unit["hello"]["latency_every"] == 2 and unit["latency"]["ops"][0]["histogram"]
+    table = hab("show", "res", cwd=tmp_path, check_exit=0).stdout
+    assert "p99.9" in table and "timer (two clock reads) costs about" in table
+    assert next(line for line in table.splitlines() if line.startswith("talc ") and "alloc" in line)
+
+
+def test_a_thread_scaling_run_prints_speedups(binaries, tmp_path):
+    done = hab("run", "-w", "threadtest", "-p", "rounds=4", "-a", "system,talc", "--threads", "1,2",
+               "--repetitions", "2", "--no-dry", *QUICK, "--out", "res", cwd=tmp_path, check_exit=0)
+    out = done.stdout
+    assert "scaling threadtest" in out and "speedup 2/1" in out
+    for name in ("system", "talc"):
+        line = next(line for line in out.splitlines() if line.startswith(name) and "eff" in line)
+        assert "×" in line
+    doc = json.loads(hab("show", "res", "--json", cwd=tmp_path, check_exit=0).stdout)
+    (group,) = doc["scaling"]
+    assert group["threads"] == [1, 2] and set(group["allocators"]) == {"system", "talc"}
+    for points in group["allocators"].values():
+        assert [p["threads"] for p in points] == [1, 2]
+        assert points[1]["collapse"] == (points[1]["speedup"]["point"] < 1)
+
+
+def test_the_rss_sampler_follows_a_growing_process():
+    script = "import time; b = bytearray(64 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(0.3)"
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    sampler = rss.Sampler(proc.pid, 0.01).start()
+    proc.wait()
+    series = sampler.stop()
+    assert len(series.t_ms) >= 5 and series.t_ms == sorted(series.t_ms)
+    assert max(series.rss_kib) >= 64 << 10
+    assert rss.rss_kib(proc.pid) is None  # reaped: nothing to read
