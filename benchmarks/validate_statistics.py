@@ -41,7 +41,7 @@ from hab.suite import load_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The cell every A/A and power pair runs: the default suite's second cell.
-CELL = ["-p", "max_size=64KiB", "-p", "iters_per_task=1000", "-p", "keep_max=64"]
+CELL = ["-w", "rayon_boxes", "-p", "max_size=64KiB", "-p", "iters_per_task=1000", "-p", "keep_max=64"]
 
 
 def hab(*args, cwd) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from hab.stats.compare import IMPROVED, REGRESSED
 pytestmark = pytest.mark.engine
 
 PAIRS = 8
-CELL = ["-a", "system", "--no-dry", "-p", "max_size=4KiB", "-p", "iters_per_task=300", "--threads", "2",
+CELL = ["-w", "rayon_boxes", "-a", "system", "--no-dry", "-p", "max_size=4KiB", "-p", "iters_per_task=300", "--threads", "2",
         "--repetitions", "3", "--sample-size", "5", "--warm-up-time", "0.02", "--measurement-time", "0.05",
         "--nresamples", "5000"]
 

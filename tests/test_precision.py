@@ -39,7 +39,7 @@ def test_next_round_targets_the_imprecise_pairs_within_the_budget(tmp_path):
 
 @pytest.mark.engine
 def test_precision_run_adds_rounds_and_flags_what_it_missed(binaries, tmp_path):
-    done = hab("run", "-a", "system", "--no-dry", "-p", "max_size=4KiB", "-p", "iters_per_task=200", "-p", "keep_max=0",
+    done = hab("run", "-w", "rayon_boxes", "-a", "system", "--no-dry", "-p", "max_size=4KiB", "-p", "iters_per_task=200", "-p", "keep_max=0",
                "--threads", "2", "--sample-size", "5", "--warm-up-time", "0", "--measurement-time", "0.05",
                "--repetitions", "2", "--precision", "0.01%", "--budget", "4s", "--nresamples", "2000",
                "--out", "res", cwd=tmp_path, check_exit=0)

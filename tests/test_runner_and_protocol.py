@@ -14,6 +14,7 @@ GOOD = [
     '{"type":"sample","i":0,"iters":2,"ns":70}',
     '{"type":"sample","i":1,"iters":2,"ns":66}',
     '{"type":"work","allocations":10,"bytes":100}',
+    '{"type":"live","peak_bytes":1000,"start_rss_kib":100}',
     '{"type":"rusage","max_rss_kib":1}',
     '{"type":"done","wall_ns":5}',
 ]
