@@ -33,5 +33,5 @@ def timer_note(cell: CellResult) -> str | None:
         return None
     timer = sorted(r.latency.timer_ns for r in rows)[len(rows) // 2]
     every = rows[0].latency.every
-    return (f"  latency: one allocator call in {every} timed; the timer (two clock reads) costs about "
-            f"{units.duration(timer)} and is included in every figure above, not subtracted")
+    return (f"  one allocator call in {every} timed; the timer (two clock reads) costs about "
+            f"{units.duration(timer)}, included above, not subtracted")

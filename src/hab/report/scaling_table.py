@@ -22,18 +22,19 @@ def table(group: Group) -> Table:
     t.add_column("allocator", no_wrap=True)
     base = group.threads[0]
     for n in group.threads:
-        t.add_column(f"{n} thr allocs/s", justify="right", no_wrap=True)
+        t.add_column(f"{n} thr", justify="right", no_wrap=True)
         if n != base:
             t.add_column(f"speedup {n}/{base}", justify="right", no_wrap=True)
-    t.add_column("flags", no_wrap=True)
+            t.add_column("eff", justify="right", no_wrap=True)
+    t.add_column("collapse", no_wrap=True)
     for curve in group.curves:
-        cols, flags = [], []
+        cols, collapses = [], []
         for p in curve.points:
             cols.append(units.rate(p.allocations_per_s.point, ""))
             if p.threads != base:
                 s = p.speedup
-                cols.append(f"{s.point:.2f}× ({s.lower:.2f}–{s.upper:.2f}) eff {p.efficiency:.0%}")
+                cols += [f"{s.point:.2f}× ({s.lower:.2f}–{s.upper:.2f})", f"{p.efficiency:.0%}"]
             if p.collapse:
-                flags.append(f"collapse at {p.threads}" + (" (significant)" if p.significant else ""))
-        t.add_row(curve.allocator, *cols, "; ".join(flags))
+                collapses.append(f"{p.threads}{'*' if p.significant else ''}")
+        t.add_row(curve.allocator, *cols, ", ".join(collapses))
     return t

@@ -27,8 +27,9 @@ memory (means over processes): peak live = highest sum of requested bytes alive 
   max RSS = peak resident memory of the engine process (VmHWM); RSS/live = their ratio (memory overhead);
   net/live leaves out the RSS the engine had before the workload was set up (binary, libraries). faults:
   minor page faults. RSS over time: one process, sampled from /proc, scaled to its maximum (shown).
-scaling: allocations per second at each thread count; speedup over the smallest count with interval; eff =
-  speedup per thread factor. collapse: throughput below the smallest count's (significant: whole interval)."""
+scaling: allocations per second at N threads ("N thr"); speedup over the smallest count with interval; eff =
+  speedup per thread factor. collapse: thread counts whose throughput is below the smallest count's (*: the
+  whole interval is below 1)."""
 
 
 def heading(cell: CellResult, workloads: dict) -> str:

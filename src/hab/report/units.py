@@ -23,6 +23,8 @@ def time_unit(ns: float) -> tuple[float, str]:
 
 def duration(ns: float) -> str:
     scale, name = time_unit(ns)
+    if scale == 1.0 and float(ns).is_integer():
+        return f"{int(ns)} ns"  # whole nanoseconds (clock ticks, histogram buckets) without false decimals
     return f"{_sig(ns / scale)} {name}"
 
 
