@@ -4,30 +4,14 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use hab_engine::latency::Latency;
-use hab_engine::params::{self, Values};
-use hab_engine::spec::Spec;
+use common::{plain, serial};
 use hab_engine::workloads::cache_thrash::DEF;
-use hab_engine::workloads::{Context, Instruments, Work, Workload};
-
-/// Tests run one at a time: the event log sees every thread of the process.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
+use hab_engine::workloads::{Instruments, Work, Workload};
 
 fn build(json: &str, threads: u64, tools: Arc<Instruments>) -> Result<Box<dyn Workload>, String> {
-    let given: Values = serde_json::from_str(json).unwrap();
-    let params = params::resolve(DEF.name, DEF.params, &given, threads)?;
-    let ctx = Context { params, threads, dry: false, spin_ns: 0.0, tools };
-    (DEF.build)(&ctx)
-}
-
-fn plain() -> Arc<Instruments> {
-    Arc::new(Instruments::default())
+    common::build_json(&DEF, json, threads, false, tools)
 }
 
 // Objects are told from the test harness's own allocations (strings, also
@@ -91,35 +75,26 @@ fn more_threads_than_cores_work() {
 #[test]
 fn latency_mode_times_allocations_and_frees() {
     let _serial = serial();
-    let tools = Arc::new(Instruments { latency: Some(Latency::new(1)), ..Default::default() });
-    let mut w = build(SMALL, 2, tools.clone()).unwrap();
-    tools.latency.as_ref().unwrap().start();
-    w.iterate();
-    drop(w);
-    let report = tools.latency.as_ref().unwrap().report();
-    let count = |op: &str| report.iter().find(|r| r.op == op).map_or(0, |r| r.count);
-    assert_eq!((count("alloc"), count("free")), (120, 120), "every operation timed: {report:?}");
+    let tools = common::timed(1);
+    let w = build(SMALL, 2, tools.clone()).unwrap();
+    let (_, report) = common::latency_iteration(&tools, w);
+    assert_eq!((report.count("alloc"), report.count("free")), (120, 120), "every operation timed: {report:?}");
 }
 
 #[test]
 fn out_of_range_parameters_are_refused() {
     let _serial = serial();
-    let resolve = |p: &str| {
-        Spec::parse(&format!(r#"{{"protocol":1,"workload":"cache_thrash","threads":2,"params":{p}}}"#))
-            .and_then(|s| s.resolve())
-    };
-    for (p, message) in [
-        (r#"{"obj_size":0}"#, "obj_size must be in 1..=65536, got 0"),
-        (r#"{"obj_size":100000}"#, "obj_size must be in 1..=65536, got 100000"),
-        (r#"{"objects":0}"#, "objects must be in 1..="),
-        (r#"{"writes":0}"#, "writes must be in 1..="),
-        (r#"{"batch":1}"#, "unknown parameter 'batch'"),
-    ] {
-        let err = resolve(p).err().unwrap();
-        assert!(err.contains(message), "{p}: {err}");
-    }
-    let dry = Spec::parse(r#"{"protocol":1,"workload":"cache_thrash","dry":true}"#).and_then(|s| s.resolve());
-    assert_eq!(dry.err().unwrap(), "workload cache_thrash has no dry variant");
-    let r = resolve("{}").unwrap();
+    common::assert_refused(
+        "cache_thrash",
+        &[
+            (r#"{"obj_size":0}"#, "obj_size must be in 1..=65536, got 0"),
+            (r#"{"obj_size":100000}"#, "obj_size must be in 1..=65536, got 100000"),
+            (r#"{"objects":0}"#, "objects must be in 1..="),
+            (r#"{"writes":0}"#, "writes must be in 1..="),
+            (r#"{"batch":1}"#, "unknown parameter 'batch'"),
+        ],
+    );
+    assert_eq!(common::dry_refusal("cache_thrash"), "workload cache_thrash has no dry variant");
+    let r = common::resolve("cache_thrash", "{}").unwrap();
     assert_eq!(serde_json::Value::Object(r.params), serde_json::json!({"obj_size":8,"objects":100,"writes":1000}));
 }

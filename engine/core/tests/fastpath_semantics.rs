@@ -5,33 +5,17 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use hab_engine::latency::Latency;
-use hab_engine::params::{self, Values};
-use hab_engine::spec::Spec;
+use common::{plain, serial};
 use hab_engine::workloads::fastpath::{DEF, FILL_BASE, SEED_BASE};
-use hab_engine::workloads::{Context, Instruments, Work, Workload};
+use hab_engine::workloads::{Instruments, Work, Workload};
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 
-/// Tests run one at a time: the event log sees every thread of the process.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn build(json: &str, threads: u64, dry: bool, tools: Arc<Instruments>) -> Result<Box<dyn Workload>, String> {
-    let given: Values = serde_json::from_str(json).unwrap();
-    let params = params::resolve(DEF.name, DEF.params, &given, threads)?;
-    let ctx = Context { params, threads, dry, spin_ns: 0.0, tools };
-    (DEF.build)(&ctx)
-}
-
-fn plain() -> Arc<Instruments> {
-    Arc::new(Instruments::default())
+    common::build_json(&DEF, json, threads, dry, tools)
 }
 
 // Blocks are told from the test harness's own allocations (strings, also of
@@ -180,14 +164,6 @@ fn fixed_sizes_and_the_seq_pattern() {
     }
 }
 
-/// The threads of a pool that started while `startup` was recorded: those
-/// that allocated (rayon's own per-thread set-up), besides the caller `me`.
-/// Only allocations count, so that threads of earlier pools that are exiting
-/// meanwhile (freeing, and allocating once on exit) cannot mislead a check.
-fn pool_threads(startup: &common::Log, me: u32) -> HashSet<u32> {
-    startup.events.iter().filter(|e| e.thread != me && e.kind != common::Kind::Free).map(|e| e.thread).collect()
-}
-
 #[test]
 fn the_dry_variant_does_the_same_work_without_allocating() {
     let _serial = serial();
@@ -203,14 +179,14 @@ fn the_dry_variant_does_the_same_work_without_allocating() {
             dry.iterate();
             dry
         });
-        let pool = pool_threads(startup.complete(), me);
+        // The dry pool's threads: those that allocated while it started.
+        let pool = startup.complete().allocating_threads(me);
         assert!(pool.len() >= 2, "{pool:?}");
         let (dry_work, log) = common::record(|| dry.iterate());
         assert_eq!(dry_work, real_work, "{pattern}");
         let log = log.complete();
-        let pool_allocs = log.events.iter().filter(|e| pool.contains(&e.thread) && e.kind != common::Kind::Free);
-        assert_eq!(pool_allocs.count(), 0, "{pattern}: the pool threads allocate nothing: {:?}", log.events);
-        let mine = log.events.iter().filter(|e| e.thread == me).count();
+        assert_eq!(log.allocations_by(&pool), 0, "{pattern}: the pool threads allocate nothing: {:?}", log.events);
+        let mine = log.events_of(me);
         assert!(mine < 16, "a handful of broadcast calls, not one per operation: {mine}");
         assert_eq!(log.blocks(BLOCK).allocs, 0);
         drop(real);
@@ -233,18 +209,15 @@ fn more_threads_than_cores_work() {
 fn latency_mode_times_allocations_and_frees() {
     let _serial = serial();
     for (every, timed) in [(1, 2400), (4, 600)] {
-        let tools = Arc::new(Instruments { latency: Some(Latency::new(every)), ..Default::default() });
-        let mut w = build(RANDOM, 2, false, tools.clone()).unwrap();
-        tools.latency.as_ref().unwrap().start();
-        w.iterate();
-        drop(w);
-        let report = tools.latency.as_ref().unwrap().report();
-        let count = |op: &str| report.iter().find(|r| r.op == op).map_or(0, |r| r.count);
-        assert!(count("alloc") > 0 && count("free") > 0, "{report:?}");
+        let tools = common::timed(every);
+        let w = build(RANDOM, 2, false, tools.clone()).unwrap();
+        let (_, report) = common::latency_iteration(&tools, w);
+        let (allocs, frees) = (report.count("alloc"), report.count("free"));
+        assert!(allocs > 0 && frees > 0, "{report:?}");
         // Filling the working set and dropping it are not timed.
-        assert_eq!(count("alloc") + count("free"), timed, "one in {every} of 2 x 1200 operations: {report:?}");
+        assert_eq!(allocs + frees, timed, "one in {every} of 2 x 1200 operations: {report:?}");
         if every == 1 {
-            assert_eq!((count("alloc"), count("free")), (1200, 1200));
+            assert_eq!((allocs, frees), (1200, 1200));
         }
     }
 }
@@ -252,27 +225,23 @@ fn latency_mode_times_allocations_and_frees() {
 #[test]
 fn out_of_range_parameters_are_refused() {
     let _serial = serial();
-    let resolve = |p: &str| {
-        Spec::parse(&format!(r#"{{"protocol":1,"workload":"fastpath","threads":2,"params":{p}}}"#))
-            .and_then(|s| s.resolve())
-    };
-    for (p, message) in [
-        (r#"{"working_set":0}"#, "working_set must be in 1..="),
-        (r#"{"ops":0}"#, "ops must be in 1..="),
-        (r#"{"min_size":0}"#, "min_size must be in 1..=1048576, got 0"),
-        (r#"{"max_size":2000000}"#, "max_size must be in 1..=1048576, got 2000000"),
-        (r#"{"pattern":"zigzag"}"#, r#"pattern must be one of random, seq, got "zigzag""#),
-        (r#"{"objects":1}"#, "unknown parameter 'objects'"),
-    ] {
-        let err = resolve(p).err().unwrap();
-        assert!(err.contains(message), "{p}: {err}");
-    }
-    let r = resolve("{}").unwrap();
+    common::assert_refused(
+        "fastpath",
+        &[
+            (r#"{"working_set":0}"#, "working_set must be in 1..="),
+            (r#"{"ops":0}"#, "ops must be in 1..="),
+            (r#"{"min_size":0}"#, "min_size must be in 1..=1048576, got 0"),
+            (r#"{"max_size":2000000}"#, "max_size must be in 1..=1048576, got 2000000"),
+            (r#"{"pattern":"zigzag"}"#, r#"pattern must be one of random, seq, got "zigzag""#),
+            (r#"{"objects":1}"#, "unknown parameter 'objects'"),
+        ],
+    );
+    let r = common::resolve("fastpath", "{}").unwrap();
     assert_eq!(r.params["pattern"], "random");
     assert_eq!((r.params["min_size"].as_u64(), r.params["max_size"].as_u64()), (Some(16), Some(128)));
     // The order min_size <= max_size is checked with the spec: breaking it
     // refuses the spec; equal bounds (fixed sizes) are allowed.
-    let err = resolve(r#"{"min_size":200,"max_size":100}"#).err().unwrap();
+    let err = common::refusal("fastpath", r#"{"min_size":200,"max_size":100}"#);
     assert_eq!(err, "min_size (200) must not exceed max_size (100)");
-    assert!(resolve(r#"{"min_size":100,"max_size":100}"#).is_ok());
+    assert!(common::resolve("fastpath", r#"{"min_size":100,"max_size":100}"#).is_ok());
 }

@@ -5,25 +5,14 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use common::Kind;
+use common::{serial, Kind};
 use hab_engine::heap::{Live, Meter};
-use hab_engine::latency::Latency;
-use hab_engine::params::Values;
-use hab_engine::spec::Spec;
 use hab_engine::workloads::fragmentation::{bookkeeping, thread_iteration, Config, Phases, DEF, SEED_BASE};
-use hab_engine::workloads::{Context, Instruments, Workload};
+use hab_engine::workloads::{Instruments, Workload};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-
-/// The log records every thread of the process: tests run one at a time so
-/// that no other test's allocations land in it.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 const CFG: Config =
     Config { count: 2000, small_min: 16, small_max: 128, free_fraction: 0.75, large_min: 256, large_max: 1024 };
@@ -31,9 +20,7 @@ const JSON: &str =
     r#"{"count":2000,"small_min":16,"small_max":128,"free_fraction":0.75,"large_min":256,"large_max":1024}"#;
 
 fn build(json: &str, threads: u64, tools: Arc<Instruments>) -> Result<Box<dyn Workload>, String> {
-    let params: Values = serde_json::from_str(json).unwrap();
-    let ctx = Context { params, threads, dry: false, spin_ns: 0.0, tools };
-    (DEF.build)(&ctx)
+    common::build(&DEF, common::params(json), threads, false, tools)
 }
 
 fn small(size: usize, align: usize) -> bool {
@@ -62,14 +49,9 @@ fn direct(cfg: &Config, w: usize) -> (Phases, common::Log) {
 }
 
 /// Keeps the events of the threads that allocated at least 1000 blocks, i.e.
-/// the pool's workers (all of this workload's frees are local), dropping e.g.
-/// the test harness's main thread starting and ending other tests.
+/// the pool's workers (all of this workload's frees are local).
 fn workers_only(log: &mut common::Log) {
-    let mut allocs = std::collections::HashMap::<u32, u32>::new();
-    for e in log.events.iter().filter(|e| e.kind == Kind::Alloc) {
-        *allocs.entry(e.thread).or_default() += 1;
-    }
-    log.events.retain(|e| allocs.get(&e.thread).is_some_and(|&n| n >= 1000));
+    log.keep_threads(1000, |_, _| true);
 }
 
 #[test]
@@ -183,19 +165,16 @@ fn the_live_record_sees_the_phase_one_peak() {
 #[test]
 fn out_of_range_parameters_are_refused() {
     let _serial = serial();
-    let resolve = |p: &str| {
-        Spec::parse(&format!(r#"{{"protocol":1,"workload":"fragmentation","threads":2,"params":{p}}}"#))
-            .and_then(|s| s.resolve())
-    };
-    for (p, message) in [
-        (r#"{"count":0}"#, "count must be in 1..="),
-        (r#"{"free_fraction":1.5}"#, "free_fraction must be in [0, 1]"),
-        (r#"{"small_min":0}"#, "small_min must be in 1..="),
-        (r#"{"large_max":0}"#, "large_max must be in 1..="),
-    ] {
-        let err = resolve(p).unwrap_err();
-        assert!(err.starts_with(message), "{p}: {err}");
-    }
+    common::assert_refused(
+        "fragmentation",
+        &[
+            (r#"{"count":0}"#, "count must be in 1..="),
+            (r#"{"free_fraction":1.5}"#, "free_fraction must be in [0, 1]"),
+            (r#"{"small_min":0}"#, "small_min must be in 1..="),
+            (r#"{"large_max":0}"#, "large_max must be in 1..="),
+        ],
+    );
+    let resolve = |p: &str| common::resolve("fragmentation", p);
     // The orders small_min <= small_max and large_min <= large_max are checked
     // with the spec: breaking either refuses the spec; equal bounds are allowed.
     for (p, message) in [
@@ -212,12 +191,9 @@ fn out_of_range_parameters_are_refused() {
 #[test]
 fn latency_mode_times_allocations_and_frees() {
     let _serial = serial();
-    let tools = Arc::new(Instruments { latency: Some(Latency::new(1)), ..Default::default() });
-    let mut w = build(JSON, 2, tools.clone()).unwrap();
-    tools.latency.as_ref().unwrap().start();
-    let work = w.iterate();
-    drop(w);
-    let report = tools.latency.as_ref().unwrap().report();
-    let count = |op: &str| report.iter().find(|r| r.op == op).map_or(0, |r| r.count);
+    let tools = common::timed(1);
+    let w = build(JSON, 2, tools.clone()).unwrap();
+    let (work, report) = common::latency_iteration(&tools, w);
+    let count = |op: &str| report.count(op);
     assert_eq!((count("alloc"), count("free")), (work.allocations, work.allocations));
 }

@@ -5,33 +5,20 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use common::Kind;
+use common::{serial, Kind};
 use hab_engine::heap::{Live, Meter};
-use hab_engine::latency::Latency;
-use hab_engine::params::Values;
-use hab_engine::spec::Spec;
 use hab_engine::workloads::large::{fill, replace, Config, Init, DEF, SEED_BASE};
-use hab_engine::workloads::{Context, Instruments, Workload};
+use hab_engine::workloads::{Instruments, Workload};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-
-/// The log records every thread of the process: tests run one at a time so
-/// that no other test's allocations land in it.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 const MIN: usize = 100_000;
 const MAX: usize = 300_000;
 
 fn build(json: &str, threads: u64, tools: Arc<Instruments>) -> Result<Box<dyn Workload>, String> {
-    let params: Values = serde_json::from_str(json).unwrap();
-    let ctx = Context { params, threads, dry: false, spin_ns: 0.0, tools };
-    (DEF.build)(&ctx)
+    common::build(&DEF, common::params(json), threads, false, tools)
 }
 
 fn spec(init: &str) -> String {
@@ -136,19 +123,16 @@ fn sizes_and_victims_are_fixed_by_the_worker_seed() {
 #[test]
 fn out_of_range_parameters_are_refused() {
     let _serial = serial();
-    let resolve = |p: &str| {
-        Spec::parse(&format!(r#"{{"protocol":1,"workload":"large","threads":2,"params":{p}}}"#))
-            .and_then(|s| s.resolve())
-    };
-    for (p, message) in [
-        (r#"{"live":0}"#, "live must be in 1..="),
-        (r#"{"ops":0}"#, "ops must be in 1..="),
-        (r#"{"min_size":0}"#, "min_size must be in 1..="),
-        (r#"{"init":"random"}"#, "init must be one of none, touch, zero"),
-    ] {
-        let err = resolve(p).unwrap_err();
-        assert!(err.starts_with(message), "{p}: {err}");
-    }
+    common::assert_refused(
+        "large",
+        &[
+            (r#"{"live":0}"#, "live must be in 1..="),
+            (r#"{"ops":0}"#, "ops must be in 1..="),
+            (r#"{"min_size":0}"#, "min_size must be in 1..="),
+            (r#"{"init":"random"}"#, "init must be one of none, touch, zero"),
+        ],
+    );
+    let resolve = |p: &str| common::resolve("large", p);
     // The order min_size <= max_size is checked with the spec: breaking it
     // refuses the spec; equal bounds are allowed.
     let err = resolve(r#"{"min_size":5000,"max_size":4000}"#).unwrap_err();
@@ -161,12 +145,12 @@ fn out_of_range_parameters_are_refused() {
 #[test]
 fn latency_mode_times_allocations_and_frees() {
     let _serial = serial();
-    let tools = Arc::new(Instruments { latency: Some(Latency::new(1)), ..Default::default() });
+    let tools = common::timed(1);
     let mut w = build(&spec("none"), 2, tools.clone()).unwrap();
-    tools.latency.as_ref().unwrap().start();
+    common::start_latency(&tools);
     w.iterate();
-    let report = tools.latency.as_ref().unwrap().report();
-    let count = |op: &str| report.iter().find(|r| r.op == op).map_or(0, |r| r.count);
+    let report = common::latency(&tools);
+    let count = |op: &str| report.count(op);
     assert_eq!((count("alloc"), count("free")), (10, 10), "build-time fills are not timed");
     drop(w);
 }

@@ -11,22 +11,14 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use hab_engine::latency::Latency;
+use common::serial;
 use hab_engine::params::Values;
-use hab_engine::spec::Spec;
 use hab_engine::workloads::larson::{DEF, FILL_SEED, PICK_SEED, SIZE_SEED};
-use hab_engine::workloads::{Context, Instruments, Work, Workload};
+use hab_engine::workloads::{Instruments, Work, Workload};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-
-/// Tests in this binary run one at a time, so none allocates while another records.
-static LOCK: Mutex<()> = Mutex::new(());
-
-fn lock() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 #[derive(Debug, Clone, Copy)]
 struct P {
@@ -41,20 +33,18 @@ struct P {
 const SMALL: P = P { threads: 3, slots: 400, min: 256, max: 4096, rounds: 3, replacements: 40 };
 
 fn params(p: P) -> Values {
-    serde_json::from_value(serde_json::json!({
+    common::params_of(serde_json::json!({
         "slots": p.slots, "min_size": p.min, "max_size": p.max,
         "rounds": p.rounds, "replacements": p.replacements,
     }))
-    .unwrap()
 }
 
 fn build_with(p: P, tools: Arc<Instruments>) -> Box<dyn Workload> {
-    let ctx = Context { params: params(p), threads: p.threads as u64, dry: false, spin_ns: 0.0, tools };
-    (DEF.build)(&ctx).unwrap()
+    common::build(&DEF, params(p), p.threads as u64, false, tools).unwrap()
 }
 
 fn build(p: P) -> Box<dyn Workload> {
-    build_with(p, Arc::new(Instruments::default()))
+    build_with(p, common::plain())
 }
 
 fn is_block(p: P) -> impl Fn(usize, usize) -> bool {
@@ -113,7 +103,7 @@ fn sorted_block_sizes(log: &common::Log, p: P) -> Vec<usize> {
 
 #[test]
 fn replacements_free_remotely() {
-    let _g = lock();
+    let _serial = serial();
     let p = SMALL;
     let per_iteration = (p.threads * p.rounds * p.replacements) as u64;
     let want = expected(p, 2);
@@ -165,7 +155,7 @@ fn replacements_free_remotely() {
 
 #[test]
 fn one_thread_frees_remotely() {
-    let _g = lock();
+    let _serial = serial();
     let p = P { threads: 1, slots: 10, rounds: 4, replacements: 30, ..SMALL };
     let mut w = build(p);
     w.iterate();
@@ -179,7 +169,7 @@ fn one_thread_frees_remotely() {
 
 #[test]
 fn sizes_are_deterministic() {
-    let _g = lock();
+    let _serial = serial();
     let p = P { threads: 2, slots: 20, rounds: 2, replacements: 100, ..SMALL };
     let run = || {
         let (_, log) = common::record(|| {
@@ -204,44 +194,34 @@ fn sizes_are_deterministic() {
 
 #[test]
 fn bad_parameters_are_refused() {
-    let _g = lock();
-    let cases = [
-        (r#"{"slots":0}"#, "slots must be in 1..="),
-        (r#"{"min_size":0}"#, "min_size must be in 1..="),
-        (r#"{"max_size":1000000000}"#, "max_size must be in 1..="),
-        (r#"{"rounds":0}"#, "rounds must be in 1..="),
-        (r#"{"replacements":0}"#, "replacements must be in 1..="),
-        (r#"{"threads":1}"#, "unknown parameter 'threads'"),
-    ];
-    for (given, message) in cases {
-        let spec = format!(r#"{{"protocol":1,"workload":"larson","threads":2,"params":{given}}}"#);
-        let err = Spec::parse(&spec).unwrap().resolve().unwrap_err();
-        assert!(err.contains(message), "{given}: {err}");
-    }
-    let spec = r#"{"protocol":1,"workload":"larson","threads":2,"dry":true}"#;
-    assert!(Spec::parse(spec).unwrap().resolve().unwrap_err().contains("no dry variant"));
+    let _serial = serial();
+    common::assert_refused(
+        "larson",
+        &[
+            (r#"{"slots":0}"#, "slots must be in 1..="),
+            (r#"{"min_size":0}"#, "min_size must be in 1..="),
+            (r#"{"max_size":1000000000}"#, "max_size must be in 1..="),
+            (r#"{"rounds":0}"#, "rounds must be in 1..="),
+            (r#"{"replacements":0}"#, "replacements must be in 1..="),
+            (r#"{"threads":1}"#, "unknown parameter 'threads'"),
+        ],
+    );
+    assert!(common::dry_refusal("larson").contains("no dry variant"));
     // The order min_size <= max_size is checked with the spec: breaking it
     // refuses the spec; equal bounds are allowed.
-    let resolve = |given: &str| {
-        Spec::parse(&format!(r#"{{"protocol":1,"workload":"larson","threads":2,"params":{given}}}"#))
-            .and_then(|s| s.resolve())
-    };
-    let err = resolve(r#"{"min_size":500,"max_size":100}"#).expect_err("min_size > max_size is refused");
+    let err = common::refusal("larson", r#"{"min_size":500,"max_size":100}"#);
     assert_eq!(err, "min_size (500) must not exceed max_size (100)");
-    assert!(resolve(r#"{"min_size":100,"max_size":100}"#).is_ok());
+    assert!(common::resolve("larson", r#"{"min_size":100,"max_size":100}"#).is_ok());
 }
 
 #[test]
 fn latency_mode_and_live_bytes() {
-    let _g = lock();
-    let tools = Arc::new(Instruments { latency: Some(Latency::new(1)), ..Default::default() });
-    tools.latency.as_ref().unwrap().start();
+    let _serial = serial();
+    let tools = common::timed(1);
+    common::start_latency(&tools);
     let p = SMALL;
-    let mut w = build_with(p, tools.clone());
-    w.iterate();
-    drop(w);
-    let report = tools.latency.as_ref().unwrap().report();
-    let count = |op: &str| report.iter().find(|o| o.op == op).map_or(0, |o| o.count);
+    let (_, report) = common::latency_iteration(&tools, build_with(p, tools.clone()));
+    let count = |op: &str| report.count(op);
     let per_iteration = (p.threads * p.rounds * p.replacements) as u64;
     // Every operation of the iteration is timed (every = 1); the build and
     // the drop use meters without probes.

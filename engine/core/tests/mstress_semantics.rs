@@ -12,22 +12,14 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use hab_engine::latency::Latency;
+use common::serial;
 use hab_engine::params::Values;
-use hab_engine::spec::Spec;
 use hab_engine::workloads::mstress::{DEF, SEED_BASE};
-use hab_engine::workloads::{Context, Instruments, Work, Workload};
+use hab_engine::workloads::{Instruments, Work, Workload};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-
-/// Tests in this binary run one at a time, so none allocates while another records.
-static LOCK: Mutex<()> = Mutex::new(());
-
-fn lock() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 #[derive(Debug, Clone, Copy)]
 struct P {
@@ -57,21 +49,19 @@ const SMALL: P = P {
 };
 
 fn params(p: P) -> Values {
-    serde_json::from_value(serde_json::json!({
+    common::params_of(serde_json::json!({
         "transfer": p.transfer, "rounds": p.rounds, "steps": p.steps, "local": p.local,
         "min_size": p.min, "max_size": p.max, "large_max": p.large_max,
         "large_prob": p.large_prob, "transfer_prob": p.transfer_prob,
     }))
-    .unwrap()
 }
 
 fn build_with(p: P, tools: Arc<Instruments>) -> Box<dyn Workload> {
-    let ctx = Context { params: params(p), threads: p.threads as u64, dry: false, spin_ns: 0.0, tools };
-    (DEF.build)(&ctx).unwrap()
+    common::build(&DEF, params(p), p.threads as u64, false, tools).unwrap()
 }
 
 fn build(p: P) -> Box<dyn Workload> {
-    build_with(p, Arc::new(Instruments::default()))
+    build_with(p, common::plain())
 }
 
 fn is_block(p: P) -> impl Fn(usize, usize) -> bool {
@@ -131,7 +121,7 @@ fn sequences(log: &common::Log, p: P) -> Vec<Vec<usize>> {
 
 #[test]
 fn transfer_slots_hold_what_outlives_threads() {
-    let _g = lock();
+    let _serial = serial();
     let p = SMALL;
     let threads: Vec<Thread> = (0..p.rounds).flat_map(|r| (0..p.threads).map(move |i| replay(p, r, i))).collect();
     let mut want_sequences: Vec<Vec<usize>> = threads.iter().map(|t| t.sizes.clone()).collect();
@@ -177,7 +167,7 @@ fn transfer_slots_hold_what_outlives_threads() {
 
 #[test]
 fn without_transfers_threads_free_all_they_allocate() {
-    let _g = lock();
+    let _serial = serial();
     let p = P { transfer_prob: 0.0, ..SMALL };
     let (_, log) = common::record(|| {
         let mut w = build(p);
@@ -215,7 +205,7 @@ fn without_transfers_threads_free_all_they_allocate() {
 
 #[test]
 fn large_prob_picks_the_size_range() {
-    let _g = lock();
+    let _serial = serial();
     for (large_prob, lo, hi) in [(1.0, SMALL.max, SMALL.large_max), (0.0, SMALL.min, SMALL.max)] {
         let p = P { large_prob, ..SMALL };
         let (_, log) = common::record(|| build(p).iterate());
@@ -226,33 +216,27 @@ fn large_prob_picks_the_size_range() {
 
 #[test]
 fn bad_parameters_are_refused() {
-    let _g = lock();
-    let cases = [
-        (r#"{"transfer":0}"#, "transfer must be in 1..="),
-        (r#"{"rounds":0}"#, "rounds must be in 1..="),
-        (r#"{"steps":0}"#, "steps must be in 1..="),
-        (r#"{"local":0}"#, "local must be in 1..="),
-        (r#"{"min_size":0}"#, "min_size must be in 1..="),
-        (r#"{"large_prob":1.5}"#, "large_prob must be in [0, 1]"),
-        (r#"{"transfer_prob":-0.1}"#, "transfer_prob must be in [0, 1]"),
-    ];
-    for (given, message) in cases {
-        let spec = format!(r#"{{"protocol":1,"workload":"mstress","threads":2,"params":{given}}}"#);
-        let err = Spec::parse(&spec).unwrap().resolve().unwrap_err();
-        assert!(err.contains(message), "{given}: {err}");
-    }
-    let spec = r#"{"protocol":1,"workload":"mstress","threads":2,"dry":true}"#;
-    assert!(Spec::parse(spec).unwrap().resolve().unwrap_err().contains("no dry variant"));
+    let _serial = serial();
+    common::assert_refused(
+        "mstress",
+        &[
+            (r#"{"transfer":0}"#, "transfer must be in 1..="),
+            (r#"{"rounds":0}"#, "rounds must be in 1..="),
+            (r#"{"steps":0}"#, "steps must be in 1..="),
+            (r#"{"local":0}"#, "local must be in 1..="),
+            (r#"{"min_size":0}"#, "min_size must be in 1..="),
+            (r#"{"large_prob":1.5}"#, "large_prob must be in [0, 1]"),
+            (r#"{"transfer_prob":-0.1}"#, "transfer_prob must be in [0, 1]"),
+        ],
+    );
+    assert!(common::dry_refusal("mstress").contains("no dry variant"));
     let cross = [
         (r#"{"min_size":500,"max_size":100}"#, "min_size (500) must not exceed max_size (100)"),
         (r#"{"max_size":5000,"large_max":4096}"#, "max_size (5000) must not exceed large_max (4096)"),
     ];
     // The orders min_size <= max_size <= large_max are checked with the spec:
     // breaking either refuses the spec; equal bounds are allowed.
-    let resolve = |given: &str| {
-        Spec::parse(&format!(r#"{{"protocol":1,"workload":"mstress","threads":2,"params":{given}}}"#))
-            .and_then(|s| s.resolve())
-    };
+    let resolve = |given: &str| common::resolve("mstress", given);
     for (given, message) in cross {
         assert_eq!(resolve(given).err().as_deref(), Some(message), "{given}");
     }
@@ -261,15 +245,12 @@ fn bad_parameters_are_refused() {
 
 #[test]
 fn latency_mode_and_live_bytes() {
-    let _g = lock();
-    let tools = Arc::new(Instruments { latency: Some(Latency::new(1)), ..Default::default() });
-    tools.latency.as_ref().unwrap().start();
+    let _serial = serial();
+    let tools = common::timed(1);
+    common::start_latency(&tools);
     let p = SMALL;
-    let mut w = build_with(p, tools.clone());
-    w.iterate();
-    drop(w);
-    let report = tools.latency.as_ref().unwrap().report();
-    let count = |op: &str| report.iter().find(|o| o.op == op).map_or(0, |o| o.count);
+    let (_, report) = common::latency_iteration(&tools, build_with(p, tools.clone()));
+    let count = |op: &str| report.count(op);
     let per_iteration = (p.threads * p.rounds * p.steps) as u64;
     // Every operation of the iteration is timed; the drop's meter has no probe.
     assert_eq!(count("alloc"), per_iteration);

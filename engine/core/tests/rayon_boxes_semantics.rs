@@ -40,15 +40,21 @@ thread_local! {
     static SIZES: Cell<[usize; LOG_CAP]> = const { Cell::new([0; LOG_CAP]) };
 }
 
-/// Counts block allocations (alignment 1, as `Box<[u8]>`) on all threads.
+/// Counts block allocations (alignment 1, as `Box<[u8]>`) on the pool's worker threads.
 static ALL_THREADS: AtomicBool = AtomicBool::new(false);
 static ALL_BLOCKS: AtomicU64 = AtomicU64::new(0);
 static ALL_BLOCK_FREES: AtomicU64 = AtomicU64::new(0);
 
 struct Counting;
 
+/// Whether the caller is a rayon pool worker: the only threads the pooled
+/// test counts on (the test harness's own threads allocate strings too).
+fn on_worker() -> bool {
+    rayon::current_thread_index().is_some()
+}
+
 fn on_alloc(layout: Layout, zeroed: bool) {
-    if layout.align() == 1 && ALL_THREADS.load(SeqCst) {
+    if layout.align() == 1 && ALL_THREADS.load(SeqCst) && on_worker() {
         ALL_BLOCKS.fetch_add(1, SeqCst);
     }
     if !COUNTING.try_with(Cell::get).unwrap_or(false) {
@@ -79,7 +85,7 @@ fn on_alloc(layout: Layout, zeroed: bool) {
 }
 
 fn on_free(layout: Layout) {
-    if layout.align() == 1 && ALL_THREADS.load(SeqCst) {
+    if layout.align() == 1 && ALL_THREADS.load(SeqCst) && on_worker() {
         ALL_BLOCK_FREES.fetch_add(1, SeqCst);
     }
     if !COUNTING.try_with(Cell::get).unwrap_or(false) {

@@ -4,44 +4,21 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use common::Kind;
+use common::{serial, Kind};
 use hab_engine::heap::{Live, Meter};
-use hab_engine::latency::Latency;
-use hab_engine::params::Values;
-use hab_engine::spec::Spec;
 use hab_engine::workloads::realloc_growth::{self, grow, marker, release, tag, Config, DEF};
-use hab_engine::workloads::{Context, Instruments, Workload};
-
-/// The log records every thread of the process: tests run one at a time so
-/// that no other test's allocations land in it.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn params(json: &str) -> Values {
-    serde_json::from_str(json).unwrap()
-}
+use hab_engine::workloads::{Instruments, Workload};
 
 fn build(json: &str, threads: u64, tools: Arc<Instruments>) -> Result<Box<dyn Workload>, String> {
-    let ctx = Context { params: params(json), threads, dry: false, spin_ns: 0.0, tools };
-    (DEF.build)(&ctx)
+    common::build(&DEF, common::params(json), threads, false, tools)
 }
 
 /// Keeps the events of the threads that allocated the 333-byte buffers, i.e.
-/// the pool's workers (all of this workload's frees are local), dropping
-/// e.g. the test harness's main thread starting and ending other tests.
+/// the pool's workers (all of this workload's frees are local).
 fn workers_only(log: &mut common::Log) {
-    let threads: std::collections::HashSet<u32> = log
-        .events
-        .iter()
-        .filter(|e| e.kind == Kind::Alloc && e.size == 333 && e.align == 1)
-        .map(|e| e.thread)
-        .collect();
-    log.events.retain(|e| threads.contains(&e.thread));
+    log.keep_threads(1, |size, align| size == 333 && align == 1);
 }
 
 /// Sizes 333, 433, ..., 1233, 1300: unlike anything else in the process.
@@ -63,8 +40,7 @@ fn growths_is_the_ceiling_of_the_distance_over_the_step() {
 #[test]
 fn one_iteration_allocates_grows_and_frees_every_buffer_on_its_own_thread() {
     let _serial = serial();
-    let tools = Arc::new(Instruments::default());
-    let mut w = build(SMALL, 2, tools).unwrap();
+    let mut w = build(SMALL, 2, common::plain()).unwrap();
     let first = w.iterate();
     let (work, mut log) = common::record(|| w.iterate());
     log.complete();
@@ -128,20 +104,17 @@ fn the_markers_survive_every_reallocation() {
 #[test]
 fn out_of_range_parameters_are_refused() {
     let _serial = serial();
-    let resolve = |p: &str| {
-        Spec::parse(&format!(r#"{{"protocol":1,"workload":"realloc_growth","threads":2,"params":{p}}}"#))
-            .and_then(|s| s.resolve())
-    };
-    for (p, message) in [
-        (r#"{"buffers":0}"#, "buffers must be in 1..="),
-        (r#"{"step":0}"#, "step must be in 1..="),
-        (r#"{"start_size":0}"#, "start_size must be in 1..="),
-        (r#"{"final_size":2147483648}"#, "final_size must be in 1..="),
-        (r#"{"growth":2}"#, "unknown parameter 'growth'"),
-    ] {
-        let err = resolve(p).unwrap_err();
-        assert!(err.starts_with(message), "{p}: {err}");
-    }
+    common::assert_refused(
+        "realloc_growth",
+        &[
+            (r#"{"buffers":0}"#, "buffers must be in 1..="),
+            (r#"{"step":0}"#, "step must be in 1..="),
+            (r#"{"start_size":0}"#, "start_size must be in 1..="),
+            (r#"{"final_size":2147483648}"#, "final_size must be in 1..="),
+            (r#"{"growth":2}"#, "unknown parameter 'growth'"),
+        ],
+    );
+    let resolve = |p: &str| common::resolve("realloc_growth", p);
     // The order start_size <= final_size is checked with the spec: breaking it
     // refuses the spec; equal sizes are allowed.
     let err = resolve(r#"{"start_size":4096,"final_size":100}"#).unwrap_err();
@@ -155,12 +128,9 @@ fn out_of_range_parameters_are_refused() {
 #[test]
 fn latency_mode_times_allocations_reallocations_and_frees() {
     let _serial = serial();
-    let tools = Arc::new(Instruments { latency: Some(Latency::new(1)), ..Default::default() });
-    let mut w = build(SMALL, 2, tools.clone()).unwrap();
-    tools.latency.as_ref().unwrap().start();
-    w.iterate();
-    drop(w);
-    let report = tools.latency.as_ref().unwrap().report();
-    let count = |op: &str| report.iter().find(|r| r.op == op).map_or(0, |r| r.count);
+    let tools = common::timed(1);
+    let w = build(SMALL, 2, tools.clone()).unwrap();
+    let (_, report) = common::latency_iteration(&tools, w);
+    let count = |op: &str| report.count(op);
     assert_eq!((count("alloc"), count("realloc"), count("free")), (6, 60, 6));
 }

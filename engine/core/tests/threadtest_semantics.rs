@@ -4,31 +4,15 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use hab_engine::latency::Latency;
-use hab_engine::params::{self, Values};
-use hab_engine::spec::Spec;
+use common::{plain, serial};
 use hab_engine::workloads::threadtest::DEF;
-use hab_engine::workloads::{Context, Instruments, Work, Workload};
-
-/// Tests run one at a time: the event log sees every thread of the process.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
+use hab_engine::workloads::{Instruments, Work, Workload};
 
 fn build(json: &str, threads: u64, dry: bool, tools: Arc<Instruments>) -> Result<Box<dyn Workload>, String> {
-    let given: Values = serde_json::from_str(json).unwrap();
-    let params = params::resolve(DEF.name, DEF.params, &given, threads)?;
-    let ctx = Context { params, threads, dry, spin_ns: 0.0, tools };
-    (DEF.build)(&ctx)
-}
-
-fn plain() -> Arc<Instruments> {
-    Arc::new(Instruments::default())
+    common::build_json(&DEF, json, threads, dry, tools)
 }
 
 /// Peak of live bytes per allocating thread, of blocks `pick` accepts.
@@ -109,23 +93,14 @@ fn the_dry_variant_does_the_same_work_without_allocating() {
         dry.iterate();
         dry
     });
-    // The dry pool's threads: those that allocated while it started (rayon's
-    // own set-up), besides the caller. Only allocations count, so that
-    // threads of earlier pools that exit meanwhile cannot mislead the check.
-    let pool: HashSet<u32> = startup
-        .complete()
-        .events
-        .iter()
-        .filter(|e| e.thread != me && e.kind != common::Kind::Free)
-        .map(|e| e.thread)
-        .collect();
+    // The dry pool's threads: those that allocated while it started.
+    let pool = startup.complete().allocating_threads(me);
     assert!(pool.len() >= 2, "{pool:?}");
     let (dry_work, log) = common::record(|| dry.iterate());
     assert_eq!(dry_work, real_work);
     let log = log.complete();
-    let pool_allocs = log.events.iter().filter(|e| pool.contains(&e.thread) && e.kind != common::Kind::Free);
-    assert_eq!(pool_allocs.count(), 0, "the pool threads allocate nothing: {:?}", log.events);
-    let mine = log.events.iter().filter(|e| e.thread == me).count();
+    assert_eq!(log.allocations_by(&pool), 0, "the pool threads allocate nothing: {:?}", log.events);
+    let mine = log.events_of(me);
     assert!(mine < 16, "a handful of broadcast calls, not one per object: {mine}");
     assert_eq!(log.blocks(OBJ).allocs, 0);
     assert!(tools.live.peak() >= 300 * 120, "the dry run keeps the live books: {}", tools.live.peak());
@@ -160,33 +135,25 @@ fn more_threads_than_cores_work() {
 #[test]
 fn latency_mode_times_allocations_and_frees() {
     let _serial = serial();
-    let tools = Arc::new(Instruments { latency: Some(Latency::new(1)), ..Default::default() });
-    let mut w = build(SMALL, 2, false, tools.clone()).unwrap();
-    tools.latency.as_ref().unwrap().start();
-    w.iterate();
-    drop(w);
-    let report = tools.latency.as_ref().unwrap().report();
-    let count = |op: &str| report.iter().find(|r| r.op == op).map_or(0, |r| r.count);
-    assert_eq!((count("alloc"), count("free")), (2400, 2400), "every operation timed: {report:?}");
+    let tools = common::timed(1);
+    let w = build(SMALL, 2, false, tools.clone()).unwrap();
+    let (_, report) = common::latency_iteration(&tools, w);
+    assert_eq!((report.count("alloc"), report.count("free")), (2400, 2400), "every operation timed: {report:?}");
 }
 
 #[test]
 fn out_of_range_parameters_are_refused() {
     let _serial = serial();
-    let resolve = |p: &str| {
-        Spec::parse(&format!(r#"{{"protocol":1,"workload":"threadtest","threads":2,"params":{p}}}"#))
-            .and_then(|s| s.resolve())
-    };
-    for (p, message) in [
-        (r#"{"rounds":0}"#, "rounds must be in 1..="),
-        (r#"{"batch":0}"#, "batch must be in 1..="),
-        (r#"{"obj_size":0}"#, "obj_size must be in 1..="),
-        (r#"{"obj_size":2000000}"#, "obj_size must be in 1..=1048576, got 2000000"),
-        (r#"{"writes":1}"#, "unknown parameter 'writes'"),
-    ] {
-        let err = resolve(p).err().unwrap();
-        assert!(err.contains(message), "{p}: {err}");
-    }
-    let r = resolve("{}").unwrap();
+    common::assert_refused(
+        "threadtest",
+        &[
+            (r#"{"rounds":0}"#, "rounds must be in 1..="),
+            (r#"{"batch":0}"#, "batch must be in 1..="),
+            (r#"{"obj_size":0}"#, "obj_size must be in 1..="),
+            (r#"{"obj_size":2000000}"#, "obj_size must be in 1..=1048576, got 2000000"),
+            (r#"{"writes":1}"#, "unknown parameter 'writes'"),
+        ],
+    );
+    let r = common::resolve("threadtest", "{}").unwrap();
     assert_eq!(serde_json::Value::Object(r.params), serde_json::json!({"rounds":50,"batch":1000,"obj_size":64}));
 }

@@ -11,40 +11,30 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use hab_engine::latency::Latency;
+use common::serial;
 use hab_engine::params::Values;
-use hab_engine::spec::Spec;
 use hab_engine::workloads::xmalloc::{Config, DEF, SEED_BASE};
-use hab_engine::workloads::{Context, Instruments, Work, Workload};
+use hab_engine::workloads::{Instruments, Work, Workload};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-
-/// Tests in this binary run one at a time, so none allocates while another records.
-static LOCK: Mutex<()> = Mutex::new(());
-
-fn lock() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 const MIN: usize = 256;
 const MAX: usize = 4096;
 
 fn params(blocks: u64, batch: u64, depth: u64) -> Values {
-    serde_json::from_value(serde_json::json!({
+    common::params_of(serde_json::json!({
         "blocks": blocks, "min_size": MIN, "max_size": MAX, "batch": batch, "depth": depth,
     }))
-    .unwrap()
 }
 
 fn build_with(params: Values, threads: u64, tools: Arc<Instruments>) -> Box<dyn Workload> {
-    let ctx = Context { params, threads, dry: false, spin_ns: 0.0, tools };
-    (DEF.build)(&ctx).unwrap()
+    common::build(&DEF, params, threads, false, tools).unwrap()
 }
 
 fn build(params: Values, threads: u64) -> Box<dyn Workload> {
-    build_with(params, threads, Arc::new(Instruments::default()))
+    build_with(params, threads, common::plain())
 }
 
 fn is_block(size: usize, align: usize) -> bool {
@@ -85,7 +75,7 @@ fn by_thread(log: &common::Log) -> (Vec<Vec<usize>>, HashSet<u32>) {
 
 #[test]
 fn threads_split_into_producers_and_consumers() {
-    let _g = lock();
+    let _serial = serial();
     let want = [(1, (1, 1)), (2, (1, 1)), (3, (1, 2)), (4, (2, 2)), (5, (2, 3)), (9, (4, 5))];
     for (threads, split_want) in want {
         assert_eq!(split(threads), split_want, "threads = {threads}");
@@ -94,7 +84,7 @@ fn threads_split_into_producers_and_consumers() {
 
 #[test]
 fn consumers_free_every_block_remotely() {
-    let _g = lock();
+    let _serial = serial();
     for threads in [1, 2, 3, 4, 5] {
         let (producers, consumers) = split(threads);
         let (blocks, batch) = (300, 16);
@@ -127,7 +117,7 @@ fn consumers_free_every_block_remotely() {
 
 #[test]
 fn one_block_batches_and_depth_one_work() {
-    let _g = lock();
+    let _serial = serial();
     let (mut w, log) = common::record(|| {
         let mut w = build(params(50, 1, 1), 4);
         w.iterate();
@@ -141,43 +131,33 @@ fn one_block_batches_and_depth_one_work() {
 
 #[test]
 fn bad_parameters_are_refused() {
-    let _g = lock();
-    let cases = [
-        (r#"{"blocks":0}"#, "blocks must be in 1..="),
-        (r#"{"min_size":0}"#, "min_size must be in 1..="),
-        (r#"{"max_size":1000000000}"#, "max_size must be in 1..="),
-        (r#"{"batch":0}"#, "batch must be in 1..="),
-        (r#"{"depth":0}"#, "depth must be in 1..="),
-        (r#"{"depth":100000}"#, "depth must be in 1..="),
-    ];
-    for (given, message) in cases {
-        let spec = format!(r#"{{"protocol":1,"workload":"xmalloc","threads":2,"params":{given}}}"#);
-        let err = Spec::parse(&spec).unwrap().resolve().unwrap_err();
-        assert!(err.contains(message), "{given}: {err}");
-    }
-    let spec = r#"{"protocol":1,"workload":"xmalloc","threads":2,"dry":true}"#;
-    assert!(Spec::parse(spec).unwrap().resolve().unwrap_err().contains("no dry variant"));
+    let _serial = serial();
+    common::assert_refused(
+        "xmalloc",
+        &[
+            (r#"{"blocks":0}"#, "blocks must be in 1..="),
+            (r#"{"min_size":0}"#, "min_size must be in 1..="),
+            (r#"{"max_size":1000000000}"#, "max_size must be in 1..="),
+            (r#"{"batch":0}"#, "batch must be in 1..="),
+            (r#"{"depth":0}"#, "depth must be in 1..="),
+            (r#"{"depth":100000}"#, "depth must be in 1..="),
+        ],
+    );
+    assert!(common::dry_refusal("xmalloc").contains("no dry variant"));
     // The order min_size <= max_size is checked with the spec: breaking it
     // refuses the spec; equal bounds are allowed.
-    let resolve = |given: &str| {
-        Spec::parse(&format!(r#"{{"protocol":1,"workload":"xmalloc","threads":2,"params":{given}}}"#))
-            .and_then(|s| s.resolve())
-    };
-    let err = resolve(r#"{"min_size":500,"max_size":100}"#).expect_err("min_size > max_size is refused");
+    let err = common::refusal("xmalloc", r#"{"min_size":500,"max_size":100}"#);
     assert_eq!(err, "min_size (500) must not exceed max_size (100)");
-    assert!(resolve(r#"{"min_size":100,"max_size":100}"#).is_ok());
+    assert!(common::resolve("xmalloc", r#"{"min_size":100,"max_size":100}"#).is_ok());
 }
 
 #[test]
 fn latency_mode_and_live_bytes() {
-    let _g = lock();
-    let tools = Arc::new(Instruments { latency: Some(Latency::new(1)), ..Default::default() });
-    tools.latency.as_ref().unwrap().start();
-    let mut w = build_with(params(200, 8, 2), 3, tools.clone());
-    w.iterate();
-    drop(w);
-    let report = tools.latency.as_ref().unwrap().report();
-    let count = |op: &str| report.iter().find(|o| o.op == op).map_or(0, |o| o.count);
+    let _serial = serial();
+    let tools = common::timed(1);
+    common::start_latency(&tools);
+    let (_, report) = common::latency_iteration(&tools, build_with(params(200, 8, 2), 3, tools.clone()));
+    let count = |op: &str| report.count(op);
     assert_eq!((count("alloc"), count("free")), (200, 200), "every operation timed");
     assert_eq!(tools.live.current(), 0);
     assert!(tools.live.peak() >= MIN as u64 * 8, "at least a batch alive at once");

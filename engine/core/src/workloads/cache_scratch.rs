@@ -19,12 +19,15 @@
 //! `threads * (1 + objects)` allocations, all of `obj_size` bytes. There is
 //! no dry variant.
 
-use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 
+use super::common::{lock, on_workers, WRITES};
 use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{Default, Kind, ParamDef};
+
+/// The workload's parameters, typed.
+pub use super::common::Scribbles as Config;
 
 const PARAMS: &[ParamDef] = &[
     ParamDef {
@@ -39,12 +42,7 @@ const PARAMS: &[ParamDef] = &[
         kind: Kind::Int { min: 1, max: 1 << 24 },
         default: Default::Int(100),
     },
-    ParamDef {
-        name: "writes",
-        about: "passes over each object, each writing every byte and reading it back",
-        kind: Kind::Int { min: 1, max: 1 << 24 },
-        default: Default::Int(1000),
-    },
+    WRITES,
 ];
 
 pub const DEF: WorkloadDef = WorkloadDef {
@@ -58,39 +56,9 @@ pub const DEF: WorkloadDef = WorkloadDef {
     build,
 };
 
-/// The workload's parameters, typed.
-#[derive(Debug, Clone, Copy)]
-pub struct Config {
-    pub obj_size: usize,
-    pub objects: u64,
-    pub writes: u64,
-}
-
-impl Config {
-    pub fn from_params(p: &Values) -> Config {
-        Config { obj_size: p.uint("obj_size") as usize, objects: p.uint("objects"), writes: p.uint("writes") }
-    }
-}
-
 /// A hand-over slot on its own cache lines, so the slots do not share one.
 #[repr(align(128))]
 struct Slot(Mutex<Option<Block>>);
-
-/// `writes` passes over `block`, each writing every byte and reading it
-/// back (Hoard's pattern). The read matters: on CPUs whose store buffers
-/// absorb write-only sharing (measured on AMD Zen), it is the reads that
-/// make a cache line shared with another writer costly. `black_box` keeps
-/// every write and read in place, as volatile accesses would.
-#[inline]
-fn scribble(block: &mut Block, writes: u64) {
-    let bytes = block.bytes();
-    for pass in 0..writes {
-        for (k, cell) in bytes.iter_mut().enumerate() {
-            let byte = black_box(cell.write(pass.wrapping_add(k as u64) as u8));
-            black_box(*byte);
-        }
-    }
-}
 
 struct CacheScratch {
     cfg: Config,
@@ -110,18 +78,13 @@ impl Workload for CacheScratch {
             let mut meter = tools.meter(*threads);
             for slot in slots {
                 let block = meter.alloc(cfg.obj_size, 1, Fill::Uninit);
-                *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(block);
+                *lock(&slot.0) = Some(block);
             }
         }
-        pool.broadcast(|c| {
-            let mut meter = tools.meter(c.index());
-            let given = slots[c.index()].0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        on_workers(pool, tools, |w, meter| {
+            let given = lock(&slots[w].0).take();
             meter.free(given.expect("the caller filled every slot"));
-            for _ in 0..cfg.objects {
-                let mut block = meter.alloc(cfg.obj_size, 1, Fill::Uninit);
-                scribble(&mut block, cfg.writes);
-                meter.free(block);
-            }
+            cfg.run(meter);
         });
         let count = *threads as u64 * (1 + cfg.objects);
         Work { allocations: count, bytes: count * cfg.obj_size as u64 }
@@ -133,7 +96,7 @@ impl Drop for CacheScratch {
         // Only a panic mid-iteration can leave an object behind.
         let mut meter = Meter::new(&self.tools.live);
         for slot in &self.slots {
-            if let Some(block) = slot.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if let Some(block) = lock(&slot.0).take() {
                 meter.free(block);
             }
         }

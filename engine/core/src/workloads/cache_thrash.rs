@@ -11,12 +11,14 @@
 //! `threads * objects` allocations of `obj_size` bytes, each freed by the
 //! thread that allocated it. There is no dry variant.
 
-use std::hint::black_box;
 use std::sync::Arc;
 
+use super::common::{on_workers, WRITES};
 use super::{Context, Instruments, Work, Workload, WorkloadDef};
-use crate::heap::{Block, Fill};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{Default, Kind, ParamDef};
+
+/// The workload's parameters, typed.
+pub use super::common::Scribbles as Config;
 
 const PARAMS: &[ParamDef] = &[
     ParamDef {
@@ -31,12 +33,7 @@ const PARAMS: &[ParamDef] = &[
         kind: Kind::Int { min: 1, max: 1 << 24 },
         default: Default::Int(100),
     },
-    ParamDef {
-        name: "writes",
-        about: "passes over each object, each writing every byte and reading it back",
-        kind: Kind::Int { min: 1, max: 1 << 24 },
-        default: Default::Int(1000),
-    },
+    WRITES,
 ];
 
 pub const DEF: WorkloadDef = WorkloadDef {
@@ -49,36 +46,6 @@ pub const DEF: WorkloadDef = WorkloadDef {
     build,
 };
 
-/// The workload's parameters, typed.
-#[derive(Debug, Clone, Copy)]
-pub struct Config {
-    pub obj_size: usize,
-    pub objects: u64,
-    pub writes: u64,
-}
-
-impl Config {
-    pub fn from_params(p: &Values) -> Config {
-        Config { obj_size: p.uint("obj_size") as usize, objects: p.uint("objects"), writes: p.uint("writes") }
-    }
-}
-
-/// `writes` passes over `block`, each writing every byte and reading it
-/// back (Hoard's pattern). The read matters: on CPUs whose store buffers
-/// absorb write-only sharing (measured on AMD Zen), it is the reads that
-/// make a cache line shared with another writer costly. `black_box` keeps
-/// every write and read in place, as volatile accesses would.
-#[inline]
-fn scribble(block: &mut Block, writes: u64) {
-    let bytes = block.bytes();
-    for pass in 0..writes {
-        for (k, cell) in bytes.iter_mut().enumerate() {
-            let byte = black_box(cell.write(pass.wrapping_add(k as u64) as u8));
-            black_box(*byte);
-        }
-    }
-}
-
 struct CacheThrash {
     cfg: Config,
     pool: rayon::ThreadPool,
@@ -90,14 +57,7 @@ impl Workload for CacheThrash {
     fn iterate(&mut self) -> Work {
         let cfg = self.cfg;
         let tools = &*self.tools;
-        self.pool.broadcast(|c| {
-            let mut meter = tools.meter(c.index());
-            for _ in 0..cfg.objects {
-                let mut block = meter.alloc(cfg.obj_size, 1, Fill::Uninit);
-                scribble(&mut block, cfg.writes);
-                meter.free(block);
-            }
-        });
+        on_workers(&self.pool, tools, |_, meter| cfg.run(meter));
         let count = self.threads * cfg.objects;
         Work { allocations: count, bytes: count * cfg.obj_size as u64 }
     }

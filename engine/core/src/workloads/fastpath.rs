@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 
+use super::common::{lock, on_workers};
 use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Live, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
@@ -223,10 +224,6 @@ fn fill_sizes(cfg: &Config, t: usize) -> impl Iterator<Item = usize> + '_ {
 #[repr(align(128))]
 struct PerThread<T>(Mutex<T>);
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 enum State {
     Real(Vec<PerThread<Real>>),
     Dry(Vec<PerThread<Dry>>),
@@ -246,10 +243,7 @@ impl Workload for Fastpath {
         let per_thread = match state {
             State::Real(sets) => {
                 let sets = &*sets;
-                pool.broadcast(|c| {
-                    let mut meter = tools.meter(c.index());
-                    run(cfg, c.index(), &mut *lock(&sets[c.index()].0), &mut meter)
-                })
+                on_workers(pool, tools, |w, meter| run(cfg, w, &mut *lock(&sets[w].0), meter))
             }
             State::Dry(sets) => {
                 let sets = &*sets;

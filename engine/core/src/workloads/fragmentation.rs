@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::common::on_worker_slots;
 use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
@@ -208,13 +209,9 @@ impl Workload for Fragmentation {
     fn iterate(&mut self) -> Work {
         let Fragmentation { cfg, pool, slots, tools } = self;
         let (cfg, slots, tools) = (&*cfg, &*slots, &**tools);
-        pool.broadcast(|c| {
-            let w = c.index();
-            let mut blocks = slots[w].lock().unwrap_or_else(|p| p.into_inner());
-            thread_iteration(cfg, w, &mut tools.meter(w), &mut blocks).work
-        })
-        .into_iter()
-        .sum::<Work>()
+        on_worker_slots(pool, tools, slots, |w, meter, blocks| thread_iteration(cfg, w, meter, blocks).work)
+            .into_iter()
+            .sum::<Work>()
     }
 }
 

@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::common::{free_all, on_worker_slots};
 use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
@@ -157,13 +158,6 @@ pub fn replace(cfg: &Config, w: usize, meter: &mut Meter<'_>, slots: &mut Vec<Bl
     work
 }
 
-/// Frees every block in `slots`, leaving it empty.
-pub fn empty(meter: &mut Meter<'_>, slots: &mut Vec<Block>) {
-    for block in slots.drain(..) {
-        meter.free(block);
-    }
-}
-
 struct Large {
     cfg: Config,
     pool: rayon::ThreadPool,
@@ -175,13 +169,7 @@ struct Large {
 impl Large {
     /// Runs `f` on every pool worker with its meter and slots.
     fn on_workers<R: Send>(&self, f: impl Fn(usize, &mut Meter<'_>, &mut Vec<Block>) -> R + Sync) -> Vec<R> {
-        let (slots, tools) = (&self.slots, &*self.tools);
-        self.pool.broadcast(|c| {
-            let w = c.index();
-            let mut mine = slots[w].lock().unwrap_or_else(|p| p.into_inner());
-            let mut meter = tools.meter(w);
-            f(w, &mut meter, &mut mine)
-        })
+        on_worker_slots(&self.pool, &self.tools, &self.slots, f)
     }
 }
 
@@ -194,7 +182,7 @@ impl Workload for Large {
 
 impl Drop for Large {
     fn drop(&mut self) {
-        self.on_workers(|_, meter, slots| empty(meter, slots));
+        self.on_workers(|_, meter, slots| free_all(meter, slots));
     }
 }
 

@@ -39,6 +39,7 @@ use std::sync::Arc;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::common::{free_all, join_work, max_size, min_size};
 use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
@@ -58,18 +59,8 @@ const PARAMS: &[ParamDef] = &[
         kind: Kind::Int { min: 1, max: 1 << 22 },
         default: Default::Int(5000),
     },
-    ParamDef {
-        name: "min_size",
-        about: "smallest block in bytes; sizes are uniform in min_size..=max_size",
-        kind: Kind::Size { min: 1, max: 1 << 24 },
-        default: Default::Int(8),
-    },
-    ParamDef {
-        name: "max_size",
-        about: "largest block in bytes (at least min_size)",
-        kind: Kind::Size { min: 1, max: 1 << 24 },
-        default: Default::Int(1000),
-    },
+    min_size(8),
+    max_size(1000),
     ParamDef {
         name: "rounds",
         about: "rounds per iteration; each round runs on fresh threads that take the arrays over",
@@ -189,7 +180,7 @@ impl Workload for Larson {
                     .enumerate()
                     .map(|(k, array)| s.spawn(move || array.replace(cfg, &mut tools.meter(k))))
                     .collect();
-                handles.into_iter().map(|h| h.join().expect("larson thread")).sum::<Work>()
+                join_work(handles, "larson thread")
             });
             work = work + round;
         }
@@ -201,9 +192,7 @@ impl Drop for Larson {
     fn drop(&mut self) {
         let mut meter = Meter::new(&self.tools.live);
         for array in &mut self.arrays {
-            for block in array.blocks.drain(..) {
-                meter.free(block);
-            }
+            free_all(&mut meter, &mut array.blocks);
         }
     }
 }

@@ -7,17 +7,18 @@ use crate::latency::Latency;
 use crate::params::{ParamDef, Values};
 use crate::protocol::WorkloadInfo;
 
-pub mod rayon_boxes;
 pub mod cache_scratch;
 pub mod cache_thrash;
-pub mod threadtest;
+mod common;
 pub mod fastpath;
-pub mod larson;
-pub mod xmalloc;
-pub mod mstress;
-pub mod realloc_growth;
-pub mod large;
 pub mod fragmentation;
+pub mod large;
+pub mod larson;
+pub mod mstress;
+pub mod rayon_boxes;
+pub mod realloc_growth;
+pub mod threadtest;
+pub mod xmalloc;
 
 /// Page size assumed where workloads touch one byte per page.
 pub const PAGE: usize = 4096;
@@ -122,7 +123,19 @@ impl WorkloadDef {
 }
 
 /// Every workload this engine has.
-pub const ALL: &[WorkloadDef] = &[rayon_boxes::DEF, cache_scratch::DEF, cache_thrash::DEF, threadtest::DEF, fastpath::DEF, larson::DEF, xmalloc::DEF, mstress::DEF, realloc_growth::DEF, large::DEF, fragmentation::DEF];
+pub const ALL: &[WorkloadDef] = &[
+    rayon_boxes::DEF,
+    cache_scratch::DEF,
+    cache_thrash::DEF,
+    threadtest::DEF,
+    fastpath::DEF,
+    larson::DEF,
+    xmalloc::DEF,
+    mstress::DEF,
+    realloc_growth::DEF,
+    large::DEF,
+    fragmentation::DEF,
+];
 
 /// The workload called `name`.
 pub fn find(name: &str) -> Result<&'static WorkloadDef, String> {

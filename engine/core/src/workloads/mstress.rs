@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::common::join_work;
 use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
@@ -202,7 +203,7 @@ impl Workload for Mstress {
                         s.spawn(move || run_thread(cfg, seed, list, slots, &mut tools.meter(i)))
                     })
                     .collect();
-                handles.into_iter().map(|h| h.join().expect("mstress thread")).sum::<Work>()
+                join_work(handles, "mstress thread")
             });
             work = work + round;
         }

@@ -27,6 +27,8 @@
 
 use std::sync::{Arc, Mutex};
 
+pub use super::common::free_all as release;
+use super::common::on_worker_slots;
 use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
@@ -136,19 +138,11 @@ pub fn grow(cfg: &Config, meter: &mut Meter<'_>, buffers: &mut Vec<Block>) -> Wo
     work
 }
 
-/// Frees every buffer in `buffers`, leaving it empty (capacity kept).
-pub fn release(meter: &mut Meter<'_>, buffers: &mut Vec<Block>) {
-    for block in buffers.drain(..) {
-        meter.free(block);
-    }
-}
-
 /// One thread's share of an iteration; `buffers` is its bookkeeping,
 /// allocated before timing starts.
-pub fn thread_iteration(cfg: &Config, tools: &Instruments, slot: usize, buffers: &mut Vec<Block>) -> Work {
-    let mut meter = tools.meter(slot);
-    let work = grow(cfg, &mut meter, buffers);
-    release(&mut meter, buffers);
+pub fn thread_iteration(cfg: &Config, meter: &mut Meter<'_>, buffers: &mut Vec<Block>) -> Work {
+    let work = grow(cfg, meter, buffers);
+    release(meter, buffers);
     work
 }
 
@@ -164,12 +158,9 @@ impl Workload for ReallocGrowth {
     fn iterate(&mut self) -> Work {
         let ReallocGrowth { cfg, pool, slots, tools } = self;
         let (cfg, slots, tools) = (&*cfg, &*slots, &**tools);
-        pool.broadcast(|c| {
-            let mut buffers = slots[c.index()].lock().unwrap_or_else(|p| p.into_inner());
-            thread_iteration(cfg, tools, c.index(), &mut buffers)
-        })
-        .into_iter()
-        .sum::<Work>()
+        on_worker_slots(pool, tools, slots, |_, meter, buffers| thread_iteration(cfg, meter, buffers))
+            .into_iter()
+            .sum::<Work>()
     }
 }
 

@@ -19,6 +19,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::common::{free_all, lock, on_workers};
 use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Live, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
@@ -129,10 +130,6 @@ struct Threadtest {
     tools: Arc<Instruments>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Workload for Threadtest {
     fn iterate(&mut self) -> Work {
         let Threadtest { cfg, pool, state, tools } = self;
@@ -140,10 +137,7 @@ impl Workload for Threadtest {
         match state {
             State::Real(threads) => {
                 let threads = &*threads;
-                pool.broadcast(|c| {
-                    let mut meter = tools.meter(c.index());
-                    real_rounds(cfg, &mut lock(&threads[c.index()].0), &mut meter);
-                });
+                on_workers(pool, tools, |w, meter| real_rounds(cfg, &mut lock(&threads[w].0), meter));
                 cfg.work(threads.len())
             }
             State::Dry(threads) => {
@@ -165,9 +159,7 @@ impl Drop for Threadtest {
             // Only a panic mid-round can leave blocks in a batch.
             State::Real(threads) => {
                 for t in threads {
-                    for block in lock(&t.0).drain(..) {
-                        meter.free(block);
-                    }
+                    free_all(&mut meter, &mut lock(&t.0));
                 }
             }
             State::Dry(threads) => {

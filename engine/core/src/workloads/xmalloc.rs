@@ -31,6 +31,7 @@ use std::sync::Arc;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::common::{join_work, max_size, min_size};
 use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
@@ -45,18 +46,8 @@ const PARAMS: &[ParamDef] = &[
         kind: Kind::Int { min: 1, max: 1 << 32 },
         default: Default::Int(5000),
     },
-    ParamDef {
-        name: "min_size",
-        about: "smallest block in bytes; sizes are uniform in min_size..=max_size",
-        kind: Kind::Size { min: 1, max: 1 << 24 },
-        default: Default::Int(16),
-    },
-    ParamDef {
-        name: "max_size",
-        about: "largest block in bytes (at least min_size)",
-        kind: Kind::Size { min: 1, max: 1 << 24 },
-        default: Default::Int(256),
-    },
+    min_size(16),
+    max_size(256),
     ParamDef {
         name: "batch",
         about: "blocks handed from a producer to a consumer at once",
@@ -213,7 +204,7 @@ impl Workload for Xmalloc {
                 .enumerate()
                 .map(|(p, me)| s.spawn(move || produce(cfg, p, me, to_consumer, tools)))
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("producer thread")).sum::<Work>()
+            join_work(handles, "producer thread")
         })
     }
 }

@@ -6,12 +6,19 @@
 //! asks: how many blocks of which sizes, which frees were remote (another
 //! thread than the one that allocated), what is still alive, the peak of
 //! live bytes. A test binary includes it with `mod common;` and gets the
-//! counting allocator as its `#[global_allocator]`.
+//! counting allocator as its `#[global_allocator]`, and with [`build`]'s
+//! helpers: the per-binary serial lock, building workloads, resolving specs.
 #![allow(dead_code)]
+
+mod build;
+
+// Not every test binary uses these (the self-test uses none).
+#[allow(unused_imports)]
+pub use build::*;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Mutex, MutexGuard};
 
@@ -188,7 +195,7 @@ impl Log {
     pub fn blocks(&self, pick: impl Fn(usize, usize) -> bool) -> Summary {
         let mut s = Summary { min_size: usize::MAX, ..Summary::default() };
         let mut alive: HashMap<usize, (u32, usize)> = HashMap::new();
-        let mut threads = std::collections::HashSet::new();
+        let mut threads = HashSet::new();
         let mut live: u64 = 0;
         for e in &self.events {
             match e.kind {
@@ -244,5 +251,35 @@ impl Log {
     /// Summary of every event.
     pub fn all(&self) -> Summary {
         self.blocks(|_, _| true)
+    }
+
+    /// Threads besides `me` that allocated (or reallocated): recording a
+    /// pool's start, the pool's threads (rayon's own set-up allocates).
+    /// Frees do not count, so that threads of earlier pools exiting
+    /// meanwhile (freeing, and allocating once on exit) cannot mislead.
+    pub fn allocating_threads(&self, me: u32) -> HashSet<u32> {
+        self.events.iter().filter(|e| e.thread != me && e.kind != Kind::Free).map(|e| e.thread).collect()
+    }
+
+    /// Allocations (and reallocations) made by `threads`.
+    pub fn allocations_by(&self, threads: &HashSet<u32>) -> usize {
+        self.events.iter().filter(|e| threads.contains(&e.thread) && e.kind != Kind::Free).count()
+    }
+
+    /// Events of `thread`, of any kind.
+    pub fn events_of(&self, thread: u32) -> usize {
+        self.events.iter().filter(|e| e.thread == thread).count()
+    }
+
+    /// Keeps only the events of the threads that made at least `at_least`
+    /// plain allocations `pick(size, align)` accepts: a workload's own
+    /// threads, not e.g. the test harness's main thread starting and ending
+    /// other tests meanwhile.
+    pub fn keep_threads(&mut self, at_least: usize, pick: impl Fn(usize, usize) -> bool) {
+        let mut allocs: HashMap<u32, usize> = HashMap::new();
+        for e in self.events.iter().filter(|e| e.kind == Kind::Alloc && pick(e.size, e.align)) {
+            *allocs.entry(e.thread).or_default() += 1;
+        }
+        self.events.retain(|e| allocs.get(&e.thread).is_some_and(|&n| n >= at_least));
     }
 }
