@@ -2,7 +2,7 @@
 
 Runs `hab run` on one workload (default `fastpath`, the tightest loop) in
 four configurations, interleaved over several rounds so drift hits them
-alike: no RSS sampling, RSS sampling every 10 ms (the default), latency
+alike: no RSS sampling, RSS sampling every 20 ms (the default), latency
 mode timing one call in 8 (the default), and latency mode timing every
 call. Prints each configuration's typical time per allocator relative to
 the first. The live-byte books are always on (they are part of every
@@ -21,7 +21,7 @@ import tempfile
 
 CONFIGS = {
     "plain": ["--rss-interval", "0"],
-    "rss 10 ms": ["--rss-interval", "0.01"],
+    "rss 20 ms": ["--rss-interval", "0.02"],
     "latency 1/8": ["--rss-interval", "0", "--latency", "8"],
     "latency 1/1": ["--rss-interval", "0", "--latency", "1"],
 }

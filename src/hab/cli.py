@@ -6,11 +6,10 @@ import sys
 
 from hab import __version__
 from hab.errors import UserError
+from hab.rss import DEFAULT_INTERVAL as RSS_INTERVAL
 
 #: Default of `--latency` without a value: one call in this many is timed.
 LATENCY_EVERY = 8
-#: Default of `--rss-interval`, in seconds.
-RSS_INTERVAL = 0.01
 
 
 class _Parser(argparse.ArgumentParser):

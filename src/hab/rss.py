@@ -10,8 +10,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-#: Default sampling interval, in seconds.
-DEFAULT_INTERVAL = 0.01
+#: Default sampling interval, in seconds (`hab run --rss-interval`): coarse
+#: enough to cost a fast workload little (benchmarks/probe_overhead.py).
+DEFAULT_INTERVAL = 0.02
 _PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
 
 
