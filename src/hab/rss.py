@@ -47,26 +47,35 @@ class Sampler:
         self.pid = pid
         self.interval = interval
         self.series = Series(round(interval * 1000, 3))
+        self._start = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
 
     def start(self) -> "Sampler":
-        self._thread.start()
+        """Takes the first sample at once (so even a process that ends
+        before the thread gets to run has one), then samples in the background."""
+        self._start = time.monotonic()
+        if self._sample():
+            self._thread.start()
         return self
 
+    def _sample(self) -> bool:
+        kib = rss_kib(self.pid)
+        if not kib:  # gone, or a zombie whose memory is already released
+            return False
+        self.series.t_ms.append(round((time.monotonic() - self._start) * 1000, 1))
+        self.series.rss_kib.append(kib)
+        return True
+
     def _run(self) -> None:
-        start = time.monotonic()
-        tick = start
-        while not self._stop.is_set():
-            kib = rss_kib(self.pid)
-            if not kib:  # gone, or a zombie whose memory is already released
-                return
-            self.series.t_ms.append(round((time.monotonic() - start) * 1000, 1))
-            self.series.rss_kib.append(kib)
+        tick = self._start
+        while True:
             tick += self.interval
-            self._stop.wait(max(0.0, tick - time.monotonic()))
+            if self._stop.wait(max(0.0, tick - time.monotonic())) or not self._sample():
+                return
 
     def stop(self) -> Series:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         return self.series

@@ -1,8 +1,10 @@
-//! Single-lock heaps for the allocators Hermit's kernel uses.
+//! Single-lock heaps for the allocators Hermit's kernel uses, and others of
+//! that kind.
 //!
 //! Hermit's kernel heap is one heap (talc since 2023, linked_list_allocator
 //! before) over one large region, behind one lock that every thread of the
-//! application contends on. [`LockedArena`] rebuilds that shape in a Linux
+//! application contends on. buddy_system_allocator, a heap for bare-metal
+//! kernels of the same shape, gets the same treatment. [`LockedArena`] rebuilds that shape in a Linux
 //! process: one anonymous mapping reserved at the first allocation (the kernel
 //! commits its pages lazily, on first touch) and one `std::sync::Mutex`
 //! around the heap. Hermit's lock is an interrupt-disabling ticket lock; a
@@ -119,6 +121,13 @@ pub type TalcArena = LockedArena<talc::Talc<talc::ErrOnOom>>;
 /// linked_list_allocator, the Hermit kernel heap before 2023.
 pub type LinkedListArena = LockedArena<linked_list_allocator::Heap>;
 
+/// buddy_system_allocator's heap (blocks up to 2^32 bytes), a bare-metal
+/// kernel heap of the same one-region, one-lock shape.
+pub type BuddyArena = LockedArena<buddy_system_allocator::Heap<BUDDY_ORDER>>;
+
+/// Orders of the buddy heap: the largest block is 2^(BUDDY_ORDER-1) bytes.
+pub const BUDDY_ORDER: usize = 33;
+
 impl ArenaHeap for talc::Talc<talc::ErrOnOom> {
     const EMPTY: Self = talc::Talc::new(talc::ErrOnOom);
 
@@ -161,6 +170,22 @@ impl ArenaHeap for linked_list_allocator::Heap {
     }
 }
 
+impl ArenaHeap for buddy_system_allocator::Heap<BUDDY_ORDER> {
+    const EMPTY: Self = buddy_system_allocator::Heap::empty();
+
+    unsafe fn init(&mut self, base: *mut u8, size: usize) {
+        buddy_system_allocator::Heap::init(self, base as usize, size)
+    }
+
+    unsafe fn alloc(&mut self, layout: Layout) -> *mut u8 {
+        buddy_system_allocator::Heap::alloc(self, layout).map_or(ptr::null_mut(), NonNull::as_ptr)
+    }
+
+    unsafe fn dealloc(&mut self, ptr: *mut u8, layout: Layout) {
+        buddy_system_allocator::Heap::dealloc(self, NonNull::new_unchecked(ptr), layout)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +216,12 @@ mod tests {
     #[test]
     fn linked_list_arena_allocates_aligned_and_reallocates() {
         static ARENA: LinkedListArena = LinkedListArena::new();
+        exercise(&ARENA);
+    }
+
+    #[test]
+    fn buddy_arena_allocates_aligned_and_reallocates() {
+        static ARENA: BuddyArena = BuddyArena::new();
         exercise(&ARENA);
     }
 

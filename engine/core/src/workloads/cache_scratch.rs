@@ -22,7 +22,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::common::{lock, on_workers, WRITES};
-use super::{Context, Instruments, Work, Workload, WorkloadDef};
+use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Kind, ParamDef};
 
@@ -62,7 +62,7 @@ struct Slot(Mutex<Option<Block>>);
 
 struct CacheScratch {
     cfg: Config,
-    pool: rayon::ThreadPool,
+    pool: Pool,
     threads: usize,
     /// Slot `i` carries the object for pool thread `i`; empty between iterations.
     slots: Vec<Slot>,

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use super::common::{on_workers, WRITES};
-use super::{Context, Instruments, Work, Workload, WorkloadDef};
+use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
 use crate::params::{Default, Kind, ParamDef};
 
 /// The workload's parameters, typed.
@@ -48,7 +48,7 @@ pub const DEF: WorkloadDef = WorkloadDef {
 
 struct CacheThrash {
     cfg: Config,
-    pool: rayon::ThreadPool,
+    pool: Pool,
     threads: u64,
     tools: Arc<Instruments>,
 }

@@ -40,7 +40,7 @@ use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 
 use super::common::{lock, on_workers};
-use super::{Context, Instruments, Work, Workload, WorkloadDef};
+use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Live, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
 
@@ -231,7 +231,7 @@ enum State {
 
 struct Fastpath {
     cfg: Config,
-    pool: rayon::ThreadPool,
+    pool: Pool,
     state: State,
     tools: Arc<Instruments>,
 }

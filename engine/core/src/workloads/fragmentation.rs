@@ -34,7 +34,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::common::on_worker_slots;
-use super::{Context, Instruments, Work, Workload, WorkloadDef};
+use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
 
@@ -199,7 +199,7 @@ pub fn bookkeeping(cfg: &Config) -> Result<Vec<Block>, String> {
 
 struct Fragmentation {
     cfg: Config,
-    pool: rayon::ThreadPool,
+    pool: Pool,
     /// Per pool worker: the vector holding its blocks during an iteration.
     slots: Vec<Mutex<Vec<Block>>>,
     tools: Arc<Instruments>,

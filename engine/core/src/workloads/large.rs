@@ -33,7 +33,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::common::{free_all, on_worker_slots};
-use super::{Context, Instruments, Work, Workload, WorkloadDef};
+use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
 
@@ -160,7 +160,7 @@ pub fn replace(cfg: &Config, w: usize, meter: &mut Meter<'_>, slots: &mut Vec<Bl
 
 struct Large {
     cfg: Config,
-    pool: rayon::ThreadPool,
+    pool: Pool,
     /// Per pool worker: its slots.
     slots: Vec<Mutex<Vec<Block>>>,
     tools: Arc<Instruments>,

@@ -6,6 +6,7 @@ use crate::heap::{Live, Meter};
 use crate::latency::Latency;
 use crate::params::{ParamDef, Values};
 use crate::protocol::WorkloadInfo;
+pub use pool::Pool;
 
 pub mod cache_scratch;
 pub mod cache_thrash;
@@ -15,6 +16,7 @@ pub mod fragmentation;
 pub mod large;
 pub mod larson;
 pub mod mstress;
+pub mod pool;
 pub mod rayon_boxes;
 pub mod realloc_growth;
 pub mod threadtest;
@@ -89,14 +91,9 @@ pub struct Context {
 }
 
 impl Context {
-    /// A rayon pool of `threads` workers named `hab-worker-N`.
-    pub fn pool(&self) -> Result<rayon::ThreadPool, String> {
-        let threads = self.threads;
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads as usize)
-            .thread_name(|i| format!("hab-worker-{i}"))
-            .build()
-            .map_err(|e| format!("cannot start a pool of {threads} threads: {e}"))
+    /// A rayon pool of `threads` workers, joined when dropped.
+    pub fn pool(&self) -> Result<Pool, String> {
+        Pool::new(self.threads)
     }
 }
 

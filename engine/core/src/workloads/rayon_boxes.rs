@@ -31,7 +31,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-use super::{Context, Instruments, Work, Workload, WorkloadDef, PAGE};
+use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef, PAGE};
 use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
 
@@ -288,7 +288,7 @@ impl DryTask {
 
 struct RayonBoxes {
     cfg: Config,
-    pool: rayon::ThreadPool,
+    pool: Pool,
     dry: Option<Vec<DryTask>>,
     tools: Arc<Instruments>,
 }

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 pub use super::common::free_all as release;
 use super::common::on_worker_slots;
-use super::{Context, Instruments, Work, Workload, WorkloadDef};
+use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
 
@@ -148,7 +148,7 @@ pub fn thread_iteration(cfg: &Config, meter: &mut Meter<'_>, buffers: &mut Vec<B
 
 struct ReallocGrowth {
     cfg: Config,
-    pool: rayon::ThreadPool,
+    pool: Pool,
     /// Per pool thread: the vector holding its buffers during an iteration.
     slots: Vec<Mutex<Vec<Block>>>,
     tools: Arc<Instruments>,

@@ -20,7 +20,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::common::{free_all, lock, on_workers};
-use super::{Context, Instruments, Work, Workload, WorkloadDef};
+use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Live, Meter};
 use crate::params::{Default, Get, Kind, ParamDef, Values};
 
@@ -125,7 +125,7 @@ fn dry_rounds(cfg: &Config, dry: &mut Dry, meter: &mut Meter) {
 
 struct Threadtest {
     cfg: Config,
-    pool: rayon::ThreadPool,
+    pool: Pool,
     state: State,
     tools: Arc<Instruments>,
 }
