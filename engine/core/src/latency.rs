@@ -22,15 +22,16 @@ pub const MAX_NS: u64 = 60_000_000_000;
 /// Slots available to threads (thread indices wrap around this).
 pub const SLOTS: usize = 2 * crate::spec::MAX_THREADS as usize + 2;
 
-/// The operations that are timed.
+/// The operations that are timed; the value indexes a thread's histograms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    Alloc,
-    Free,
-    Realloc,
+    Alloc = 0,
+    Free = 1,
+    Realloc = 2,
 }
 
-const OPS: [(Op, &str); 3] = [(Op::Alloc, "alloc"), (Op::Free, "free"), (Op::Realloc, "realloc")];
+/// Names of the operations, in the order of their values.
+const OPS: [&str; 3] = ["alloc", "free", "realloc"];
 
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid histogram bounds")
@@ -81,7 +82,7 @@ impl Latency {
                 }
             }
         }
-        OPS.iter().zip(&merged.0).filter(|(_, h)| !h.is_empty()).map(|((_, name), h)| OpLatency::of(name, h)).collect()
+        OPS.iter().zip(&merged.0).filter(|(_, h)| !h.is_empty()).map(|(name, h)| OpLatency::of(name, h)).collect()
     }
 
     pub fn every(&self) -> u32 {
@@ -113,8 +114,7 @@ impl Probe<'_> {
     /// Records one timed operation.
     pub fn record(&mut self, op: Op, ns: u64) {
         let hists = self.hist.get_or_insert_with(OpHistograms::new);
-        let index = OPS.iter().position(|(o, _)| *o == op).expect("known op");
-        hists.0[index].saturating_record(ns.max(1));
+        hists.0[op as usize].saturating_record(ns.max(1));
     }
 }
 

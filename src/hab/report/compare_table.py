@@ -3,12 +3,12 @@
 import io
 import json
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from hab.comparison import Comparison
 from hab.report import units
+from hab.report.layout import plain_table
 from hab.report.table import heading
 from hab.stats.compare import IMPROVED, NO_CHANGE, REGRESSED, WITHIN_NOISE
 
@@ -22,7 +22,7 @@ def _change(x: float) -> str:
 
 
 def _cell_table(cell, conf: float) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    table = plain_table()
     for name in ("allocator", "A", "B", "change", f"{conf:.0%} CI", "p", "test", "verdict"):
         table.add_column(name, no_wrap=True, justify="left" if name in ("allocator", "test", "verdict") else "right")
     for r in cell.rows:
@@ -39,7 +39,7 @@ def _cell_table(cell, conf: float) -> Table:
 
 def _summary_table(comp: Comparison) -> Table:
     conf = comp.settings["confidence"]
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True,
+    table = plain_table(
                   title="Summary (B relative to A)", title_justify="left")
     table.add_column("allocator", no_wrap=True)
     for name in ("cells", "geomean B/A", f"{conf:.0%} CI", *VERDICT_ORDER):

@@ -1,12 +1,12 @@
 """Per-cell latency table (latency mode): percentiles of single allocator
 operations per allocator, merged over engine processes."""
 
-from rich import box
 from rich.table import Table
 
 from hab.analysis import CellResult
 from hab.latency import PERCENTILES
 from hab.report import units
+from hab.report.layout import plain_table
 
 
 def table(cell: CellResult) -> Table | None:
@@ -14,7 +14,7 @@ def table(cell: CellResult) -> Table | None:
     rows = [r for r in cell.rows if r.ok and r.latency is not None]
     if not rows:
         return None
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    t = plain_table()
     t.add_column("latency", no_wrap=True)
     t.add_column("op", no_wrap=True)
     for name in ("timed", "mean", *(k for k, _ in PERCENTILES), "max"):

@@ -1,11 +1,11 @@
 """Per-cell memory and resource table: peak live bytes against peak RSS,
 page faults, CPU time, and a sparkline of RSS over time."""
 
-from rich import box
 from rich.table import Table
 
 from hab.analysis import CellResult
 from hab.report import units
+from hab.report.layout import plain_table
 
 _BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 12
@@ -48,7 +48,7 @@ def table(cell: CellResult) -> Table | None:
     rows = [r for r in cell.rows if r.ok and r.memory is not None]
     if not rows:
         return None
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    t = plain_table()
     t.add_column("memory", no_wrap=True)
     for name in ("peak live", "max RSS", "RSS/live", "net/live", "faults", "major", "user", "sys"):
         t.add_column(name, justify="right", no_wrap=True)

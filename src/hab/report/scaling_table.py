@@ -1,11 +1,11 @@
 """Thread-scaling tables: throughput per thread count, speedup over the
 smallest count with its interval, efficiency, and collapse flags."""
 
-from rich import box
 from rich.table import Table
 
 from hab import values
 from hab.report import units
+from hab.report.layout import plain_table
 from hab.scaling import Group
 
 
@@ -18,7 +18,7 @@ def heading(group: Group, workloads: dict) -> str:
 
 
 def table(group: Group) -> Table:
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    t = plain_table()
     t.add_column("allocator", no_wrap=True)
     base = group.threads[0]
     for n in group.threads:

@@ -6,7 +6,6 @@ reproduces `hab run`'s table byte for byte.
 
 import io
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -14,6 +13,7 @@ from hab import values
 from hab.analysis import CellResult, Row, RunResult
 from hab.registry import DRY
 from hab.report import latency_table, memory_table, scaling_table, units
+from hab.report.layout import plain_table
 
 LEGEND = """\
 time: typical time of one workload iteration (criterion's slope for linear sampling, else the mean), with its
@@ -59,7 +59,7 @@ def _cells(row: Row, reference: str | None) -> list[str]:
 
 
 def _cell_table(cell: CellResult, conf: float) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    table = plain_table()
     table.add_column("allocator", no_wrap=True)
     names = ["time", f"{conf:.0%} CI"]
     if cell.reference is not None:
@@ -96,7 +96,7 @@ def _notes(cell: CellResult, target: float | None) -> list[str]:
 
 def _summary_table(result: RunResult) -> Table:
     conf = result.settings["confidence"]
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True,
+    table = plain_table(
                   title=f"Summary over {_count(len(result.cells), 'cell')}", title_justify="left")
     table.add_column("allocator")
     table.add_column(f"geomean vs {result.reference}", justify="right")
