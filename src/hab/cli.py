@@ -48,6 +48,22 @@ def _parser() -> argparse.ArgumentParser:
                           "histograms; throughput figures of such a run include the probes")
     run.add_argument("--rss-interval", type=float, default=RSS_INTERVAL, metavar="S",
                      help=f"seconds between RSS samples of each engine process (default {RSS_INTERVAL:g}; 0: off)")
+    run.add_argument("--verify", action="store_true",
+                     help="first check every (cell, allocator) untimed: patterns, alignment, overlap; a pair that "
+                          "fails is reported corrupt and not timed")
+    run.add_argument("--max-rss", metavar="SIZE", help="cap each engine process's memory (e.g. 512MiB); a process "
+                     "over it fails with 'out of memory'")
+    byo = run.add_argument_group("bring your own allocator (also [allocator.NAME] tables in a suite file)")
+    byo.add_argument("--crate", metavar="PATH|PACKAGE@VERSION", help="a Rust crate with a GlobalAlloc: a local path "
+                     "or a crates.io version")
+    byo.add_argument("--init", metavar="EXPR", help="the static initialiser of its #[global_allocator], e.g. "
+                     "'VirtualAlloc::<128>::new(7 << 30, 16 << 40)' (the crate's items are in scope)")
+    byo.add_argument("--global-type", metavar="TYPE", help="the static's type (default: guessed from --init)")
+    byo.add_argument("--setup", metavar="CODE", help="Rust statements run once at engine start, e.g. 'ALLOC.enable();'")
+    byo.add_argument("--features", metavar="F1,F2", help="cargo features of the crate")
+    byo.add_argument("--name", help="the allocator's name in results (default: the crate's)")
+    byo.add_argument("--preload", action="append", default=[], metavar="NAME=PATH",
+                     help="a C allocator's shared object, run by LD_PRELOAD on the system engine (repeatable)")
     run.add_argument("--seed", type=int, help="seed for the run order (default: random, recorded)")
     run.add_argument("--nresamples", type=int, help="bootstrap resamples (default 100000)")
     run.add_argument("--confidence", type=float, help="confidence level (default 0.95)")
@@ -91,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list allocators and workloads")
     lst.add_argument("what", nargs="?", choices=["allocators", "workloads"])
 
+    sub.add_parser("setup", help="install the Debian packages of the preload allocators (apt-get)")
+
     bld = sub.add_parser("build", help="build the engine binaries")
     bld.add_argument("-a", "--allocators", help="comma-separated allocators (default: all)")
     return p
@@ -111,6 +129,8 @@ def main(argv=None) -> int:
             return (interop.import_main if args.command == "import" else interop.export_main)(args)
         elif args.command == "list":
             from hab.commands import listing as command
+        elif args.command == "setup":
+            from hab.commands import setup as command
         else:
             from hab.commands import build as command
         return command.main(args)

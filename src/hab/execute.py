@@ -1,14 +1,16 @@
 """Running a plan: one engine process per unit, in plan order, each result
 stored the moment it is known, with progress on the terminal."""
 
+import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from hab.build import Build
+from hab.memlimit import Cap
 from hab.plan import Plan, Unit
 from hab.protocol import spec_json
 from hab.registry import REFERENCE
@@ -24,10 +26,18 @@ class Executed:
     interrupted: bool
 
 
-def engine_argv(plan: Plan, unit: Unit, binaries: dict[str, Path]) -> list[str]:
+def engine_argv(spec: dict, unit: Unit, built: Build) -> list[str]:
     """The argv for one unit; the dry variant runs on the system binary."""
-    binary = binaries[REFERENCE if unit.dry else unit.allocator]
-    return [str(binary), spec_json(plan.unit_spec(unit))]
+    binary = built.binaries[REFERENCE if unit.dry else unit.allocator]
+    return [str(binary), spec_json(spec)]
+
+
+def run_unit(spec: dict, unit: Unit, built: Build, timeout: float, rss_interval: float | None,
+             cap: Cap | None) -> Outcome:
+    """One engine process for `unit`; a preload allocator's shared object goes in LD_PRELOAD."""
+    so = None if unit.dry else built.preloads.get(unit.allocator)
+    env = {**os.environ, "LD_PRELOAD": str(so)} if so else None
+    return run_engine(engine_argv(spec, unit, built), timeout, env, rss_interval, cap, str(so) if so else None)
 
 
 def _report(console: Console, unit: Unit, outcome: Outcome, index: int, total: int, live: bool) -> None:
@@ -37,10 +47,11 @@ def _report(console: Console, unit: Unit, outcome: Outcome, index: int, total: i
         console.print(f"{index}/{total} {unit.id} ok ({outcome.seconds:.1f} s)", markup=False, highlight=False)
 
 
-def execute(plan: Plan, binaries: dict[str, Path], run: RunDir, console: Console,
-            units: list[Unit] | None = None) -> Executed:
+def execute(plan: Plan, built: Build, run: RunDir, console: Console, units: list[Unit] | None = None,
+            cap: Cap | None = None, skip: dict | None = None) -> Executed:
     """Runs `units` (default: every unit of `plan`); Ctrl-C stops after
-    killing the current engine."""
+    killing the current engine. Units whose (cell, allocator) is in `skip`
+    are not run but stored as failed with the reason given there."""
     started = time.monotonic()
     weight = plan.expected_seconds()
     todo = list(plan.units) if units is None else units
@@ -56,12 +67,17 @@ def execute(plan: Plan, binaries: dict[str, Path], run: RunDir, console: Console
         try:
             for unit in todo:
                 progress.update(task, description=f"{unit.cell} {unit.allocator}")
-                outcome = run_engine(engine_argv(plan, unit, binaries), plan.timeout, rss_interval=plan.rss_interval)
+                reason = (skip or {}).get((unit.cell, unit.allocator))
+                if reason:
+                    outcome = Outcome(False, reason)
+                else:
+                    outcome = run_unit(plan.unit_spec(unit), unit, built, plan.timeout, plan.rss_interval, cap)
                 run.write_unit(unit, outcome)
                 done += 1
                 failed += not outcome.ok
                 progress.update(task, advance=weight, count=f"{done}/{total}")
-                _report(console, unit, outcome, done, total, live)
+                if not reason:  # skipped pairs were reported when they failed verification
+                    _report(console, unit, outcome, done, total, live)
         except KeyboardInterrupt:
             interrupted = True
     return Executed(done, failed, time.monotonic() - started, interrupted)

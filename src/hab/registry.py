@@ -1,7 +1,10 @@
 """The allocator registry: `engine/allocators.toml`, read and checked.
 
-Each entry becomes one engine binary (see `codegen`). Names are what users
-type (`--allocators jemalloc,talc`) and what results are keyed by.
+An entry is either a crate allocator, which becomes one engine binary (see
+`codegen`), or a preload allocator: a C library's shared object put in
+front of the system engine with `LD_PRELOAD` (see `preload`). Names are
+what users type (`--allocators jemalloc,talc`) and what results are keyed
+by. Allocators users bring themselves use the same record (see `custom`).
 """
 
 import os
@@ -18,7 +21,8 @@ DRY = "dry"
 REFERENCE = "system"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_KEYS = {"about", "deps", "global", "init", "setup", "package"}
+_CRATE_KEYS = {"about", "deps", "global", "init", "setup", "package"}
+_PRELOAD_KEYS = {"about", "preload", "debian"}
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,18 @@ class Allocator:
     deps: dict = field(default_factory=dict)
     setup: str = ""
     package: str | None = None
+    preload: str | None = None  # preload kind: the shared object's file name or path
+    debian: str | None = None  # preload kind: the Debian package that ships it
+    origin: str = "built-in"  # or where a user defined it
 
     @property
     def kind(self) -> str:
-        return "crate"
+        return "preload" if self.preload else "crate"
+
+    @property
+    def builtin_crate(self) -> bool:
+        """Built into the engine workspace (engine/bins)."""
+        return self.kind == "crate" and self.origin == "built-in"
 
     @property
     def version_package(self) -> str | None:
@@ -61,22 +73,29 @@ def load(engine: Path) -> dict[str, Allocator]:
             raise UserError(f"{where}: allocator names are lowercase words (a-z, 0-9, _), not '{DRY}'")
         if not isinstance(entry, dict):
             raise UserError(f"{where}: expected a table")
-        unknown = set(entry) - _KEYS
-        if unknown:
-            raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-        missing = {"about", "global", "init"} - set(entry)
-        if missing:
-            raise UserError(f"{where}: missing {', '.join(sorted(missing))}")
-        entries[name] = Allocator(
-            name=name,
-            about=entry["about"],
-            global_type=entry["global"],
-            init=entry["init"],
-            deps=dict(entry.get("deps", {})),
-            setup=entry.get("setup", ""),
-            package=entry.get("package"),
-        )
+        entries[name] = _preload_entry(name, entry, where) if "preload" in entry else _crate_entry(name, entry, where)
     return entries
+
+
+def _check_keys(entry: dict, allowed: set, required: set, where: str) -> None:
+    unknown = set(entry) - allowed
+    if unknown:
+        raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    missing = required - set(entry)
+    if missing:
+        raise UserError(f"{where}: missing {', '.join(sorted(missing))}")
+
+
+def _crate_entry(name: str, entry: dict, where: str) -> Allocator:
+    _check_keys(entry, _CRATE_KEYS, {"about", "global", "init"}, where)
+    return Allocator(name=name, about=entry["about"], global_type=entry["global"], init=entry["init"],
+                     deps=dict(entry.get("deps", {})), setup=entry.get("setup", ""), package=entry.get("package"))
+
+
+def _preload_entry(name: str, entry: dict, where: str) -> Allocator:
+    _check_keys(entry, _PRELOAD_KEYS, {"about", "preload"}, where)
+    return Allocator(name=name, about=entry["about"], global_type="", init="", preload=entry["preload"],
+                     debian=entry.get("debian"))
 
 
 def locked_versions(engine: Path) -> dict[str, str]:

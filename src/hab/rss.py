@@ -41,11 +41,16 @@ class Series:
 
 
 class Sampler:
-    """Samples one process's RSS until `stop` (or until the process is gone)."""
+    """Samples one process's RSS until `stop` (or until the process is gone).
+    With `limit_kib`, a sample above it calls `on_exceed` once (the
+    fallback enforcement of `--max-rss`, see `memlimit`)."""
 
-    def __init__(self, pid: int, interval: float):
+    def __init__(self, pid: int, interval: float, limit_kib: int | None = None, on_exceed=None):
         self.pid = pid
         self.interval = interval
+        self.limit_kib = limit_kib
+        self.on_exceed = on_exceed
+        self.exceeded_kib: int | None = None
         self.series = Series(round(interval * 1000, 3))
         self._start = 0.0
         self._stop = threading.Event()
@@ -65,6 +70,10 @@ class Sampler:
             return False
         self.series.t_ms.append(round((time.monotonic() - self._start) * 1000, 1))
         self.series.rss_kib.append(kib)
+        if self.limit_kib is not None and kib > self.limit_kib and self.exceeded_kib is None:
+            self.exceeded_kib = kib
+            if self.on_exceed:
+                self.on_exceed()
         return True
 
     def _run(self) -> None:

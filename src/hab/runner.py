@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass, field
 
 from hab import rss
+from hab.memlimit import Cap
 from hab.protocol import Parsed, parse_output
+from hab.values import format_size
 
 STDERR_KEPT = 4000  # characters of stderr stored with a unit
 
@@ -44,6 +46,9 @@ def _protocol_problem(parsed: Parsed) -> str | None:
     """What is missing or malformed in a run that exited 0, if anything."""
     if parsed.bad_lines:
         return f"unreadable record: {parsed.bad_lines[0][:120]}"
+    hello = parsed.first("hello") or {}
+    if hello.get("verify"):
+        return None if parsed.first("verified") and parsed.first("done") else "no verified or done record"
     for kind in ("hello", "warmup", "plan", "work", "live", "rusage", "done"):
         if parsed.first(kind) is None:
             return f"no {kind} record"
@@ -58,9 +63,22 @@ def _protocol_problem(parsed: Parsed) -> str | None:
     return None
 
 
-def judge(exit_code: int, parsed: Parsed, stderr: str) -> tuple[bool, str | None]:
-    """(ok, reason) for a finished process."""
+def _preload_problem(parsed: Parsed, preload: str) -> str | None:
+    """Whether `malloc` came from the preloaded shared object, as the engine saw it."""
+    seen = (parsed.first("hello") or {}).get("malloc_from")
+    if seen is None or os.path.realpath(seen) == os.path.realpath(preload):
+        return None
+    return f"LD_PRELOAD of {preload} did not take effect: malloc resolves to {seen}"
+
+
+def judge(exit_code: int, parsed: Parsed, stderr: str, preload: str | None = None) -> tuple[bool, str | None]:
+    """(ok, reason) for a finished process; `preload` is the shared object
+    that should provide `malloc`. Verification failures read `corrupt: ...`."""
     error = parsed.first("error")
+    if error and error.get("kind") == "corrupt":
+        return False, f"corrupt: {error['message']}"
+    if preload and parsed.first("hello") and (problem := _preload_problem(parsed, preload)):
+        return False, problem
     detail = error["message"] if error else _last_line(stderr)
     if exit_code < 0:
         reason = f"killed by {_signal_name(-exit_code)}"
@@ -80,10 +98,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def run_engine(argv: list[str], timeout: float, env: dict | None = None,
-               rss_interval: float | None = None) -> Outcome:
+def _out_of_memory(cap: Cap, why: str) -> str:
+    return f"out of memory: {why} --max-rss {format_size(cap.limit_bytes)} ({cap.enforced_by})"
+
+
+def run_engine(argv: list[str], timeout: float, env: dict | None = None, rss_interval: float | None = None,
+               cap: Cap | None = None, preload: str | None = None) -> Outcome:
     """Runs one engine process to completion (or `timeout` seconds),
-    sampling its RSS every `rss_interval` seconds if given."""
+    sampling its RSS every `rss_interval` seconds if given, capped by `cap`;
+    `preload` is the shared object an `LD_PRELOAD` in `env` should put in place."""
     started = time.monotonic()
     # Ctrl-C while Popen is still starting the child would orphan it, so
     # SIGINT waits until `proc` exists and the kill-on-interrupt path holds.
@@ -95,11 +118,19 @@ def run_engine(argv: list[str], timeout: float, env: dict | None = None,
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return Outcome(False, f"cannot start engine: {e.strerror}", seconds=0.0)
     timed_out = False
-    sampler = None
+    sampler = group = None
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        if rss_interval:
-            sampler = rss.Sampler(proc.pid, rss_interval).start()
+        limit_kib = None
+        if cap is not None:
+            group = cap.group()
+            if group is not None:
+                group.add(proc.pid)
+            else:
+                limit_kib = cap.limit_bytes // 1024
+        if rss_interval or limit_kib:
+            sampler = rss.Sampler(proc.pid, rss_interval or rss.DEFAULT_INTERVAL, limit_kib,
+                                  lambda: _kill_group(proc)).start()
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
@@ -111,11 +142,20 @@ def run_engine(argv: list[str], timeout: float, env: dict | None = None,
         raise
     finally:
         series = sampler.stop() if sampler else None
+        oom_killed = group is not None and group.oom_killed()
+        if group is not None:
+            group.remove()
     seconds = time.monotonic() - started
     parsed = parse_output(stdout)
     if timed_out:
         ok, reason = False, f"timeout after {timeout:g} s"
+    elif oom_killed:
+        ok, reason = False, _out_of_memory(cap, "killed by the kernel at")
+    elif sampler is not None and sampler.exceeded_kib is not None:
+        ok, reason = False, _out_of_memory(cap, f"RSS {sampler.exceeded_kib // 1024} MiB exceeded")
     else:
-        ok, reason = judge(proc.returncode, parsed, stderr)
+        ok, reason = judge(proc.returncode, parsed, stderr, preload)
+        if not ok and cap is not None and "memory allocation of" in (reason or ""):
+            reason = _out_of_memory(cap, "allocation failed under")
     return Outcome(ok, reason, parsed.records, proc.returncode, seconds, stderr[-STDERR_KEPT:],
                    series.to_dict() if series else None)

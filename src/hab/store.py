@@ -3,6 +3,7 @@
 Layout of `<root>/<YYYYmmdd-HHMMSS>/`:
   run.json          suite, plan, environment, status (see docs/results.md)
   units/<id>.json   one engine process: raw samples, rusage, outcome
+  verify/<id>.json  `--verify`: each pair's checking process
 
 Every file is written to a temporary name and renamed into place, so an
 interrupted run leaves only complete files: every finished unit survives.
@@ -23,6 +24,7 @@ from hab.runner import Outcome
 FORMAT = 1
 RUN_FILE = "run.json"
 UNITS_DIR = "units"
+VERIFY_DIR = "verify"
 LATEST = "latest"
 BASELINES = "baselines"
 _BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -94,8 +96,9 @@ class RunDir:
     def write_unit(self, unit: Unit, outcome: Outcome) -> None:
         self.write_record(unit, unit_record(unit, outcome))
 
-    def write_record(self, unit: Unit, record: dict) -> None:
-        write_json(self.path / UNITS_DIR / f"{unit.id}.json", record)
+    def write_record(self, unit: Unit, record: dict, folder: str = UNITS_DIR) -> None:
+        (self.path / folder).mkdir(exist_ok=True)
+        write_json(self.path / folder / f"{unit.id}.json", record)
 
 
 def _point_latest(root: Path, name: str) -> None:

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
+from hab import custom
 from hab.errors import UserError
 
 _SAMPLING_MODES = ("auto", "linear", "flat")
-_TOP_KEYS = {"name", "allocators", "threads", "repetitions", "dry", "timeout", "sampling", "benchmark"}
+_TOP_KEYS = {"name", "allocators", "allocator", "threads", "repetitions", "dry", "timeout", "sampling", "benchmark"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Suite:
     timeout: float | None = None  # per engine process; None: derived from sampling
     sampling: Sampling = Sampling()
     overrides: tuple = ()  # (param, values) pairs from --param, applied at planning
+    defined: tuple = ()  # registry.Allocator records the suite brings ([allocator.NAME] tables)
 
     def unit_timeout(self) -> float:
         """Seconds an engine process may take before it is killed."""
@@ -75,7 +77,7 @@ def load_file(path: Path) -> Suite:
         text = path.read_text()
     except OSError as e:
         raise UserError(f"cannot read suite {path}: {e.strerror}") from None
-    return parse(text, str(path))
+    return parse(text, str(path), path.resolve().parent)
 
 
 def _grid_values(value, where: str) -> list:
@@ -119,8 +121,15 @@ def check_sampling(s: Sampling, where: str) -> Sampling:
     return replace(s, warm_up_time=float(s.warm_up_time), measurement_time=float(s.measurement_time))
 
 
-def parse(text: str, where: str) -> Suite:
-    """A suite from TOML text; `where` names it in error messages."""
+def _defined(tables, where: str, base: Path) -> tuple:
+    if not isinstance(tables, dict):
+        raise UserError(f"{where}: [allocator.NAME] entries must be tables")
+    return tuple(custom.from_table(name, table, base, f"{where}: [allocator.{name}]") for name, table in tables.items())
+
+
+def parse(text: str, where: str, base: Path | None = None) -> Suite:
+    """A suite from TOML text; `where` names it in error messages, and
+    paths in it are relative to `base` (default: the working directory)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -164,6 +173,7 @@ def parse(text: str, where: str) -> Suite:
         dry=dry,
         timeout=float(timeout) if timeout is not None else None,
         sampling=_sampling(data.get("sampling", {}), where),
+        defined=_defined(data.get("allocator", {}), where, base or Path.cwd()),
     )
 
 

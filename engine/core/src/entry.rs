@@ -10,7 +10,7 @@ use crate::protocol::{ErrorKind, Record, Usage, PROTOCOL_VERSION};
 use crate::latency::{self, Latency};
 use crate::spec::{Resolved, Spec};
 use crate::workloads::{Context, Instruments};
-use crate::{rusage, sampling, workloads};
+use crate::{rusage, sampling, verify, workloads};
 
 /// Empty timings measured for the latency record's timer cost.
 const TIMER_ROUNDS: u32 = 100_000;
@@ -105,8 +105,13 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         sampling: spec.sampling,
         os: std::env::consts::OS.into(),
         arch: std::env::consts::ARCH.into(),
+        verify: spec.verify,
+        malloc_from: malloc_from(),
     }
     .emit(out);
+    if spec.verify {
+        verify::enable();
+    }
 
     let start_rss_kib = rusage::rss_kib();
     let tools = Arc::new(Instruments { latency: spec.latency_every.map(Latency::new), ..Instruments::default() });
@@ -127,6 +132,19 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         start.elapsed().as_nanos() as u64
     };
 
+    if spec.verify {
+        let deadline = spec.sampling.warm_up_ns();
+        let (mut iters, mut ns) = (0u64, 0u64);
+        while iters == 0 || ns < deadline {
+            ns += time(1);
+            iters += 1;
+        }
+        drop(workload);
+        let (allocations, checked_bytes) = verify::counts();
+        Record::Verified { iters, allocations, checked_bytes }.emit(out);
+        Record::Done { wall_ns: started.elapsed().as_nanos() as u64 }.emit(out);
+        return Ok(());
+    }
     let warm = sampling::warm_up(spec.sampling.warm_up_ns(), &mut time);
     let plan = sampling::plan(spec.sampling.mode, spec.sampling.sample_size, spec.sampling.measurement_ns(), warm.met_ns());
     Record::Warmup { iters: warm.iters, ns: warm.ns }.emit(out);
@@ -149,6 +167,26 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
     Record::Rusage(usage).emit(out);
     Record::Done { wall_ns: started.elapsed().as_nanos() as u64 }.emit(out);
     Ok(())
+}
+
+/// The file of the shared object that `malloc` resolves to (Linux).
+#[cfg(target_os = "linux")]
+fn malloc_from() -> Option<String> {
+    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    // SAFETY: dladdr only reads the address and fills `info`.
+    let found = unsafe { libc::dladdr(libc::malloc as *const libc::c_void, info.as_mut_ptr()) };
+    // SAFETY: initialised (zeroed, then filled on success).
+    let info = unsafe { info.assume_init() };
+    if found == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dladdr's file name is a NUL-terminated string owned by the loader.
+    Some(unsafe { std::ffi::CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn malloc_from() -> Option<String> {
+    None
 }
 
 /// A panic becomes one error record (the first one only) before the

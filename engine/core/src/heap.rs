@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 use crate::latency::{Op, Probe};
+use crate::verify;
 
 /// A meter publishes its tally once it has moved by this many bytes.
 pub const FLUSH_BYTES: i64 = 16 << 10;
@@ -99,9 +100,11 @@ impl Block {
     }
 
     /// Writes `value` at `offset` (volatile, so the write is never elided).
+    /// In verify mode it writes the verification pattern's byte instead.
     #[inline]
     pub fn poke(&mut self, offset: usize, value: u8) {
         assert!(offset < self.layout.size());
+        let value = if verify::on() { verify::expected(self.addr(), self.size(), offset) } else { value };
         // SAFETY: in bounds, checked above.
         unsafe { self.ptr.as_ptr().add(offset).write_volatile(value) }
     }
@@ -186,6 +189,8 @@ impl<'a> Meter<'a> {
     /// memory aborts the process, as it does for `Box`.
     #[inline]
     pub fn alloc(&mut self, size: usize, align: usize, fill: Fill) -> Block {
+        let checked = verify::on();
+        let align = if checked { verify::align_for(align) } else { align };
         let layout = Layout::from_size_align(size.max(1), align).expect("valid block layout");
         // SAFETY: the layout has a non-zero size.
         let raw = self.timed(Op::Alloc, || unsafe {
@@ -196,6 +201,9 @@ impl<'a> Meter<'a> {
         });
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
         black_box(ptr);
+        if checked {
+            verify::admit(ptr.as_ptr() as usize, layout.size(), layout.align(), fill == Fill::Zeroed);
+        }
         self.tally_alloc(layout.size());
         Block { ptr, layout }
     }
@@ -204,6 +212,9 @@ impl<'a> Meter<'a> {
     #[inline]
     pub fn free(&mut self, block: Block) {
         let Block { ptr, layout } = block;
+        if verify::on() {
+            verify::release(ptr.as_ptr() as usize, layout.size(), "free");
+        }
         // SAFETY: `ptr` came from the global allocator with `layout`.
         self.timed(Op::Free, || unsafe { alloc::dealloc(ptr.as_ptr(), layout) });
         self.tally_free(layout.size());
@@ -214,10 +225,18 @@ impl<'a> Meter<'a> {
     pub fn realloc(&mut self, block: &mut Block, new_size: usize) {
         let old = block.layout;
         let new_layout = Layout::from_size_align(new_size.max(1), old.align()).expect("valid block layout");
+        let checked = verify::on();
+        let old_addr = block.addr();
+        if checked {
+            verify::release(old_addr, old.size(), "realloc");
+        }
         // SAFETY: the block came from the global allocator with `old`; the
         // new size is non-zero and fits the alignment.
         let raw = self.timed(Op::Realloc, || unsafe { alloc::realloc(block.ptr.as_ptr(), old, new_layout.size()) });
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(new_layout) };
+        if checked {
+            verify::readmit(old_addr, old.size(), ptr.as_ptr() as usize, new_layout.size(), new_layout.align());
+        }
         block.ptr = ptr;
         block.layout = new_layout;
         self.tally_free(old.size());

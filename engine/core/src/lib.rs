@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod rusage;
 pub mod sampling;
 pub mod spec;
+pub mod verify;
 pub mod workloads;
 
 pub use entry::main;

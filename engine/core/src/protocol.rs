@@ -76,6 +76,13 @@ pub enum Record {
         sampling: Sampling,
         os: String,
         arch: String,
+        /// Verify mode: checks instead of timing (no warm-up, plan or samples).
+        #[serde(default)]
+        verify: bool,
+        /// The shared object `malloc` resolves to, where the OS can tell:
+        /// shows whether an `LD_PRELOAD` allocator took effect.
+        #[serde(default)]
+        malloc_from: Option<String>,
     },
     /// Work done by one iteration (identical for every iteration).
     Work { allocations: u64, bytes: u64 },
@@ -94,6 +101,8 @@ pub enum Record {
     Latency { every: u32, timer: TimerCost, ops: Vec<OpLatency> },
     /// Resource usage of the whole process, after the last sample.
     Rusage(Usage),
+    /// Verify mode passed: iterations run and what was checked.
+    Verified { iters: u64, allocations: u64, checked_bytes: u64 },
     /// Last record of a successful run.
     Done { wall_ns: u64 },
     /// The run failed; the process exits non-zero after this record.
@@ -110,6 +119,8 @@ pub enum ErrorKind {
     Runtime,
     /// A panic (exit status 101).
     Panic,
+    /// Verify mode found the allocator misbehaving (exit status 3).
+    Corrupt,
 }
 
 impl ErrorKind {
@@ -118,6 +129,7 @@ impl ErrorKind {
             ErrorKind::Spec => 2,
             ErrorKind::Runtime => 1,
             ErrorKind::Panic => 101,
+            ErrorKind::Corrupt => 3,
         }
     }
 }
@@ -176,6 +188,8 @@ mod tests {
                 sampling,
                 os: "linux".into(),
                 arch: "x86_64".into(),
+                verify: false,
+                malloc_from: None,
             },
             Record::Valid { workload: "w".into(), threads: 1, dry: false, spin_ns: 12.5, latency_every: Some(8), params, sampling },
             Record::Live { peak_bytes: 1 << 33, start_rss_kib: None },

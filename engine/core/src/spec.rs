@@ -75,6 +75,10 @@ pub struct Spec {
     /// a throughput run with no probes).
     #[serde(default)]
     pub latency_every: Option<u32>,
+    /// Verify mode: check the allocator's blocks for `warm_up_time`
+    /// seconds of iterations (at least one) instead of timing it.
+    #[serde(default)]
+    pub verify: bool,
     #[serde(default)]
     pub sampling: Sampling,
 }
@@ -88,6 +92,7 @@ pub struct Resolved {
     pub dry: bool,
     pub spin_ns: f64,
     pub latency_every: Option<u32>,
+    pub verify: bool,
     pub sampling: Sampling,
 }
 
@@ -134,6 +139,9 @@ impl Spec {
                 return Err("latency mode times allocator calls; the dry variant makes none".into());
             }
         }
+        if self.verify && (self.dry || self.latency_every.is_some()) {
+            return Err("verify mode checks allocator calls untimed: not with dry or latency_every".into());
+        }
         let params = params::resolve(workload.name, workload.params, &self.params, threads)?;
         params::check_order(&params, workload.ordered)?;
         Ok(Resolved {
@@ -143,6 +151,7 @@ impl Spec {
             dry: self.dry,
             spin_ns: self.spin_ns,
             latency_every: self.latency_every,
+            verify: self.verify,
             sampling: self.sampling,
         })
     }

@@ -5,8 +5,8 @@ import shutil
 from rich.console import Console
 from rich.table import Table
 
-from hab import build, engine, paths, registry, values
-from hab.commands.common import stderr_console
+from hab import build, engine, lineup, paths, preload, registry, values
+from hab.commands.common import stderr_console, width
 
 
 def _allocators(console: Console, eng) -> None:
@@ -17,13 +17,18 @@ def _allocators(console: Console, eng) -> None:
     for col in ("name", "kind", "version", "available", "about"):
         table.add_column(col)
     for a in known.values():
-        if paths.binary_path(eng, a.name).is_file():
+        binary = paths.binary_path(eng, registry.REFERENCE if a.kind == "preload" else a.name)
+        reason = lineup.unavailable(a)
+        if reason:
+            status = f"no: {reason}"
+        elif binary.is_file():
             status = "yes (built)"
         elif cargo:
             status = "yes (built on first use)"
         else:
             status = "no: cargo not found (install Rust: https://rustup.rs)"
-        table.add_row(a.name, a.kind, registry.version_of(a, locked), status, a.about)
+        version = preload.version(a) if a.kind == "preload" else registry.version_of(a, locked)
+        table.add_row(a.name, a.kind, version, status, a.about)
     console.print(table)
 
 
@@ -51,7 +56,7 @@ def _workloads(console: Console, eng) -> None:
 
 
 def main(args) -> int:
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=width())
     eng = paths.engine_dir()
     if args.what in (None, "allocators"):
         _allocators(console, eng)

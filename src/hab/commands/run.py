@@ -9,7 +9,8 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from hab import __version__, adaptive, analysis, build, engine, hostinfo, paths, registry, store
+from hab import __version__, adaptive, analysis, build, custom, engine, hostinfo, lineup, memlimit, paths, preload
+from hab import registry, store, values, verification
 from hab.analysis import DEFAULTS
 from hab.commands.common import print_results, stderr_console
 from hab.errors import UserError
@@ -65,6 +66,18 @@ def _spin(options: list[str], allocators: list[str]) -> dict:
     return spin
 
 
+def _cap(text: str | None) -> memlimit.Cap | None:
+    if text is None:
+        return None
+    try:
+        limit = values.parse_size(text)
+    except ValueError as e:
+        raise UserError(f"--max-rss: {e}") from None
+    if limit < 16 << 20:
+        raise UserError("--max-rss: at least 16MiB (the engine alone needs a few MiB)")
+    return memlimit.make_cap(limit)
+
+
 def _analysis_settings(args) -> dict:
     settings = dict(DEFAULTS)
     if args.nresamples is not None:
@@ -78,9 +91,17 @@ def _analysis_settings(args) -> dict:
     return settings
 
 
-def _metadata(suite, plan, settings, eng, built, allocators, workloads) -> dict:
+def _describe(a: registry.Allocator, locked: dict, built: build.Build) -> dict:
+    """What run.json says of one allocator: kind, version (or revision), where it came from."""
+    if a.kind == "preload":
+        version = preload.version(a) if a.origin == "built-in" else str(built.preloads[a.name])
+    else:
+        version = built.revisions.get(a.name) or registry.version_of(a, locked)
+    return {"kind": a.kind, "version": version, "about": a.about, "origin": a.origin}
+
+
+def _metadata(suite, plan, settings, eng, built, known, allocators, workloads, cap) -> dict:
     """Everything run.json records besides the raw samples."""
-    known = registry.load(eng)
     locked = registry.locked_versions(eng)
     used = {c.workload for c in plan.cells}
     return {
@@ -93,14 +114,14 @@ def _metadata(suite, plan, settings, eng, built, allocators, workloads) -> dict:
         "analysis": settings,
         "engine": {**hostinfo.git_revision(eng), "protocol": PROTOCOL_VERSION,
                    "build_seconds": round(built.seconds, 2), "compiled": built.compiled},
-        "allocators": {a: {"kind": known[a].kind, "version": registry.version_of(known[a], locked),
-                           "about": known[a].about} for a in allocators},
+        "allocators": {a: _describe(known[a], locked, built) for a in allocators},
+        "max_rss": cap.to_dict() if cap else None,
         "workloads": {w.name: {"about": w.about, "params": list(w.params)} for w in workloads.values() if w.name in used},
         "host": hostinfo.collect(),
     }
 
 
-def _refine(args, plan, built, run, console, executed, started: float):
+def _refine(args, plan, built, run, console, executed, started: float, cap, skip):
     """Adds rounds of engine processes until every pair meets --precision or
     --budget (wall time since `started`) is spent; records the rounds."""
     target = adaptive.parse_precision(args.precision)
@@ -120,7 +141,7 @@ def _refine(args, plan, built, run, console, executed, started: float):
         plan = adaptive.extend(plan, units)
         run.meta["plan"] = plan.to_dict()
         run.save()
-        step = execute(plan, built.binaries, run, console, units)
+        step = execute(plan, built, run, console, units, cap, skip)
         rounds.append(len(units))
         spent, done, failed = spent + step.seconds, done + step.done, failed + step.failed
         if step.interrupted:
@@ -148,15 +169,21 @@ def main(args) -> int:
         raise UserError("--latency: EVERY must be in 1..1000000")
     if args.rss_interval < 0 or 0 < args.rss_interval < 0.001:
         raise UserError("--rss-interval: 0 (off) or at least 0.001 seconds")
-    if args.reference and args.reference not in (suite.allocators or registry.load(paths.engine_dir())):
-        raise UserError(f"--reference {args.reference}: not one of the allocators to run")
+    cap = _cap(args.max_rss)
     settings = _analysis_settings(args)
     eng = paths.engine_dir()
-    known = registry.load(eng)
-    allocators = registry.select(known, list(suite.allocators) if suite.allocators is not None else list(known))
+    defined = list(suite.defined) + custom.from_options(args.crate, args.init, args.global_type, args.setup,
+                                                        split_list(args.features, "--features") if args.features
+                                                        else None, args.name, args.preload)
+    chosen = lineup.choose(eng, defined, list(suite.allocators) if suite.allocators is not None else None)
+    for name, why in chosen.skipped.items():
+        console.print(f"[dim]skipping {escape(name)}: {escape(why)}[/]")
+    allocators = chosen.names
+    if args.reference and args.reference not in allocators:
+        raise UserError(f"--reference {args.reference}: not one of the allocators to run")
     threads = list(suite.threads) if suite.threads is not None else [available_cores()]
     needed = allocators + ([registry.REFERENCE] if suite.dry and registry.REFERENCE not in allocators else [])
-    built = build.build(eng, needed, console)
+    built = build.build(eng, needed, console, chosen.known)
     probe = built.binaries[needed[0]]
     workloads = engine.describe(probe)
     seed = args.seed if args.seed is not None else secrets.randbits(32)
@@ -164,13 +191,14 @@ def main(args) -> int:
     plan = make_plan(suite, allocators, threads, workloads, lambda spec: engine.check(probe, spec), seed, spin,
                      args.latency, args.rss_interval or None)
 
-    meta = _metadata(suite, plan, settings, eng, built, needed, workloads)
+    meta = _metadata(suite, plan, settings, eng, built, chosen.known, needed, workloads, cap)
     run = store.RunDir.create(Path(args.out) if args.out else paths.RESULTS_ROOT, meta)
     console.print(f"[dim]run {escape(str(run.path))}: {len(plan.cells)} cells, {len(plan.units)} engine processes[/]")
     started = time.monotonic()
-    executed = execute(plan, built.binaries, run, console)
+    skip = verification.verify(plan, built, run, console, cap) if args.verify else {}
+    executed = execute(plan, built, run, console, cap=cap, skip=skip)
     if args.precision and not executed.interrupted:
-        executed = _refine(args, plan, built, run, console, executed, started)
+        executed = _refine(args, plan, built, run, console, executed, started, cap, skip)
     run.meta["status"] = "interrupted" if executed.interrupted else "complete"
     run.meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     run.meta["suite_seconds"] = round(executed.seconds, 2)

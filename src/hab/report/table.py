@@ -5,6 +5,7 @@ reproduces `hab run`'s table byte for byte.
 """
 
 import io
+from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
@@ -89,8 +90,9 @@ def _notes(cell: CellResult, target: float | None) -> list[str]:
                 notes.append(f"  * {row.allocator}: ±{h:.1%} with {row.processes} processes, "
                              f"above the ±{target * 100:g}% target")
     for row in cell.rows + ([cell.dry] if cell.dry else []):
-        for reason in row.failures:
-            notes.append(f"  ! {row.allocator}: {reason}")
+        for reason, count in Counter(row.failures).items():
+            times = f" ({count} processes)" if count > 1 else ""
+            notes.append(f"  ! {row.allocator}: {reason}{times}")
     return notes
 
 
