@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import hab
-from hab import engine, paths, registry, rss, suite
+from hab import engine, lineup, paths, rss, suite
 
 pytestmark = pytest.mark.engine
 
@@ -23,20 +23,23 @@ QUICK = ["--sample-size", "5", "--warm-up-time", "0.02", "--measurement-time", "
 @pytest.fixture(scope="module")
 def every_workload(binaries, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("tiny")
-    done = hab("run", str(TINY), "--rss-interval", "0.002", "--nresamples", "1000", "--seed", "2", "--out", "res",
-               cwd=cwd, check_exit=0, timeout=900)
+    done = hab("run", str(TINY), "--verify", "--rss-interval", "0.002", "--nresamples", "1000", "--seed", "2",
+               "--out", "res", cwd=cwd, check_exit=0, timeout=900)
     run = (cwd / "res" / "latest").resolve()
     units = {p.stem: json.loads(p.read_text()) for p in (run / "units").glob("*.json")}
     return cwd, done, run, units
 
 
-def test_every_workload_completes_for_every_builtin_allocator(every_workload):
+def test_every_workload_passes_verification_and_completes_for_every_available_allocator(every_workload):
     _, _, run, units = every_workload
     meta = json.loads((run / "run.json").read_text())
     workloads = {c["workload"] for c in meta["plan"]["cells"]}
     assert workloads == {"rayon_boxes", "larson", "xmalloc", "cache_scratch", "cache_thrash", "threadtest",
                          "fastpath", "mstress", "realloc_growth", "large", "fragmentation"}
-    allocators = set(registry.load(paths.engine_dir()))
+    allocators = set(lineup.choose(paths.engine_dir(), [], None).names)
+    assert len(allocators) >= 7
+    assert set(meta["verify"].values()) == {"ok"}
+    assert len(meta["verify"]) == len(allocators) * len(workloads)
     ran = {(u["unit"]["cell"], u["unit"]["allocator"]) for u in units.values()}
     for cell in meta["plan"]["cells"]:
         assert {a for c, a in ran if c == cell["id"]} >= allocators, cell["workload"]

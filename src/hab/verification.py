@@ -16,7 +16,7 @@ from hab.plan import Plan, Unit
 from hab.store import VERIFY_DIR, RunDir
 
 #: Least seconds of checked iterations per pair (the engine runs at least one).
-MIN_SECONDS = 0.2
+MIN_SECONDS = 0.1
 
 
 def verify_spec(plan: Plan, unit: Unit) -> dict:

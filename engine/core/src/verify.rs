@@ -17,7 +17,6 @@
 //! `corrupt` naming it: after a corruption nothing else the process does can
 //! be trusted. Verification is never timed.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -25,8 +24,12 @@ use std::sync::Mutex;
 use crate::protocol::{ErrorKind, Record};
 
 static ON: AtomicBool = AtomicBool::new(false);
-/// Live blocks: start address -> end address (exclusive).
-static LIVE: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
+/// Live blocks as (start, end) address ranges, sorted. A vector reserved
+/// once, not a tree: a tree's small nodes would come from the allocator
+/// under test, which may hand them out twice.
+static LIVE: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+/// Live blocks the table holds before it has to grow.
+const RESERVED_BLOCKS: usize = 1 << 20;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 static CHECKED_BYTES: AtomicU64 = AtomicU64::new(0);
 
@@ -35,6 +38,7 @@ const ALIGN_LADDER: [usize; 8] = [8, 16, 32, 64, 128, 256, 1024, 4096];
 
 /// Switches verification on for the rest of the process.
 pub fn enable() {
+    lock().reserve(RESERVED_BLOCKS);
     ON.store(true, Relaxed);
 }
 
@@ -66,8 +70,11 @@ fn seed(addr: usize, size: usize) -> u64 {
     mix(addr as u64 ^ (size as u64).rotate_left(29))
 }
 
+#[inline]
 fn word(seed: u64, index: usize) -> u64 {
-    mix(seed.wrapping_add(index as u64))
+    // One multiply per word: the seed is already mixed, so words differ
+    // between blocks and between positions.
+    (seed ^ index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Byte `offset` of the pattern of a block at `addr` of `size` bytes.
@@ -94,13 +101,21 @@ fn mismatch(addr: usize, len: usize, pattern_addr: usize, pattern_size: usize) -
     let s = seed(pattern_addr, pattern_size);
     let ptr = addr as *const u8;
     for (i, start) in (0..len).step_by(8).enumerate() {
-        let want = word(s, i).to_le_bytes();
-        for k in 0..(len - start).min(8) {
-            // SAFETY: in bounds of a block this process owns.
-            let got = unsafe { ptr.add(start + k).read_volatile() };
-            if got != want[k] {
-                return Some((start + k, got, want[k]));
+        let n = (len - start).min(8);
+        if n == 8 {
+            // SAFETY: 8 bytes in bounds of a block this process owns.
+            let whole = unsafe { ptr.add(start).cast::<u64>().read_unaligned() };
+            if whole == u64::from_le(word(s, i)) {
+                continue;
             }
+        }
+        let want = word(s, i).to_le_bytes();
+        let mut got = [0u8; 8];
+        // SAFETY: in bounds of a block this process owns (`start + n <= len`).
+        unsafe { std::ptr::copy_nonoverlapping(ptr.add(start), got.as_mut_ptr(), n) };
+        if got[..n] != want[..n] {
+            let k = (0..n).find(|&k| got[k] != want[k]).expect("a differing byte");
+            return Some((start + k, got[k], want[k]));
         }
     }
     None
@@ -114,7 +129,7 @@ fn fail(message: String) -> ! {
     std::process::exit(ErrorKind::Corrupt.exit_code())
 }
 
-fn lock() -> std::sync::MutexGuard<'static, BTreeMap<usize, usize>> {
+fn lock() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
     LIVE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -134,20 +149,27 @@ pub fn admit(addr: usize, size: usize, align: usize, zeroed: bool) {
     let end = addr + size;
     {
         let mut live = lock();
-        if let Some((&s, &e)) = live.range(..end).next_back() {
-            if e > addr {
-                fail(format!("allocation of {size} bytes at {addr:#x}..{end:#x} overlaps the live block {s:#x}..{e:#x}"));
-            }
+        let at = live.partition_point(|&(s, _)| s < addr);
+        let before = at.checked_sub(1).map(|i| live[i]).filter(|&(_, e)| e > addr);
+        let after = live.get(at).copied().filter(|&(s, _)| s < end);
+        if let Some((s, e)) = before.or(after) {
+            fail(format!("allocation of {size} bytes at {addr:#x}..{end:#x} overlaps the live block {s:#x}..{e:#x}"));
         }
-        live.insert(addr, end);
+        live.insert(at, (addr, end));
     }
     fill(addr, size);
 }
 
 /// Checks a block about to be freed (or resized: `what`) and forgets it.
 pub fn release(addr: usize, size: usize, what: &str) {
-    if lock().remove(&addr).is_none() {
-        fail(format!("{what} of {addr:#x}, which is not a live block"));
+    {
+        let mut live = lock();
+        match live.binary_search_by_key(&addr, |&(s, _)| s) {
+            Ok(at) => {
+                live.remove(at);
+            }
+            Err(_) => fail(format!("{what} of {addr:#x}, which is not a live block")),
+        }
     }
     if let Some((k, got, want)) = mismatch(addr, size, addr, size) {
         fail(format!(

@@ -196,15 +196,23 @@ impl Workload for Xmalloc {
         let Xmalloc { cfg, producers, consumers, to_consumer, to_producer, tools } = self;
         let (cfg, tools, to_consumer, to_producer) = (&*cfg, &**tools, &to_consumer[..], &to_producer[..]);
         std::thread::scope(|s| {
-            for (c, me) in consumers.iter_mut().enumerate() {
-                s.spawn(move || consume(cfg, c, me, to_producer, tools));
-            }
+            let consuming: Vec<_> = consumers
+                .iter_mut()
+                .enumerate()
+                .map(|(c, me)| s.spawn(move || consume(cfg, c, me, to_producer, tools)))
+                .collect();
             let handles: Vec<_> = producers
                 .iter_mut()
                 .enumerate()
                 .map(|(p, me)| s.spawn(move || produce(cfg, p, me, to_consumer, tools)))
                 .collect();
-            join_work(handles, "producer thread")
+            let work = join_work(handles, "producer thread");
+            // Joined explicitly: a scope's implicit wait ends before a
+            // thread's destructors (the allocator's per-thread teardown) run.
+            for consumer in consuming {
+                consumer.join().expect("consumer thread");
+            }
+            work
         })
     }
 }

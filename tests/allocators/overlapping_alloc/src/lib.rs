@@ -1,8 +1,8 @@
-//! A deliberately broken allocator for hab's verify-mode tests: when the
-//! 64th, 128th, ... request asks for the same size as the one before, it
-//! gets that block again while the block is still alive, so two live blocks
-//! overlap. (Same size only: a workload's blocks come in runs of equal
-//! sizes, the engine's own buffers rarely do.)
+//! A deliberately broken allocator for hab's verify-mode tests: every 64th
+//! request of 16..=256 bytes gets a block it handed out recently and that
+//! is still alive (large enough and suitably aligned), so two live blocks
+//! overlap. It only breaks that size band, where a workload's blocks are
+//! and the engine's own buffers mostly are not.
 //!
 //! The duplicate's later free is swallowed, so the process does not abort
 //! on a double free: the breakage stays silent unless someone checks.
@@ -11,12 +11,14 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 const EVERY: u64 = 64;
+const BAND: std::ops::RangeInclusive<usize> = 16..=256;
+const RECENT: usize = 16;
 const SLOTS: usize = 1024;
 
 pub struct Overlapping {
     requests: AtomicU64,
-    last: AtomicUsize,
-    last_size: AtomicUsize,
+    next: AtomicUsize,
+    recent: [(AtomicUsize, AtomicUsize); RECENT], // (address, size) of recent live blocks
     duplicates: [AtomicUsize; SLOTS],
 }
 
@@ -24,18 +26,38 @@ impl Overlapping {
     pub const fn new() -> Overlapping {
         Overlapping {
             requests: AtomicU64::new(0),
-            last: AtomicUsize::new(0),
-            last_size: AtomicUsize::new(0),
+            next: AtomicUsize::new(0),
+            recent: [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; RECENT],
             duplicates: [const { AtomicUsize::new(0) }; SLOTS],
         }
+    }
+
+    /// A recent live block that can pass for one of `layout`.
+    fn victim(&self, layout: Layout) -> Option<usize> {
+        self.recent.iter().find_map(|(addr, size)| {
+            let a = addr.load(Relaxed);
+            (a != 0 && a % layout.align() == 0 && size.load(Relaxed) >= layout.size()).then_some(a)
+        })
+    }
+
+    fn remember(&self, addr: usize, size: usize) {
+        let slot = &self.recent[self.next.fetch_add(1, Relaxed) % RECENT];
+        slot.1.store(size, Relaxed);
+        slot.0.store(addr, Relaxed);
     }
 
     fn remember_duplicate(&self, addr: usize) -> bool {
         self.duplicates.iter().any(|slot| slot.compare_exchange(0, addr, Relaxed, Relaxed).is_ok())
     }
 
-    fn forget_duplicate(&self, addr: usize) -> bool {
-        self.duplicates.iter().any(|slot| slot.compare_exchange(addr, 0, Relaxed, Relaxed).is_ok())
+    fn forget(&self, addr: usize) -> bool {
+        if self.duplicates.iter().any(|slot| slot.compare_exchange(addr, 0, Relaxed, Relaxed).is_ok()) {
+            return true;
+        }
+        for (a, _) in &self.recent {
+            let _ = a.compare_exchange(addr, 0, Relaxed, Relaxed);
+        }
+        false
     }
 }
 
@@ -47,27 +69,24 @@ impl Default for Overlapping {
 
 unsafe impl GlobalAlloc for Overlapping {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let n = self.requests.fetch_add(1, Relaxed);
-        let last = self.last.load(Relaxed);
-        if n % EVERY == EVERY - 1
-            && last != 0
-            && last % layout.align() == 0
-            && layout.size() == self.last_size.load(Relaxed)
-            && self.remember_duplicate(last)
-        {
-            return last as *mut u8;
+        if !BAND.contains(&layout.size()) {
+            return System.alloc(layout);
+        }
+        if self.requests.fetch_add(1, Relaxed) % EVERY == EVERY - 1 {
+            if let Some(addr) = self.victim(layout) {
+                if self.remember_duplicate(addr) {
+                    return addr as *mut u8;
+                }
+            }
         }
         let ptr = System.alloc(layout);
-        self.last.store(ptr as usize, Relaxed);
-        self.last_size.store(layout.size(), Relaxed);
+        self.remember(ptr as usize, layout.size());
         ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if self.forget_duplicate(ptr as usize) {
-            return;
+        if !self.forget(ptr as usize) {
+            System.dealloc(ptr, layout)
         }
-        let _ = self.last.compare_exchange(ptr as usize, 0, Relaxed, Relaxed);
-        System.dealloc(ptr, layout)
     }
 }
