@@ -18,4 +18,4 @@ def test_quickstart_has_exactly_two_commands_and_ci_runs_the_second():
     ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
                 if line and not line.startswith("#") and not line.startswith(("set ", "cd "))]
     assert ci_lines == [commands[1]]
-    assert commands[0].endswith("hab run")
+    assert commands[0].endswith("hab setup && hab run")

@@ -42,13 +42,16 @@ pub fn main(allocator: &'static str, setup: fn()) -> ! {
     std::process::exit(code)
 }
 
-type Failure = (ErrorKind, String);
+/// Why a command failed: the error record's kind and message.
+pub type Failure = (ErrorKind, String);
 
 fn spec_error(message: String) -> Failure {
     (ErrorKind::Spec, message)
 }
 
-fn command(allocator: &str, args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+/// Runs the engine's command line `args` (without the program name) for
+/// `allocator`, writing records to `out`.
+pub fn command(allocator: &str, args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["--describe"] => {
@@ -87,6 +90,17 @@ fn command(allocator: &str, args: &[String], out: &mut impl Write) -> Result<(),
         [json] if json.trim_start().starts_with('{') => run(allocator, json, out),
         _ => Err(spec_error(format!("expected one spec argument; {}", USAGE.lines().next().unwrap_or("")))),
     }
+}
+
+/// [`command`] with its output parsed back into records (for tests and
+/// for embedding the engine in another program).
+pub fn command_records(allocator: &str, args: &[&str]) -> (Result<(), Failure>, Vec<Record>) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut out = Vec::new();
+    let result = command(allocator, &args, &mut out);
+    let text = String::from_utf8_lossy(&out);
+    let records = text.lines().filter_map(Record::from_line).filter_map(Result::ok).collect();
+    (result, records)
 }
 
 fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure> {
@@ -205,11 +219,7 @@ mod tests {
     use super::*;
 
     fn records(args: &[&str]) -> (Result<(), Failure>, Vec<Record>) {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let mut out = Vec::new();
-        let result = command("test", &args, &mut out);
-        let text = String::from_utf8(out).unwrap();
-        (result, text.lines().filter_map(Record::from_line).map(Result::unwrap).collect())
+        command_records("test", args)
     }
 
     #[test]
