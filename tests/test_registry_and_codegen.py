@@ -56,6 +56,8 @@ def test_conflicting_dependencies_are_refused():
         ("[a]\nabout='x'\nglobal='T'", "missing init"),
         ("[a]\nabout='x'\nglobal='T'\ninit='T'\ncolour='red'", "unknown keys colour"),
         ("[a", "cannot read allocator registry"),
+        ("[a]\nabout='x'\npreload='libx.so.1'\nglobal='T'", "unknown keys global"),
+        ("[a]\npreload='libx.so.1'", "missing about"),
     ],
 )
 def test_bad_registry_entries_are_refused(tmp_path, text, message):
@@ -69,3 +71,12 @@ def test_versions_come_from_the_lock_file():
     known, locked = registry.load(engine), registry.locked_versions(engine)
     assert registry.version_of(known["talc"], locked).startswith("talc 4.")
     assert registry.version_of(known["jemalloc"], locked).startswith("tikv-jemalloc-sys 0.")
+
+
+def test_preload_entries_are_not_generated_into_the_engine_workspace(tmp_path):
+    (tmp_path / "allocators.toml").write_text("[c]\nabout='x'\nglobal='T'\ninit='T'\n"
+                                              "[p]\nabout='y'\npreload='libp.so.1'\ndebian='libp1'\n")
+    known = registry.load(tmp_path)
+    assert (known["c"].kind, known["p"].kind) == ("crate", "preload")
+    assert known["p"].debian == "libp1" and known["p"].builtin_crate is False
+    assert sorted(codegen.render(list(known.values()))) == ["Cargo.toml", "src/bin/c.rs"]

@@ -115,3 +115,27 @@ def test_unit_timeout_follows_the_sampling_budget_unless_set():
     s = suite.load_preset("default")
     assert s.unit_timeout() == pytest.approx(60 + 4 * (s.sampling.warm_up_time + s.sampling.measurement_time))
     assert suite.narrow(s, timeout=7.0).unit_timeout() == 7.0
+
+
+@pytest.mark.parametrize("table, message", [
+    ("[allocator.x]\ninit = 'X'", "give the crate's path or its crates.io version"),
+    ("[allocator.x]\nversion = '1'\ninit = 'X'", "a crates.io allocator needs crate"),
+    ("[allocator.x]\ncrate = 'x'\nversion = '1'", "needs init"),
+    ("[allocator.x]\ncrate = 'x'\nversion = '1'\ninit = 'X'\ncolour = 1", "unknown keys colour"),
+    ("[allocator.Bad]\npreload = 'lib.so'", "lowercase"),
+    ("[allocator.x]\npreload = 'nosuch.so'", "shared object"),
+])
+def test_bad_allocator_definitions_in_a_suite_are_refused(tmp_path, table, message):
+    path = tmp_path / "s.toml"
+    path.write_text("[[benchmark]]\nworkload = 'fastpath'\n" + table)
+    with pytest.raises(UserError, match=message):
+        suite.load_file(path)
+
+
+def test_a_suite_defines_a_crates_io_allocator_with_features(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("[[benchmark]]\nworkload = 'fastpath'\n[allocator.mine]\ncrate = 'my-alloc'\n"
+                    "version = '0.3'\nfeatures = ['fast']\ninit = 'MyAlloc::new()'\n")
+    (a,) = suite.load_file(path).defined
+    assert a.deps == {"my-alloc": {"version": "0.3", "features": ["fast"]}}
+    assert (a.global_type, a.package, a.kind) == ("MyAlloc", "my-alloc", "crate")

@@ -33,7 +33,8 @@ def _row(row: Row) -> dict:
 
 def render(result: RunResult, meta: dict) -> str:
     doc = {
-        "run": {k: meta.get(k) for k in ("id", "status", "created", "finished", "host", "engine", "allocators")},
+        "run": {k: meta.get(k) for k in ("id", "status", "created", "finished", "host", "engine", "allocators",
+                                         "verify", "max_rss")},
         "suite": meta.get("suite"),
         "analysis": result.settings,
         "reference": result.reference,

@@ -128,6 +128,20 @@ def _precision_line(meta: dict) -> list[str]:
             f"({sum(p['rounds'])} engine processes)"]
 
 
+def _safety_lines(meta: dict) -> list[str]:
+    """What --verify found and the --max-rss cap, when the run had them."""
+    lines = []
+    verdicts = meta.get("verify")
+    if verdicts:
+        bad = [f"{pair} ({reason.split(':')[0]})" for pair, reason in sorted(verdicts.items()) if reason != "ok"]
+        passed = f"verify: {len(verdicts) - len(bad)} of {len(verdicts)} (cell, allocator) pairs passed"
+        lines.append(passed + (f"; not timed: {', '.join(bad)}" if bad else ""))
+    cap = meta.get("max_rss")
+    if cap:
+        lines.append(f"memory cap: {values.format_size(cap['bytes'])} per engine process ({cap['enforced_by']})")
+    return lines
+
+
 def _run_heading(meta: dict, result: RunResult) -> list[str]:
     plan, host, engine = meta["plan"], meta.get("host", {}), meta.get("engine", {})
     done, total = result.processes_done, result.processes_planned
@@ -149,6 +163,7 @@ def _run_heading(meta: dict, result: RunResult) -> list[str]:
         *_precision_line(meta),
         *[f"spin (validation knob): {a} {ns:g} ns of busy work before each allocation"
           for a, ns in plan.get("spin", {}).items()],
+        *_safety_lines(meta),
         f"host {host.get('cpu_model', '?')}, {host.get('cores_usable', '?')} cores, {host.get('kernel', '?')},"
         f" governor {host.get('cpu_governor') or 'n/a'}, turbo {host.get('turbo') or 'n/a'}; engine {commit}",
     ]
