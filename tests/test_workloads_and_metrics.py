@@ -24,7 +24,8 @@ QUICK = ["--sample-size", "5", "--warm-up-time", "0.02", "--measurement-time", "
 def every_workload(binaries, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("tiny")
     done = hab("run", str(TINY), "--verify", "--rss-interval", "0.002", "--nresamples", "1000", "--seed", "2",
-               "--out", "res", cwd=cwd, check_exit=0, timeout=900)
+               "--out", "res", cwd=cwd, timeout=900)
+    assert done.returncode in (0, 1), done.stderr
     run = (cwd / "res" / "latest").resolve()
     units = {p.stem: json.loads(p.read_text()) for p in (run / "units").glob("*.json")}
     return cwd, done, run, units
@@ -37,14 +38,19 @@ def test_every_workload_passes_verification_and_completes_for_every_available_al
     assert workloads == {"rayon_boxes", "larson", "xmalloc", "cache_scratch", "cache_thrash", "threadtest",
                          "fastpath", "mstress", "realloc_growth", "large", "fragmentation"}
     allocators = set(lineup.choose(paths.engine_dir(), [], None).names)
-    assert len(allocators) >= 7
-    assert set(meta["verify"].values()) == {"ok"}
+    assert len(allocators) >= 8
     assert len(meta["verify"]) == len(allocators) * len(workloads)
+    # Debian bookworm's mimalloc 2.0.9 returns 256-byte blocks aligned to 256
+    # at an odd multiple of 128 (microsoft/mimalloc#700, fixed in 2.1): a
+    # real bug that verification finds. Everything else must pass.
+    corrupt = {pair: v for pair, v in meta["verify"].items() if v != "ok"}
+    for pair, verdict in corrupt.items():
+        assert pair.endswith("/mimalloc_debian") and "misaligned by 128" in verdict, (pair, verdict)
     ran = {(u["unit"]["cell"], u["unit"]["allocator"]) for u in units.values()}
     for cell in meta["plan"]["cells"]:
         assert {a for c, a in ran if c == cell["id"]} >= allocators, cell["workload"]
-    failed = {k: u["reason"] for k, u in units.items() if not u["ok"]}
-    assert not failed
+    failed = {f"{u['unit']['cell']}/{u['unit']['allocator']}" for u in units.values() if not u["ok"]}
+    assert failed == set(corrupt), "only pairs that failed verification fail, and they are not timed"
 
 
 def test_the_full_preset_and_the_tiny_suite_cover_every_engine_workload(binaries):
@@ -55,6 +61,7 @@ def test_the_full_preset_and_the_tiny_suite_cover_every_engine_workload(binaries
 
 def test_each_process_stores_live_bytes_rss_faults_and_an_rss_series(every_workload):
     _, _, _, units = every_workload
+    units = {name: u for name, u in units.items() if u["ok"]}
     for name, u in units.items():
         assert u["live"]["peak_bytes"] > 0, name
         assert u["live"]["start_rss_kib"] > 0, name
@@ -75,7 +82,7 @@ def test_each_process_stores_live_bytes_rss_faults_and_an_rss_series(every_workl
 
 def test_large_blocks_show_up_in_live_bytes_and_rss(every_workload):
     _, _, _, units = every_workload
-    large = [u for u in units.values() if u["hello"]["workload"] == "large" and u["unit"]["allocator"] != "dry"]
+    large = [u for u in units.values() if u["ok"] and u["hello"]["workload"] == "large" and u["unit"]["allocator"] != "dry"]
     for u in large:
         # 2 threads x 2 live blocks of at least 1 MiB each are alive at once.
         assert u["live"]["peak_bytes"] >= 4 << 20
@@ -93,6 +100,9 @@ def test_show_prints_the_memory_table_of_every_cell(every_workload):
     for cell in as_json["cells"]:
         for row in cell["results"]:
             m = row["memory"]
+            if not row["ok"]:
+                assert m is None and row["failures"][0].startswith("corrupt: ")
+                continue
             assert m["peak_live_bytes"]["point"] > 0 and m["overhead"]["point"] > 0, (cell["workload"], row["allocator"])
             assert m["rss_series"] is None or m["rss_series"]["rss_kib"]
 

@@ -47,7 +47,7 @@ def build(engine: Path, allocators: list[str], console: Console, known: dict[str
         for name in wanted:
             argv += ["--bin", name]
         stdout, seconds = cargo.run(argv, console, target_dir(engine) / "hab-build.log",
-                                    f"the engine ({len(wanted)} binaries)")
+                                    "the engine")
         binaries, compiled = cargo.artifacts(stdout, wanted)
         missing = set(wanted.values()) - set(binaries)
         if missing:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from hab import rss
-from hab.memlimit import Cap
+from hab.memlimit import Cap, Group
 from hab.protocol import Parsed, parse_output
 from hab.values import format_size
 
@@ -91,6 +91,32 @@ def judge(exit_code: int, parsed: Parsed, stderr: str, preload: str | None = Non
     return True, None
 
 
+class _HeldInterrupt:
+    """Holds Ctrl-C back while a child is being started: a KeyboardInterrupt
+    inside `Popen` would orphan the child, since `Popen` never returns it.
+    (Blocking SIGINT in this thread is not enough: the kernel may deliver it
+    to another thread, numpy's for one, and Python still raises it here.)
+    Outside the main thread, where handlers cannot be set, nothing is held."""
+
+    def __init__(self):
+        self.caught = False
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._note)
+        except ValueError:
+            self.previous = None
+
+    def _note(self, signum, frame) -> None:
+        self.caught = True
+
+    def release(self) -> None:
+        """Puts the handler back and hands it a Ctrl-C that came meanwhile."""
+        if self.previous is None:
+            return
+        signal.signal(signal.SIGINT, self.previous)
+        if self.caught and callable(self.previous):
+            self.previous(signal.SIGINT, None)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -98,8 +124,23 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def _out_of_memory(cap: Cap, why: str) -> str:
-    return f"out of memory: {why} --max-rss {format_size(cap.limit_bytes)} ({cap.enforced_by})"
+def _out_of_memory(cap: Cap, why: str, enforced_by: str | None = None) -> str:
+    return f"out of memory: {why} --max-rss {format_size(cap.limit_bytes)} ({enforced_by or cap.enforced_by})"
+
+
+def _confine(cap: Cap, pid: int) -> Group | None:
+    """Moves `pid` into a fresh cgroup of `cap`; None if the sampler must enforce it."""
+    try:
+        group = cap.group()
+    except OSError:
+        return None
+    if group is not None:
+        try:
+            group.add(pid)
+        except OSError:
+            group.remove()
+            return None
+    return group
 
 
 def run_engine(argv: list[str], timeout: float, env: dict | None = None, rss_interval: float | None = None,
@@ -108,25 +149,21 @@ def run_engine(argv: list[str], timeout: float, env: dict | None = None, rss_int
     sampling its RSS every `rss_interval` seconds if given, capped by `cap`;
     `preload` is the shared object an `LD_PRELOAD` in `env` should put in place."""
     started = time.monotonic()
-    # Ctrl-C while Popen is still starting the child would orphan it, so
-    # SIGINT waits until `proc` exists and the kill-on-interrupt path holds.
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held = _HeldInterrupt()
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 errors="replace", env=env, start_new_session=True)
     except OSError as e:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        held.release()
         return Outcome(False, f"cannot start engine: {e.strerror}", seconds=0.0)
     timed_out = False
     sampler = group = None
     try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        held.release()  # inside the try: a Ctrl-C from here on kills the child
         limit_kib = None
         if cap is not None:
-            group = cap.group()
-            if group is not None:
-                group.add(proc.pid)
-            else:
+            group = _confine(cap, proc.pid)
+            if group is None:
                 limit_kib = cap.limit_bytes // 1024
         if rss_interval or limit_kib:
             sampler = rss.Sampler(proc.pid, rss_interval or rss.DEFAULT_INTERVAL, limit_kib,
@@ -152,7 +189,7 @@ def run_engine(argv: list[str], timeout: float, env: dict | None = None, rss_int
     elif oom_killed:
         ok, reason = False, _out_of_memory(cap, "killed by the kernel at")
     elif sampler is not None and sampler.exceeded_kib is not None:
-        ok, reason = False, _out_of_memory(cap, f"RSS {sampler.exceeded_kib // 1024} MiB exceeded")
+        ok, reason = False, _out_of_memory(cap, f"RSS {sampler.exceeded_kib // 1024} MiB exceeded", "RSS sampler")
     else:
         ok, reason = judge(proc.returncode, parsed, stderr, preload)
         if not ok and cap is not None and "memory allocation of" in (reason or ""):

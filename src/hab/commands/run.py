@@ -195,8 +195,12 @@ def main(args) -> int:
     run = store.RunDir.create(Path(args.out) if args.out else paths.RESULTS_ROOT, meta)
     console.print(f"[dim]run {escape(str(run.path))}: {len(plan.cells)} cells, {len(plan.units)} engine processes[/]")
     started = time.monotonic()
-    skip = verification.verify(plan, built, run, console, cap) if args.verify else {}
-    executed = execute(plan, built, run, console, cap=cap, skip=skip)
+    try:
+        skip = verification.verify(plan, built, run, console, cap) if args.verify else {}
+    except KeyboardInterrupt:
+        skip, executed = None, Executed(0, 0, time.monotonic() - started, True)
+    if skip is not None:
+        executed = execute(plan, built, run, console, cap=cap, skip=skip)
     if args.precision and not executed.interrupted:
         executed = _refine(args, plan, built, run, console, executed, started, cap, skip)
     run.meta["status"] = "interrupted" if executed.interrupted else "complete"
