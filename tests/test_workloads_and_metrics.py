@@ -40,12 +40,12 @@ def test_every_workload_passes_verification_and_completes_for_every_available_al
     allocators = set(lineup.choose(paths.engine_dir(), [], None).names)
     assert len(allocators) >= 8
     assert len(meta["verify"]) == len(allocators) * len(workloads)
-    # Debian bookworm's mimalloc 2.0.9 returns 256-byte blocks aligned to 256
-    # at an odd multiple of 128 (microsoft/mimalloc#700, fixed in 2.1): a
-    # real bug that verification finds. Everything else must pass.
+    # Debian bookworm's mimalloc 2.0.9 misaligns blocks whose size equals
+    # their alignment of 256, 512 or 1024 (microsoft/mimalloc#700, fixed in
+    # 2.1): a real bug that verification finds. Everything else must pass.
     corrupt = {pair: v for pair, v in meta["verify"].items() if v != "ok"}
     for pair, verdict in corrupt.items():
-        assert pair.endswith("/mimalloc_debian") and "misaligned by 128" in verdict, (pair, verdict)
+        assert pair.endswith("/mimalloc_debian") and "misaligned by" in verdict, (pair, verdict)
     ran = {(u["unit"]["cell"], u["unit"]["allocator"]) for u in units.values()}
     for cell in meta["plan"]["cells"]:
         assert {a for c, a in ran if c == cell["id"]} >= allocators, cell["workload"]
