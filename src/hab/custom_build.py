@@ -86,7 +86,10 @@ def revision(a: Allocator, project: Path) -> str:
     if "path" in spec:
         root, digest = Path(spec["path"]), hashlib.sha256()
         for path in sorted(root.rglob("*")):
-            if "target" in path.relative_to(root).parts or not path.is_file() or path.suffix not in _SOURCE_SUFFIXES:
+            parts = path.relative_to(root).parts
+            if "target" in parts or any(part.startswith(".") for part in parts):
+                continue
+            if not path.is_file() or path.suffix not in _SOURCE_SUFFIXES:
                 continue
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
         return f"path {root} (sources {digest.hexdigest()[:12]})"

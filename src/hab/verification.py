@@ -42,12 +42,14 @@ def verify(plan: Plan, built: Build, run: RunDir, console: Console, cap: Cap | N
             run.write_record(unit, {"verify": True, "ok": outcome.ok, "reason": outcome.reason,
                                     "exit_code": outcome.exit_code, "records": outcome.records,
                                     "stderr": outcome.stderr}, VERIFY_DIR)
-            verdicts[f"{cell}/{allocator}"] = "ok" if outcome.ok else outcome.reason
-            if not outcome.ok:
-                reason = outcome.reason if outcome.reason.startswith("corrupt") else f"verification failed: {outcome.reason}"
-                failed[(cell, allocator)] = reason
-                console.print(f"[red]{escape(reason.split(':')[0])}[/] {cell} {escape(allocator)}: "
-                              f"{escape(reason.split(':', 1)[1].strip())} (not timed)", highlight=False)
+            if outcome.ok:
+                verdicts[f"{cell}/{allocator}"] = "ok"
+                continue
+            reason = outcome.reason if outcome.reason.startswith("corrupt") else f"verification failed: {outcome.reason}"
+            verdicts[f"{cell}/{allocator}"] = failed[(cell, allocator)] = reason
+            kind, _, detail = reason.partition(": ")
+            console.print(f"[red]{escape(kind)}[/] {cell} {escape(allocator)}: {escape(detail)} (not timed)",
+                          highlight=False)
     run.meta["verify"] = verdicts
     run.save()
     console.print(f"[dim]verify: {len(pairs) - len(failed)} of {len(pairs)} pairs passed[/]")
