@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a suite and print the comparison")
     run.add_argument("suite", nargs="?", help="suite TOML file (default: the default preset)")
     run.add_argument("--preset", help="built-in suite: default, full, scaling, seed")
-    run.add_argument("-a", "--allocators", help="comma-separated allocators (default: every available one, plus any you define)")
+    run.add_argument("-a", "--allocators",
+                     help="comma-separated allocators (default: every available one, plus any you define)")
     run.add_argument("-w", "--workloads", help="comma-separated workloads")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=V1,V2",
                      help="parameter values to sweep (repeatable); sizes accept KiB/MiB/GiB")
@@ -110,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("setup", help="install the Debian packages of the preload allocators (apt-get)")
 
     bld = sub.add_parser("build", help="build the engine binaries")
-    bld.add_argument("-a", "--allocators", help="comma-separated allocators (default: every available one, plus any you define)")
+    bld.add_argument("-a", "--allocators", help="comma-separated allocators (default: every available built-in)")
     return p
 
 
