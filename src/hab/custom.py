@@ -13,9 +13,8 @@ import tomllib
 from pathlib import Path
 
 from hab.errors import UserError
-from hab.registry import DRY, Allocator
+from hab.registry import Allocator, check_keys, check_name
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PACKAGE = re.compile(r"^[A-Za-z0-9_-]+$")
 _CRATE_KEYS = {"crate", "path", "version", "features", "default-features", "global", "init", "setup", "about"}
 _PRELOAD_KEYS = {"preload", "about"}
@@ -53,17 +52,10 @@ def _strings(value, what: str, where: str) -> list[str]:
     return value
 
 
-def _check_name(name: str, where: str) -> None:
-    if not _NAME.match(name) or name == DRY:
-        raise UserError(f"{where}: allocator names are lowercase words (a-z, 0-9, _), not '{DRY}'")
-
-
 def crate_allocator(name: str, table: dict, base: Path, where: str) -> Allocator:
     """A crate allocator from its definition; relative paths are taken from `base`."""
-    _check_name(name, where)
-    unknown = set(table) - _CRATE_KEYS
-    if unknown:
-        raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    check_name(name, where)
+    check_keys(table, _CRATE_KEYS, set(), where)
     if ("path" in table) == ("version" in table):
         raise UserError(f"{where}: give the crate's path or its crates.io version (one of them)")
     init = table.get("init")
@@ -107,10 +99,8 @@ def crate_allocator(name: str, table: dict, base: Path, where: str) -> Allocator
 
 def preload_allocator(name: str, table: dict, base: Path, where: str) -> Allocator:
     """A preload allocator from its definition; the shared object must exist."""
-    _check_name(name, where)
-    unknown = set(table) - _PRELOAD_KEYS
-    if unknown:
-        raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    check_name(name, where)
+    check_keys(table, _PRELOAD_KEYS, set(), where)
     path = (base / str(table["preload"])).expanduser().resolve()
     if not path.is_file():
         raise UserError(f"{where}: shared object {path} not found")

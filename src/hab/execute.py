@@ -26,18 +26,14 @@ class Executed:
     interrupted: bool
 
 
-def engine_argv(spec: dict, unit: Unit, built: Build) -> list[str]:
-    """The argv for one unit; the dry variant runs on the system binary."""
-    binary = built.binaries[REFERENCE if unit.dry else unit.allocator]
-    return [str(binary), spec_json(spec)]
-
-
 def run_unit(spec: dict, unit: Unit, built: Build, timeout: float, rss_interval: float | None,
              cap: Cap | None) -> Outcome:
-    """One engine process for `unit`; a preload allocator's shared object goes in LD_PRELOAD."""
+    """One engine process for `unit`: the dry variant runs on the system
+    binary, a preload allocator on it with its shared object in LD_PRELOAD."""
+    binary = built.binaries[REFERENCE if unit.dry else unit.allocator]
     so = None if unit.dry else built.preloads.get(unit.allocator)
     env = {**os.environ, "LD_PRELOAD": str(so)} if so else None
-    return run_engine(engine_argv(spec, unit, built), timeout, env, rss_interval, cap, str(so) if so else None)
+    return run_engine([str(binary), spec_json(spec)], timeout, env, rss_interval, cap, str(so) if so else None)
 
 
 def _report(console: Console, unit: Unit, outcome: Outcome, index: int, total: int, live: bool) -> None:

@@ -69,15 +69,20 @@ def load(engine: Path) -> dict[str, Allocator]:
     entries = {}
     for name, entry in data.items():
         where = f"{path}: [{name}]"
-        if not _NAME.match(name) or name == DRY:
-            raise UserError(f"{where}: allocator names are lowercase words (a-z, 0-9, _), not '{DRY}'")
+        check_name(name, where)
         if not isinstance(entry, dict):
             raise UserError(f"{where}: expected a table")
         entries[name] = _preload_entry(name, entry, where) if "preload" in entry else _crate_entry(name, entry, where)
     return entries
 
 
-def _check_keys(entry: dict, allowed: set, required: set, where: str) -> None:
+def check_name(name: str, where: str) -> None:
+    """Allocator names are what users type and results are keyed by."""
+    if not _NAME.match(name) or name == DRY:
+        raise UserError(f"{where}: allocator names are lowercase words (a-z, 0-9, _), not '{DRY}'")
+
+
+def check_keys(entry: dict, allowed: set, required: set, where: str) -> None:
     unknown = set(entry) - allowed
     if unknown:
         raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
@@ -87,13 +92,13 @@ def _check_keys(entry: dict, allowed: set, required: set, where: str) -> None:
 
 
 def _crate_entry(name: str, entry: dict, where: str) -> Allocator:
-    _check_keys(entry, _CRATE_KEYS, {"about", "global", "init"}, where)
+    check_keys(entry, _CRATE_KEYS, {"about", "global", "init"}, where)
     return Allocator(name=name, about=entry["about"], global_type=entry["global"], init=entry["init"],
                      deps=dict(entry.get("deps", {})), setup=entry.get("setup", ""), package=entry.get("package"))
 
 
 def _preload_entry(name: str, entry: dict, where: str) -> Allocator:
-    _check_keys(entry, _PRELOAD_KEYS, {"about", "preload"}, where)
+    check_keys(entry, _PRELOAD_KEYS, {"about", "preload"}, where)
     return Allocator(name=name, about=entry["about"], global_type="", init="", preload=entry["preload"],
                      debian=entry.get("debian"))
 

@@ -97,7 +97,8 @@ class RunDir:
         self.write_record(unit, unit_record(unit, outcome))
 
     def write_record(self, unit: Unit, record: dict, folder: str = UNITS_DIR) -> None:
-        (self.path / folder).mkdir(exist_ok=True)
+        if folder != UNITS_DIR:  # created with the run
+            (self.path / folder).mkdir(exist_ok=True)
         write_json(self.path / folder / f"{unit.id}.json", record)
 
 
