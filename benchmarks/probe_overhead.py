@@ -28,8 +28,9 @@ CONFIGS = {
 
 
 def typical_times(args: list[str], cwd: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-m", "hab", "run", *args, "--json"], cwd=cwd, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "hab", "run", *args, "--json"], cwd=cwd, capture_output=True, text=True, check=True
+    )
     doc = json.loads(done.stdout)
     return {r["allocator"]: r["estimates"][r["typical"]]["point"] for c in doc["cells"] for r in c["results"]}
 
@@ -40,8 +41,19 @@ def main():
     parser.add_argument("--allocators", default="system,jemalloc,mimalloc,talc")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    common = ["-w", args.workload, "-a", args.allocators, "--no-dry", "--repetitions", "3", "--nresamples", "1000",
-              "--seed", "1"]
+    common = [
+        "-w",
+        args.workload,
+        "-a",
+        args.allocators,
+        "--no-dry",
+        "--repetitions",
+        "3",
+        "--nresamples",
+        "1000",
+        "--seed",
+        "1",
+    ]
     times: dict[str, dict[str, list[float]]] = {name: {} for name in CONFIGS}
     with tempfile.TemporaryDirectory() as cwd:
         for _ in range(args.rounds):

@@ -5,14 +5,15 @@ from pathlib import Path
 
 import numpy as np
 
-from hab import store
-from hab.plan import Cell, Plan, Unit
+from hab.records.plan import Cell, Plan, Sampling, Unit
+from hab.records.run import AnalysisSettings, RunMeta, RunStatus
+from hab.records.unit import EnginePlan, Rusage, Samples, UnitRecord, Work
+from hab.store.rundir import RunDir, new_id
 
 CELL = Cell("c00", "rayon_boxes", {"max_size": 4096, "keep_max": 0}, 2)
 
 
-def write_run(root: Path, levels: dict, samples: int = 10, noise: float = 0.01, seed: int = 0,
-              cells=(CELL,)) -> Path:
+def write_run(root: Path, levels: dict, samples: int = 10, noise: float = 0.01, seed: int = 0, cells=(CELL,)) -> Path:
     """A complete run: for each allocator, one engine process per level in
     `levels[allocator]` (ns per iteration), linear samples with `noise`
     (relative spread; 0 for constant data). Returns the run directory."""
@@ -20,20 +21,23 @@ def write_run(root: Path, levels: dict, samples: int = 10, noise: float = 0.01, 
     allocators = tuple(levels)
     reps = max(len(v) for v in levels.values())
     units = tuple(Unit(c.id, a, r) for r in range(reps) for c in cells for a in allocators if r < len(levels[a]))
-    plan = Plan(tuple(cells), allocators, reps, {"mode": "linear", "sample_size": samples, "warm_up_time": 0.1,
-                                                  "measurement_time": 0.3}, 60.0, 0, units)
-    run = store.RunDir.create(root, {"status": "complete", "plan": plan.to_dict(), "suite": {"name": "synthetic"},
-                                     "analysis": {"seed": 0, "nresamples": 5000, "confidence": 0.95},
-                                     "workloads": {}})
-    iters = np.arange(1, samples + 1) * 3.0
+    plan = Plan(tuple(cells), allocators, reps, Sampling("linear", samples, 0.1, 0.3), 60.0, 0, units)
+    run = RunDir.create(
+        root,
+        RunMeta(new_id(root), RunStatus.COMPLETE, "", plan, {"name": "synthetic"}, AnalysisSettings(0, 5000, 0.95)),
+    )
+    iters = np.arange(1, samples + 1) * 3
     for u in units:
         level = levels[u.allocator][u.repetition]
         ns = iters * level * (1 + noise * rng.standard_normal(samples))
-        run.write_record(u, {"format": store.FORMAT, "unit": {"cell": u.cell, "allocator": u.allocator,
-                                                              "repetition": u.repetition},
-                             "ok": True, "reason": None, "plan": {"mode": "linear"},
-                             "samples": {"iters": iters.tolist(), "ns": ns.tolist()},
-                             "work": {"allocations": 1000, "bytes": 64000},
-                             "rusage": {"max_rss_kib": 2048, "minor_faults": 100, "major_faults": 0,
-                                        "user_us": 1000, "system_us": 10}})
+        run.keep_unit(
+            UnitRecord(
+                u,
+                None,
+                plan=EnginePlan("linear", tuple(iters.tolist())),
+                samples=Samples(tuple(iters.tolist()), tuple(ns.tolist())),
+                work=Work(1000, 64000),
+                rusage=Rusage(2048, 100, 0, 1000, 10),
+            )
+        )
     return run.path

@@ -10,16 +10,27 @@ from pathlib import Path
 import pytest
 
 from conftest import hab
-from hab import custom, lineup, paths, preload, registry, runner
+from hab import paths
+from hab.allocators import custom, lineup, preload, registry
 from hab.errors import UserError
-from hab.memlimit import Cap
-from hab.protocol import spec_json
-
-pytestmark = pytest.mark.engine
+from hab.execution.memlimit import Cap
+from hab.execution.process import run_engine
+from hab.execution.protocol import spec_json
+from hab.records.failure import FailureKind
 
 TEST_CRATES = Path(__file__).with_name("allocators")
-QUICK = ["--sample-size", "3", "--warm-up-time", "0.02", "--measurement-time", "0.05", "--nresamples", "1000",
-         "--seed", "5"]
+QUICK = [
+    "--sample-size",
+    "3",
+    "--warm-up-time",
+    "0.02",
+    "--measurement-time",
+    "0.05",
+    "--nresamples",
+    "1000",
+    "--seed",
+    "5",
+]
 SUITE = """\
 name = "bring your own"
 allocators = ["system"]
@@ -78,6 +89,7 @@ def byo_run(tmp_path_factory):
     return done, run, json.loads((run / "run.json").read_text()), _units(run), bool(tcmalloc)
 
 
+@pytest.mark.slow
 def test_a_user_crate_is_built_from_the_suite_and_benchmarked_like_a_builtin(byo_run):
     done, run, meta, units, _ = byo_run
     assert done.returncode == 1, done.stderr  # the broken allocators' cells failed
@@ -92,25 +104,29 @@ def test_a_user_crate_is_built_from_the_suite_and_benchmarked_like_a_builtin(byo
     assert "counting" in done.stdout and "vs system" in done.stdout
 
 
+@pytest.mark.slow
 def test_verify_catches_both_broken_allocators_in_every_cell_and_the_run_goes_on(byo_run):
     done, run, meta, units, _ = byo_run
     verdicts = meta["verify"]
     for cell in ("c00", "c01", "c02"):
         assert verdicts[f"{cell}/system"] == "ok" and verdicts[f"{cell}/counting"] == "ok"
-        assert "overlaps the live block" in verdicts[f"{cell}/overlapping"], verdicts
-        assert "misaligned by" in verdicts[f"{cell}/misaligned"], verdicts
-        assert verdicts[f"{cell}/overlapping"].startswith("corrupt: allocation of")
+        assert verdicts[f"{cell}/overlapping"]["kind"] == verdicts[f"{cell}/misaligned"]["kind"] == "corrupt"
+        assert "overlaps the live block" in verdicts[f"{cell}/overlapping"]["reason"], verdicts
+        assert "misaligned by" in verdicts[f"{cell}/misaligned"]["reason"], verdicts
+        assert verdicts[f"{cell}/overlapping"]["reason"].startswith("corrupt: allocation of")
     for name, u in units.items():
         broken = u["unit"]["allocator"] in ("overlapping", "misaligned")
         assert u["ok"] != broken, name
         if broken:
-            assert u["reason"].startswith("corrupt: ") and u["samples"]["ns"] == [], "never timed"
+            assert u["failure_kind"] == "corrupt" and u["reason"].startswith("corrupt: ")
+            assert u["samples"]["ns"] == [], "never timed"
     assert len(units) == 3 * len(meta["plan"]["allocators"]) * 2
     checked = _units(run, "verify")
     assert len(checked) == len(verdicts)
     assert "corrupt: allocation of" in done.stdout and "(2 processes)" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_shared_object_from_the_suite_runs_by_ld_preload(byo_run):
     _, _, meta, units, have_tcmalloc = byo_run
     if not have_tcmalloc:
@@ -121,6 +137,7 @@ def test_a_shared_object_from_the_suite_runs_by_ld_preload(byo_run):
     assert all("libtcmalloc_minimal" in u["hello"]["malloc_from"] for u in mine)
 
 
+@pytest.mark.slow
 def test_every_builtin_preload_allocator_replaces_malloc(tmp_path):
     known = registry.load(paths.engine_dir())
     preloads = [a for a in known.values() if a.kind == "preload"]
@@ -129,8 +146,23 @@ def test_every_builtin_preload_allocator_replaces_malloc(tmp_path):
     if missing:
         pytest.skip(f"not installed here: {', '.join(missing)} (`hab setup` installs them)")
     names = ",".join(["system"] + [a.name for a in preloads])
-    done = hab("run", "-a", names, "-w", "fastpath", "-p", "ops=2000", "--repetitions", "1", "--no-dry", *QUICK,
-               "--out", "res", cwd=tmp_path, check_exit=0)
+    done = hab(
+        "run",
+        "-a",
+        names,
+        "-w",
+        "fastpath",
+        "-p",
+        "ops=2000",
+        "--repetitions",
+        "1",
+        "--no-dry",
+        *QUICK,
+        "--out",
+        "res",
+        cwd=tmp_path,
+        check_exit=0,
+    )
     run = (tmp_path / "res" / "latest").resolve()
     seen = {u["unit"]["allocator"]: u["hello"]["malloc_from"] for u in _units(run).values()}
     assert "libc.so" in seen["system"]
@@ -141,17 +173,26 @@ def test_every_builtin_preload_allocator_replaces_malloc(tmp_path):
     assert "tbbmalloc" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_preload_that_does_not_provide_malloc_fails_its_cell(binaries, tmp_path):
     libz = preload.locate("libz.so.1") or preload.locate("libm.so.6")
     assert libz is not None
-    spec = spec_json({"workload": "fastpath", "threads": 1, "params": {"ops": 100},
-                      "sampling": {"sample_size": 2, "warm_up_time": 0, "measurement_time": 0.01}})
-    outcome = runner.run_engine([str(binaries["system"]), spec], 60, {**os.environ, "LD_PRELOAD": str(libz)},
-                                preload=str(libz))
-    assert not outcome.ok
-    assert outcome.reason.startswith(f"LD_PRELOAD of {libz} did not take effect: malloc resolves to ")
+    spec = spec_json(
+        {
+            "workload": "fastpath",
+            "threads": 1,
+            "params": {"ops": 100},
+            "sampling": {"sample_size": 2, "warm_up_time": 0, "measurement_time": 0.01},
+        }
+    )
+    outcome = run_engine(
+        [str(binaries["system"]), spec], 60, {**os.environ, "LD_PRELOAD": str(libz)}, preload=str(libz)
+    )
+    assert outcome.failure.kind is FailureKind.PRELOAD
+    assert outcome.failure.reason.startswith(f"LD_PRELOAD of {libz} did not take effect: malloc resolves to ")
 
 
+@pytest.mark.slow
 def test_hab_list_shows_every_allocator_with_kind_version_and_availability(tmp_path):
     out = hab("list", "allocators", cwd=tmp_path, check_exit=0).stdout
     known = registry.load(paths.engine_dir())
@@ -163,15 +204,19 @@ def test_hab_list_shows_every_allocator_with_kind_version_and_availability(tmp_p
 
 def test_an_unavailable_preload_allocator_says_how_to_install_it():
     a = registry.Allocator("nosuch", "x", "", "", preload="libnosuch_alloc.so.9", debian="libnosuch9")
-    assert preload.unavailable(a) == "libnosuch_alloc.so.9 not found (Debian package libnosuch9; `hab setup` installs it)"
+    assert (
+        preload.unavailable(a) == "libnosuch_alloc.so.9 not found (Debian package libnosuch9; `hab setup` installs it)"
+    )
     assert preload.version(a) == "libnosuch9 (not installed)"
     assert lineup.unavailable(a) == preload.unavailable(a)
 
 
+@pytest.mark.slow
 def test_a_compile_error_in_a_user_crate_is_one_line_plus_the_compiler_message(tmp_path):
     (tmp_path / "suite.toml").write_text(
         f'[[benchmark]]\nworkload = "fastpath"\n[allocator.bad]\npath = "{TEST_CRATES}/counting_alloc"\n'
-        'init = "Counting::new()"\n')
+        'init = "Counting::new()"\n'
+    )
     done = hab("run", "suite.toml", "--out", "res", cwd=tmp_path, check_exit=2)
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
@@ -180,15 +225,18 @@ def test_a_compile_error_in_a_user_crate_is_one_line_plus_the_compiler_message(t
     assert not (tmp_path / "res").exists(), "nothing is written before the build succeeds"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--crate", str(TEST_CRATES / "counting_alloc")], "--crate needs --init"),
-    (["--init", "X"], "describe a --crate allocator"),
-    (["--crate", "/nonexistent/crate", "--init", "X"], "no Cargo.toml in /nonexistent/crate"),
-    (["--preload", "x=/nonexistent.so"], "shared object /nonexistent.so not found"),
-    (["--preload", "system=/bin/sh"], "allocator name system is taken"),
-    (["--max-rss", "1MiB"], "--max-rss: at least 16MiB"),
-    (["--max-rss", "lots"], "--max-rss: cannot read 'lots' as a size"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--crate", str(TEST_CRATES / "counting_alloc")], "--crate needs --init"),
+        (["--init", "X"], "describe a --crate allocator"),
+        (["--crate", "/nonexistent/crate", "--init", "X"], "no Cargo.toml in /nonexistent/crate"),
+        (["--preload", "x=/nonexistent.so"], "shared object /nonexistent.so not found"),
+        (["--preload", "system=/bin/sh"], "allocator name system is taken"),
+        (["--max-rss", "1MiB"], "--max-rss: at least 16MiB"),
+        (["--max-rss", "lots"], "--max-rss: cannot read 'lots' as a size"),
+    ],
+)
 def test_bad_allocator_options_are_one_line_errors(tmp_path, args, message):
     done = hab("run", *args, cwd=tmp_path, check_exit=2)
     assert message in done.stderr and "Traceback" not in done.stderr
@@ -202,11 +250,13 @@ def test_the_static_type_is_guessed_from_the_initialiser():
         custom.crate_allocator("x", {"init": "X"}, Path("."), "here")
 
 
+@pytest.mark.slow
 def test_max_rss_fails_the_cell_over_the_cap_and_the_run_goes_on(tmp_path):
     (tmp_path / "suite.toml").write_text(
         'allocators = ["system"]\ndry = false\n'
         '[[benchmark]]\nworkload = "large"\nparams = { min_size = "32MiB", max_size = "48MiB", init = "touch" }\n'
-        '[[benchmark]]\nworkload = "fastpath"\nparams = { ops = 2000 }\n')
+        '[[benchmark]]\nworkload = "fastpath"\nparams = { ops = 2000 }\n'
+    )
     done = hab("run", "suite.toml", "--max-rss", "64MiB", *QUICK, "--out", "res", cwd=tmp_path, check_exit=1)
     run = (tmp_path / "res" / "latest").resolve()
     units = {u["unit"]["cell"]: u for u in _units(run).values()}
@@ -219,10 +269,16 @@ def test_max_rss_fails_the_cell_over_the_cap_and_the_run_goes_on(tmp_path):
     assert "out of memory" in done.stdout
 
 
+@pytest.mark.slow
 def test_the_rss_sampler_enforces_the_cap_where_cgroups_are_unavailable(binaries):
-    spec = spec_json({"workload": "large", "threads": 1,
-                      "params": {"min_size": 64 << 20, "max_size": 64 << 20, "init": "touch", "live": 4},
-                      "sampling": {"sample_size": 2, "warm_up_time": 0.5, "measurement_time": 1}})
-    outcome = runner.run_engine([str(binaries["system"]), spec], 60, cap=Cap(48 << 20, None))
-    assert not outcome.ok
-    assert outcome.reason.startswith("out of memory: RSS ") and outcome.reason.endswith("(RSS sampler)")
+    spec = spec_json(
+        {
+            "workload": "large",
+            "threads": 1,
+            "params": {"min_size": 64 << 20, "max_size": 64 << 20, "init": "touch", "live": 4},
+            "sampling": {"sample_size": 2, "warm_up_time": 0.5, "measurement_time": 1},
+        }
+    )
+    outcome = run_engine([str(binaries["system"]), spec], 60, cap=Cap(48 << 20, None))
+    assert outcome.failure.kind is FailureKind.OUT_OF_MEMORY
+    assert outcome.failure.reason.startswith("out of memory: RSS ") and outcome.failure.reason.endswith("(RSS sampler)")

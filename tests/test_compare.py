@@ -7,17 +7,20 @@ import numpy as np
 import pytest
 
 from conftest import hab
-from hab import analysis, comparison, store
-from hab.stats import compare as verdicts
+from hab.analysis import comparison
+from hab.analysis import run as analysis
+from hab.stats.change import Verdict as verdicts
 from hab.stats.metrics import across_processes
+from hab.store import runs
 from synthetic import CELL, write_run
 
 FIVE = [1000.0, 1004.0, 996.0, 1002.0, 998.0]
 
 
 def compare_runs(a, b, threshold=0.01):
-    return comparison.compare(analysis.analyse(store.load(a)), analysis.analyse(store.load(b)),
-                              alpha=0.05, threshold=threshold)
+    return comparison.compare(
+        analysis.analyse(runs.load(a)), analysis.analyse(runs.load(b)), alpha=0.05, threshold=threshold
+    )
 
 
 def only_change(comp):
@@ -61,7 +64,7 @@ def test_values_that_never_vary_take_the_exact_path(tmp_path):
     assert eq.ratio.exact and eq.ratio.point == 1.0
     assert (up.test, up.p_value, up.verdict) == ("exact", 0.0, verdicts.REGRESSED)
     assert up.ratio.lower == up.ratio.upper == pytest.approx(1.1)
-    row = analysis.analyse(store.load(a)).cells[0].rows[0]
+    row = analysis.analyse(runs.load(a)).cells[0].rows[0]
     assert row.typical.exact and row.estimates["std_dev"].point == 0.0
     assert row.rusage["max_rss_kib"].exact and row.rusage["max_rss_kib"].point == 2048
     assert row.variance["between_share"] == 0.0
@@ -85,7 +88,9 @@ def test_one_process_per_side_falls_back_to_the_bootstrap(tmp_path):
 def test_cells_and_allocators_are_matched_by_what_they_are(tmp_path):
     other = CELL.__class__("c00", "rayon_boxes", {"max_size": 8192, "keep_max": 0}, 2)
     a = write_run(tmp_path / "a", {"system": FIVE, "talc": FIVE}, cells=(CELL,))
-    b = write_run(tmp_path / "b", {"system": FIVE}, cells=(other, CELL.__class__("c01", *list(vars(CELL).values())[1:])))
+    b = write_run(
+        tmp_path / "b", {"system": FIVE}, cells=(other, CELL.__class__("c01", *list(vars(CELL).values())[1:]))
+    )
     comp = compare_runs(a, b)
     assert [r.allocator for c in comp.cells for r in c.rows] == ["system"]
     assert ("c00", "talc") in comp.only_old and ("c00", "system") in comp.only_new
@@ -94,7 +99,7 @@ def test_cells_and_allocators_are_matched_by_what_they_are(tmp_path):
 def test_compare_command_exit_status_and_baselines(tmp_path):
     root = tmp_path / "hab-results"
     a = write_run(root, {"system": FIVE}, seed=1)
-    store.save_baseline(a, root, "main")
+    runs.save_baseline(a, root, "main")
     b = write_run(root, {"system": [x * 1.2 for x in FIVE]}, seed=2)
     done = hab("compare", "--baseline", "main", str(b), cwd=tmp_path, check_exit=0)
     assert "regressed" in done.stdout and "1 regressed" in done.stdout
@@ -111,22 +116,24 @@ def test_saving_a_baseline_twice_replaces_it_whole(tmp_path):
     root = tmp_path / "r"
     first = write_run(root, {"system": FIVE}, seed=1)
     second = write_run(root, {"system": FIVE}, seed=2)
-    store.save_baseline(first, root, "b")
-    saved = store.save_baseline(second, root, "b")
+    runs.save_baseline(first, root, "b")
+    saved = runs.save_baseline(second, root, "b")
     assert json.loads((saved / "run.json").read_text())["id"] == second.name
     assert sorted(p.name for p in (root / "baselines").iterdir()) == ["b"]
     with pytest.raises(Exception, match="baseline names"):
-        store.baseline_path(root, "../x")
+        runs.baseline_path(root, "../x")
 
 
 def test_relative_comparison_cancels_what_the_machine_did_to_both(tmp_path):
     # B ran on a machine 20% slower for everything; talc itself did not change.
     a = write_run(tmp_path / "a", {"system": FIVE, "talc": [2 * x for x in FIVE]}, seed=1)
     b = write_run(tmp_path / "b", {"system": [1.2 * x for x in FIVE], "talc": [2.4 * x for x in FIVE]}, seed=2)
-    old, new = analysis.analyse(store.load(a)), analysis.analyse(store.load(b))
+    old, new = analysis.analyse(runs.load(a)), analysis.analyse(runs.load(b))
     absolute = comparison.compare(old, new, alpha=0.05, threshold=0.01)
-    assert {r.allocator: r.change.verdict for r in absolute.cells[0].rows} == {"system": "regressed",
-                                                                                "talc": "regressed"}
+    assert {r.allocator: r.change.verdict for r in absolute.cells[0].rows} == {
+        "system": "regressed",
+        "talc": "regressed",
+    }
     rel = comparison.compare(old, new, alpha=0.05, threshold=0.01, relative_to="system")
     reference, row = rel.cells[0].rows
     assert (reference.allocator, reference.change.verdict) == ("system", verdicts.REFERENCE)
@@ -136,7 +143,7 @@ def test_relative_comparison_cancels_what_the_machine_did_to_both(tmp_path):
     assert row.change.ratio.lower < 1.0 < row.change.ratio.upper
     # A real change of talc alone still shows.
     c = write_run(tmp_path / "c", {"system": [1.2 * x for x in FIVE], "talc": [2.9 * x for x in FIVE]}, seed=3)
-    moved = comparison.compare(old, analysis.analyse(store.load(c)), alpha=0.05, threshold=0.01, relative_to="system")
+    moved = comparison.compare(old, analysis.analyse(runs.load(c)), alpha=0.05, threshold=0.01, relative_to="system")
     assert moved.cells[0].rows[1].change.verdict == verdicts.REGRESSED
     done = hab("compare", str(a), str(b), cwd=tmp_path, check_exit=0)
     assert "relative to system in the same run" in done.stdout, "relative is the default with system in both"

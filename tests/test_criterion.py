@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import hab
-from hab import analysis, store
-from hab.criterion import rule
-from hab.stats import compare as verdicts
+from hab.analysis import run as analysis
+from hab.interop.criterion import rule
+from hab.stats.change import Verdict as verdicts
+from hab.store import runs
 from synthetic import write_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +29,13 @@ def tree(tmp_path_factory) -> Path:
     """A real criterion output tree (cargo bench of tests/criterion_bench)."""
     out = tmp_path_factory.mktemp("criterion") / "criterion"
     env = {**os.environ, "CRITERION_HOME": str(out)}
-    done = subprocess.run(["cargo", "bench", "--locked", "--manifest-path", str(BENCH)], env=env,
-                          capture_output=True, text=True, timeout=1200)
+    done = subprocess.run(
+        ["cargo", "bench", "--locked", "--manifest-path", str(BENCH)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return out
 
@@ -42,8 +48,12 @@ def critcmp() -> str:
     root = ROOT / ".tools"
     binary = root / "bin" / "critcmp"
     if not binary.exists():
-        done = subprocess.run(["cargo", "install", "critcmp", "--version", "0.1.8", "--locked", "--root", str(root)],
-                              capture_output=True, text=True, timeout=1200)
+        done = subprocess.run(
+            ["cargo", "install", "critcmp", "--version", "0.1.8", "--locked", "--root", str(root)],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
     return str(binary)
 
@@ -53,6 +63,8 @@ def imported(tree: Path, cwd: Path) -> dict:
     return json.loads(hab("import", "criterion", str(tree), "--json", "--out", "res", cwd=cwd, check_exit=0).stdout)
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_import_reproduces_criterions_estimates(tree, tmp_path):
     doc = imported(tree, tmp_path)
     assert len(doc["cells"]) == 3
@@ -66,8 +78,11 @@ def test_import_reproduces_criterions_estimates(tree, tmp_path):
             c = theirs[name]
             assert ours[name]["point"] == pytest.approx(c["point_estimate"], rel=1e-9), (bench, name)
             for ours_key, their_key in (("lower", "lower_bound"), ("upper", "upper_bound")):
-                assert ours[name][ours_key] == pytest.approx(c["confidence_interval"][their_key], rel=0.02), \
-                    (bench, name, ours_key)
+                assert ours[name][ours_key] == pytest.approx(c["confidence_interval"][their_key], rel=0.02), (
+                    bench,
+                    name,
+                    ours_key,
+                )
     flat = next(c for c in doc["cells"] if c["params"]["benchmark"] == "flat/zeroed_64k")
     assert flat["results"][0]["sampling_mode"] == "flat" and flat["results"][0]["typical"] == "mean"
     assert flat["results"][0]["throughput"]["bytes_per_s"]["point"] > 0
@@ -93,6 +108,8 @@ def _to_old_format(tree: Path, old: Path) -> None:
             empty.rmdir()
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_the_old_capitalised_format_imports_to_the_same_numbers(tree, tmp_path):
     old = tmp_path / "old"
     _to_old_format(tree, old)
@@ -105,21 +122,28 @@ def test_the_old_capitalised_format_imports_to_the_same_numbers(tree, tmp_path):
             assert e["point"] == new_points[bench][name]["point"]
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_export_is_read_by_critcmp(tmp_path, critcmp):
     a = write_run(tmp_path / "runs", {"system": [1000.0, 1010.0], "talc": [2000.0, 1990.0]}, seed=1)
     b = write_run(tmp_path / "runs", {"system": [1100.0, 1110.0], "talc": [2000.0, 2010.0]}, seed=2)
     target = tmp_path / "target" / "criterion"
     hab("export", "criterion", str(a), str(target), "--baseline", "before", cwd=tmp_path, check_exit=0)
     hab("export", "criterion", str(b), str(target), "--baseline", "after", cwd=tmp_path, check_exit=0)
-    listed = subprocess.run([critcmp, "--target-dir", str(tmp_path / "target"), "--list"],
-                            capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        [critcmp, "--target-dir", str(tmp_path / "target"), "--list"], capture_output=True, text=True, check=True
+    ).stdout
     assert "before" in listed and "after" in listed
-    compared = subprocess.run([critcmp, "--target-dir", str(tmp_path / "target"), "before", "after"],
-                              capture_output=True, text=True, check=True).stdout
+    compared = subprocess.run(
+        [critcmp, "--target-dir", str(tmp_path / "target"), "before", "after"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "rayon_boxes/system/keep_max=0,max_size=4096,threads=2" in compared
     assert "rayon_boxes/talc/" in compared
     exported = json.loads(next(target.rglob("system/*/after/estimates.json")).read_text())
-    ours = analysis.analyse(store.load(b)).cells[0].rows[0].estimates["mean"]
+    ours = analysis.analyse(runs.load(b)).cells[0].rows[0].estimates["mean"]
     assert exported["mean"]["point_estimate"] == ours.point
 
 
@@ -128,7 +152,7 @@ def test_export_then_import_keeps_the_point_estimates(tmp_path):
     hab("export", "criterion", str(a), str(tmp_path / "tree"), "--baseline", "new", cwd=tmp_path, check_exit=0)
     doc = imported(tmp_path / "tree", tmp_path)
     back = doc["cells"][0]["results"][0]["estimates"]
-    original = analysis.analyse(store.load(a)).cells[0].rows[0].estimates
+    original = analysis.analyse(runs.load(a)).cells[0].rows[0].estimates
     for name in ("mean", "median", "std_dev", "median_abs_dev"):
         assert back[name]["point"] == pytest.approx(original[name].point, rel=1e-12)
 
@@ -136,8 +160,10 @@ def test_export_then_import_keeps_the_point_estimates(tmp_path):
 def test_criterions_rule_on_clear_cases():
     rng = np.random.default_rng(0)
     base = rng.normal(1000, 10, 50)
-    assert rule.decide(base, rng.normal(1000, 10, 50), rng, nresamples=20_000) in (verdicts.NO_CHANGE,
-                                                                                    verdicts.WITHIN_NOISE)
+    assert rule.decide(base, rng.normal(1000, 10, 50), rng, nresamples=20_000) in (
+        verdicts.NO_CHANGE,
+        verdicts.WITHIN_NOISE,
+    )
     assert rule.decide(base, rng.normal(1100, 10, 50), rng, nresamples=20_000) == verdicts.REGRESSED
     assert rule.decide(base, rng.normal(900, 10, 50), rng, nresamples=20_000) == verdicts.IMPROVED
 
@@ -147,12 +173,15 @@ def test_import_of_a_missing_tree_is_a_user_error(tmp_path):
     assert done.returncode == 2 and done.stderr.strip() == "hab: error: no criterion tree at nope"
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_two_imports_of_one_tree_compare_as_no_change(tree, tmp_path):
     imported(tree, tmp_path / "x")
     imported(tree, tmp_path / "y")
-    a = store.resolve(str(tmp_path / "x" / "res"), tmp_path)
-    b = store.resolve(str(tmp_path / "y" / "res"), tmp_path)
-    doc = json.loads(hab("compare", str(a), str(b), "--json", "--fail-on-regression", cwd=tmp_path,
-                         check_exit=0).stdout)
+    a = runs.resolve(str(tmp_path / "x" / "res"), tmp_path)
+    b = runs.resolve(str(tmp_path / "y" / "res"), tmp_path)
+    doc = json.loads(
+        hab("compare", str(a), str(b), "--json", "--fail-on-regression", cwd=tmp_path, check_exit=0).stdout
+    )
     verdict_list = [r["change"]["verdict"] for c in doc["cells"] for r in c["results"]]
     assert verdict_list == ["no change"] * 3

@@ -5,33 +5,36 @@ the RSS sparkline."""
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from hab import latency, memory, scaling
-from hab.plan import Cell
+from hab.analysis import latency, memory, scaling
+from hab.records.plan import Cell, Unit
+from hab.records.unit import LatencyRecord, Live, OpLatency, RssSeries, Rusage, UnitRecord, Work
+from hab.records.workload import ParamInfo, WorkloadInfo
 from hab.report.memory_table import sparkline
+
+UNIT = Unit("c00", "x", 0)
 
 
 def _unit(live, start_kib, rss_kib, series=None):
-    return {"live": {"peak_bytes": live, "start_rss_kib": start_kib}, "rusage": {"max_rss_kib": rss_kib},
-            "rss": series}
+    return UnitRecord(UNIT, None, live=Live(live, start_kib), rusage=Rusage(max_rss_kib=rss_kib), rss=series)
 
 
 def test_memory_overhead_is_peak_rss_over_peak_live_per_process():
-    series = {"interval_ms": 10, "t_ms": [0, 10, 20], "rss_kib": [100, 900, 1000]}
+    series = RssSeries(10, (0, 10, 20), (100, 900, 1000))
     m = memory.summarise([_unit(1 << 20, 1024, 2048, series), _unit(1 << 20, 1024, 4096)], 0.95)
     assert m.max_rss_bytes.point == 3072 * 1024
-    assert m.overhead.point == pytest.approx((2.0 + 4.0) / 2)
-    assert m.overhead_above_start.point == pytest.approx((1.0 + 3.0) / 2)
-    assert m.overhead.lower < m.overhead.point < m.overhead.upper
+    assert m.rss_per_live.point == pytest.approx((2.0 + 4.0) / 2)
+    assert m.net_rss_per_live.point == pytest.approx((1.0 + 3.0) / 2)
+    assert m.rss_per_live.lower < m.rss_per_live.point < m.rss_per_live.upper
     assert m.rss_series == series
 
 
 def test_memory_figures_that_do_not_vary_are_exact_and_missing_ones_are_none():
     m = memory.summarise([_unit(1000, None, 8, None)] * 3, 0.95)
     assert m.peak_live_bytes.exact and m.peak_live_bytes.point == 1000
-    assert m.overhead.exact and m.overhead.point == pytest.approx(8 * 1024 / 1000)
-    assert m.overhead_above_start is None and m.rss_series is None
+    assert m.rss_per_live.exact and m.rss_per_live.point == pytest.approx(8 * 1024 / 1000)
+    assert m.net_rss_per_live is None and m.rss_series is None
     empty = memory.summarise([_unit(0, None, 8)], 0.95)
-    assert empty.overhead is None  # no live bytes: no ratio, no division by zero
+    assert empty.rss_per_live is None  # no live bytes: no ratio, no division by zero
 
 
 def _encoded(values):
@@ -41,26 +44,39 @@ def _encoded(values):
     return h.encode().decode() if isinstance(h.encode(), bytes) else h.encode()
 
 
+def _latency(timer_p50, *ops):
+    return UnitRecord(
+        UNIT,
+        None,
+        latency=LatencyRecord(
+            4,
+            {"min_ns": 1, "p50_ns": timer_p50, "p99_ns": 99},
+            tuple(OpLatency(op, 0, {}, _encoded(values)) for op, values in ops),
+        ),
+    )
+
+
 def test_latency_histograms_of_all_processes_are_merged_before_percentiles():
-    a = {"every": 4, "timer": {"p50_ns": 20}, "ops": [{"op": "alloc", "histogram": _encoded(range(1, 1001))}]}
-    b = {"every": 4, "timer": {"p50_ns": 30}, "ops": [{"op": "alloc", "histogram": _encoded([100_000] * 1000)},
-                                                      {"op": "free", "histogram": _encoded([50])}]}
-    merged = latency.merge([{"latency": a}, {"latency": b}, {"latency": None}])
+    a = _latency(20, ("alloc", range(1, 1001)))
+    b = _latency(30, ("alloc", [100_000] * 1000), ("free", [50]))
+    merged = latency.merge([a, b, UnitRecord(UNIT, None)])
     alloc, free = merged.ops
     assert (alloc.op, alloc.count, free.op, free.count) == ("alloc", 2000, "free", 1)
     assert alloc.percentiles["p50"] == pytest.approx(1000, rel=0.002)
     assert alloc.percentiles["p90"] == pytest.approx(100_000, rel=0.002)
     assert alloc.max == pytest.approx(100_000, rel=0.002)
     assert merged.every == 4 and merged.timer_ns in (20.0, 30.0)
-    assert latency.merge([{"latency": None}]) is None
+    assert latency.merge([UnitRecord(UNIT, None)]) is None
 
 
 class _Row:
     def __init__(self, allocator, point, allocations, spread=0.01):
         import numpy as np
+
         from hab.stats.bootstrap import Estimate
+
         self.allocator, self.ok = allocator, True
-        self.work = {"allocations": allocations}
+        self.work = Work(allocations, None)
         self.typical = Estimate(point, point * (1 - spread), point * (1 + spread), point * spread / 2, 0.95)
         self.dist = np.random.default_rng(int(point)).normal(point, point * spread / 2, 4000)
         rate = allocations * 1e9 / point
@@ -72,7 +88,11 @@ class _CellResult:
         self.cell, self.rows = cell, rows
 
 
-WORKLOADS = {"rayon_boxes": {"params": [{"name": "tasks", "default": "2*threads"}, {"name": "max_size", "default": 1}]}}
+WORKLOADS = {
+    "rayon_boxes": WorkloadInfo(
+        "rayon_boxes", "", True, (ParamInfo("tasks", "int", "", "2*threads"), ParamInfo("max_size", "size", "", 1))
+    )
+}
 
 
 def test_scaling_groups_cells_that_differ_only_in_threads_and_flags_collapse():
@@ -80,7 +100,9 @@ def test_scaling_groups_cells_that_differ_only_in_threads_and_flags_collapse():
     # twice the tasks at twice the threads (the per-thread default): same key.
     for threads, fast, slow in ((1, 1000.0, 1000.0), (2, 1100.0, 3000.0)):
         cell = Cell(f"c{threads}", "rayon_boxes", {"max_size": 64, "tasks": 2 * threads}, threads)
-        cells.append(_CellResult(cell, [_Row("scales", fast, 100 * 2 * threads), _Row("collapses", slow, 100 * 2 * threads)]))
+        cells.append(
+            _CellResult(cell, [_Row("scales", fast, 100 * 2 * threads), _Row("collapses", slow, 100 * 2 * threads)])
+        )
     other = Cell("c9", "rayon_boxes", {"max_size": 128, "tasks": 2}, 1)
     cells.append(_CellResult(other, [_Row("scales", 10.0, 100)]))
     (group,) = scaling.groups(cells, ["scales", "collapses"], 0.95, WORKLOADS)
@@ -89,9 +111,11 @@ def test_scaling_groups_cells_that_differ_only_in_threads_and_flags_collapse():
     s2 = scales.points[1]
     assert s2.speedup.point == pytest.approx(2 * 1000 / 1100)  # twice the work in 1.1x the time
     assert s2.efficiency == pytest.approx(s2.speedup.point / 2)
-    assert not s2.collapse
+    assert not s2.collapse and not s2.significant
     c2 = collapses.points[1]
-    assert c2.speedup.point == pytest.approx(2 / 3) and c2.collapse and c2.significant
+    # twice the work in 3x the time: the speedup interval lies wholly below 1
+    assert c2.speedup.point == pytest.approx(2 / 3) and c2.speedup.upper < 1
+    assert c2.collapse and c2.significant
     assert scales.points[0].speedup.point == 1.0 and scales.points[0].speedup.exact
 
 

@@ -3,15 +3,23 @@ shuffled per cell, interleaved across repetitions and reproducible."""
 
 import pytest
 
-from hab.engine import WorkloadInfo
 from hab.errors import UserError
-from hab.plan import Plan, make_plan
-from hab.suite import narrow, parse
+from hab.records.plan import Plan
+from hab.records.workload import ParamInfo, WorkloadInfo
+from hab.suite.plan import make_plan
+from hab.suite.suite import narrow, parse
 
 INFO = {
-    "w": WorkloadInfo("w", "test", True, (
-        {"name": "size", "kind": "size"}, {"name": "p", "kind": "float"}, {"name": "n", "kind": "int"},
-    )),
+    "w": WorkloadInfo(
+        "w",
+        "test",
+        True,
+        (
+            ParamInfo("size", "size", "", 0),
+            ParamInfo("p", "float", "", 0.0),
+            ParamInfo("n", "int", "", 0),
+        ),
+    ),
 }
 
 
@@ -36,7 +44,9 @@ def test_each_cell_runs_every_allocator_and_the_dry_variant_in_shuffled_order():
     plan = make_plan(suite, ["a", "b", "c"], [1], INFO, fake_check, seed=3)
     assert len(plan.units) == 6 * 4 + 6 * 3
     orders = set()
-    blocks = [plan.units[i * 4:(i + 1) * 4] for i in range(6)] + [plan.units[24 + i * 3:24 + (i + 1) * 3] for i in range(6)]
+    blocks = [plan.units[i * 4 : (i + 1) * 4] for i in range(6)] + [
+        plan.units[24 + i * 3 : 24 + (i + 1) * 3] for i in range(6)
+    ]
     for n, block in enumerate(blocks):
         rep, cell = n // 6, plan.cells[n % 6]
         assert {u.cell for u in block} == {cell.id}
@@ -68,6 +78,8 @@ def test_overrides_and_unknowns():
 
 
 def test_duplicate_cells_after_defaults_are_planned_once():
-    s = parse("[[benchmark]]\nworkload='w'\nparams={n=[3], size=[1]}\n[[benchmark]]\nworkload='w'\nparams={size=[1]}", "t")
+    s = parse(
+        "[[benchmark]]\nworkload='w'\nparams={n=[3], size=[1]}\n[[benchmark]]\nworkload='w'\nparams={size=[1]}", "t"
+    )
     plan = make_plan(s, ["a"], [1], INFO, fake_check, seed=0)
     assert len(plan.cells) == 1

@@ -7,7 +7,9 @@ import random
 import pytest
 
 from conftest import hab
-from hab import adaptive, analysis, store
+from hab.analysis import run as analysis
+from hab.store import runs
+from hab.suite import adaptive
 from synthetic import write_run
 
 
@@ -24,25 +26,56 @@ def test_parse_precision_and_duration():
 
 def test_next_round_targets_the_imprecise_pairs_within_the_budget(tmp_path):
     path = write_run(tmp_path, {"system": [1000.0, 1300.0], "talc": [1000.0, 1001.0]}, noise=0.001)
-    stored = store.load(path)
+    stored = runs.load(path)
     result = analysis.analyse(stored)
     rows = {r.allocator: r for r in result.cells[0].rows}
     assert rows["system"].relative_half_width > 0.05 > rows["talc"].relative_half_width
-    units = adaptive.next_round(stored.plan, result, 0.05, 1.0, 100.0, random.Random(0))
+    units = adaptive.next_round(stored.plan, result.imprecise(0.05), 0.05, 1.0, 100.0, random.Random(0))
     # system doubles (2 more processes); talc already meets the target.
     assert sorted((u.allocator, u.repetition) for u in units) == [("system", 2), ("system", 3)]
-    assert len(adaptive.next_round(stored.plan, result, 0.05, 1.0, 1.5, random.Random(0))) == 1
-    assert adaptive.next_round(stored.plan, result, 0.5, 1.0, 100.0, random.Random(0)) == []
-    extended = adaptive.extend(stored.plan, units)
+    assert len(adaptive.next_round(stored.plan, result.imprecise(0.05), 0.05, 1.0, 1.5, random.Random(0))) == 1
+    assert result.imprecise(0.5) == []
+    assert adaptive.next_round(stored.plan, result.imprecise(0.5), 0.5, 1.0, 100.0, random.Random(0)) == []
+    extended = stored.plan.extended(units)
     assert extended.units[-2:] == tuple(units)
 
 
-@pytest.mark.engine
+@pytest.mark.slow
 def test_precision_run_adds_rounds_and_flags_what_it_missed(binaries, tmp_path):
-    done = hab("run", "-w", "rayon_boxes", "-a", "system", "--no-dry", "-p", "max_size=4KiB", "-p", "iters_per_task=200", "-p", "keep_max=0",
-               "--threads", "2", "--sample-size", "5", "--warm-up-time", "0", "--measurement-time", "0.05",
-               "--repetitions", "2", "--precision", "0.01%", "--budget", "4s", "--nresamples", "2000",
-               "--out", "res", cwd=tmp_path, check_exit=0)
+    done = hab(
+        "run",
+        "-w",
+        "rayon_boxes",
+        "-a",
+        "system",
+        "--no-dry",
+        "-p",
+        "max_size=4KiB",
+        "-p",
+        "iters_per_task=200",
+        "-p",
+        "keep_max=0",
+        "--threads",
+        "2",
+        "--sample-size",
+        "5",
+        "--warm-up-time",
+        "0",
+        "--measurement-time",
+        "0.05",
+        "--repetitions",
+        "2",
+        "--precision",
+        "0.01%",
+        "--budget",
+        "4s",
+        "--nresamples",
+        "2000",
+        "--out",
+        "res",
+        cwd=tmp_path,
+        check_exit=0,
+    )
     meta = json.loads((tmp_path / "res" / "latest" / "run.json").read_text())
     assert meta["precision"]["target"] == pytest.approx(0.0001) and meta["precision"]["budget_s"] == 4
     assert len(meta["precision"]["rounds"]) >= 1

@@ -2,7 +2,9 @@
 
 import pytest
 
-from hab import codegen, paths, registry
+from hab import paths
+from hab.allocators import registry
+from hab.build import codegen
 from hab.errors import UserError
 
 
@@ -21,14 +23,22 @@ def test_builtin_registry_has_the_foundation_allocators():
 
 
 def test_generated_binary_declares_the_global_allocator_and_runs_setup():
-    a = registry.Allocator("custom", "x", "my_alloc::Alloc", "my_alloc::Alloc::new(7 << 30)",
-                           deps={"my-alloc": {"path": "/x"}}, setup="ALLOC.enable();")
+    a = registry.Allocator(
+        "custom",
+        "x",
+        "my_alloc::Alloc",
+        "my_alloc::Alloc::new(7 << 30)",
+        deps={"my-alloc": {"path": "/x"}},
+        setup="ALLOC.enable();",
+    )
     text = codegen.render_main(a)
     assert "#[global_allocator]\nstatic ALLOC: my_alloc::Alloc = my_alloc::Alloc::new(7 << 30);" in text
     assert 'hab_engine::main("custom", || {\n        ALLOC.enable();\n    });' in text
     files = codegen.render([a])
     assert 'name = "hab-engine-custom"' in files["Cargo.toml"]
     assert "[dependencies.my-alloc]" in files["Cargo.toml"]
+    assert 'custom = [\n    "dep:my-alloc",\n]' in files["Cargo.toml"], "its dependency is behind its own feature"
+    assert 'required-features = [\n    "custom",\n]' in files["Cargo.toml"]
 
 
 def test_sync_writes_changes_and_removes_stale_binaries(tmp_path):
@@ -74,8 +84,9 @@ def test_versions_come_from_the_lock_file():
 
 
 def test_preload_entries_are_not_generated_into_the_engine_workspace(tmp_path):
-    (tmp_path / "allocators.toml").write_text("[c]\nabout='x'\nglobal='T'\ninit='T'\n"
-                                              "[p]\nabout='y'\npreload='libp.so.1'\ndebian='libp1'\n")
+    (tmp_path / "allocators.toml").write_text(
+        "[c]\nabout='x'\nglobal='T'\ninit='T'\n[p]\nabout='y'\npreload='libp.so.1'\ndebian='libp1'\n"
+    )
     known = registry.load(tmp_path)
     assert (known["c"].kind, known["p"].kind) == ("crate", "preload")
     assert known["p"].debian == "libp1" and known["p"].builtin_crate is False

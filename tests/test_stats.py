@@ -37,11 +37,18 @@ def test_point_estimates_match_numpy_and_scipy_on_random_data():
 def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
     rng = np.random.default_rng(11)
     t = rng.normal(1000.0, 50.0, size=40)
-    ours = estimate([(np.ones(40), t)], linear=False, nresamples=20_000, confidence=0.95,
-                    seed=bootstrap.seed_for(0, "scipy"))
+    ours = estimate(
+        [(np.ones(40), t)], linear=False, nresamples=20_000, confidence=0.95, seed=bootstrap.seed_for(0, "scipy")
+    )
     for name, fn in (("mean", np.mean), ("median", np.median)):
-        ref = sps.bootstrap((t,), fn, n_resamples=20_000, confidence_level=0.95, method="percentile",
-                            random_state=np.random.default_rng(1)).confidence_interval
+        ref = sps.bootstrap(
+            (t,),
+            fn,
+            n_resamples=20_000,
+            confidence_level=0.95,
+            method="percentile",
+            random_state=np.random.default_rng(1),
+        ).confidence_interval
         est = ours.estimates[name]
         width = ref.high - ref.low
         assert est.lower == pytest.approx(ref.low, abs=0.1 * width), name
@@ -77,8 +84,13 @@ def test_same_seed_and_key_give_identical_intervals_and_other_keys_differ():
 
 
 def test_constant_samples_give_a_zero_width_interval_without_errors():
-    e = estimate([(np.arange(1, 11, dtype=float), np.arange(1, 11, dtype=float) * 7.0)], True, 1_000, 0.95,
-                 bootstrap.seed_for(0, "flat"))
+    e = estimate(
+        [(np.arange(1, 11, dtype=float), np.arange(1, 11, dtype=float) * 7.0)],
+        True,
+        1_000,
+        0.95,
+        bootstrap.seed_for(0, "flat"),
+    )
     for est in e.estimates.values():
         assert est.exact and est.lower == est.point == est.upper
     assert e.typical.point == pytest.approx(7.0)

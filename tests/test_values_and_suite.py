@@ -2,13 +2,15 @@
 
 import pytest
 
-from hab import suite, values
 from hab.errors import UserError
+from hab.records.plan import Sampling
+from hab.records.workload import ParamInfo
+from hab.suite import suite, values
 
-SIZE = {"name": "max_size", "kind": "size"}
-FLOAT = {"name": "keep_prob", "kind": "float"}
-INT = {"name": "keep_max", "kind": "int"}
-CHOICE = {"name": "init", "kind": "choice", "choices": ["zero", "none"]}
+SIZE = ParamInfo("max_size", "size", "", 0)
+FLOAT = ParamInfo("keep_prob", "float", "", 0.0)
+INT = ParamInfo("keep_max", "int", "", 0)
+CHOICE = ParamInfo("init", "choice", "", "zero", choices=("zero", "none"))
 
 
 def test_sizes_read_and_print_in_binary_units():
@@ -43,11 +45,10 @@ def test_presets_load_and_keep_the_seed_grid_shape():
     assert params["max_size"] == ["64KiB", "1MiB"]
     assert params["iters_per_task"] == [10000, 20000]
     assert params["keep_max"] == [0, 64, 256]
-    assert seed.sampling == suite.Sampling("auto", 20, 3.0, 30.0)
+    assert seed.sampling == Sampling("auto", 20, 3.0, 30.0)
     default = suite.load_preset("default")
     assert default.benchmarks[0].params["keep_max"] == [0, 256]
-    assert [b.workload for b in default.benchmarks] == ["rayon_boxes", "larson", "xmalloc", "fastpath",
-                                                        "fragmentation"]
+    assert [b.workload for b in default.benchmarks] == ["rayon_boxes", "larson", "xmalloc", "fastpath", "fragmentation"]
     scaling = suite.load_preset("scaling")
     assert scaling.threads == (1, 2, 4) and not scaling.dry
     with pytest.raises(UserError, match="unknown preset 'nope'"):
@@ -96,8 +97,16 @@ def test_bad_suites_are_one_line_errors(text, message):
 
 def test_narrow_applies_command_line_choices():
     base = suite.load_preset("default")
-    s = suite.narrow(base, allocators=["talc"], threads=[1, 4], params=[("keep_max", ["5"])],
-                     sample_size=5, measurement_time=0.5, repetitions=2, dry=False)
+    s = suite.narrow(
+        base,
+        allocators=["talc"],
+        threads=[1, 4],
+        params=[("keep_max", ["5"])],
+        sample_size=5,
+        measurement_time=0.5,
+        repetitions=2,
+        dry=False,
+    )
     assert s.allocators == ("talc",) and s.threads == (1, 4) and s.repetitions == 2 and not s.dry
     assert s.overrides == (("keep_max", ["5"]),)
     assert (s.sampling.sample_size, s.sampling.measurement_time) == (5, 0.5)
@@ -117,14 +126,17 @@ def test_unit_timeout_follows_the_sampling_budget_unless_set():
     assert suite.narrow(s, timeout=7.0).unit_timeout() == 7.0
 
 
-@pytest.mark.parametrize("table, message", [
-    ("[allocator.x]\ninit = 'X'", "give the crate's path or its crates.io version"),
-    ("[allocator.x]\nversion = '1'\ninit = 'X'", "a crates.io allocator needs crate"),
-    ("[allocator.x]\ncrate = 'x'\nversion = '1'", "needs init"),
-    ("[allocator.x]\ncrate = 'x'\nversion = '1'\ninit = 'X'\ncolour = 1", "unknown keys colour"),
-    ("[allocator.Bad]\npreload = 'lib.so'", "lowercase"),
-    ("[allocator.x]\npreload = 'nosuch.so'", "shared object"),
-])
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ("[allocator.x]\ninit = 'X'", "give the crate's path or its crates.io version"),
+        ("[allocator.x]\nversion = '1'\ninit = 'X'", "a crates.io allocator needs crate"),
+        ("[allocator.x]\ncrate = 'x'\nversion = '1'", "needs init"),
+        ("[allocator.x]\ncrate = 'x'\nversion = '1'\ninit = 'X'\ncolour = 1", "unknown keys colour"),
+        ("[allocator.Bad]\npreload = 'lib.so'", "lowercase"),
+        ("[allocator.x]\npreload = 'nosuch.so'", "shared object"),
+    ],
+)
 def test_bad_allocator_definitions_in_a_suite_are_refused(tmp_path, table, message):
     path = tmp_path / "s.toml"
     path.write_text("[[benchmark]]\nworkload = 'fastpath'\n" + table)
@@ -134,8 +146,10 @@ def test_bad_allocator_definitions_in_a_suite_are_refused(tmp_path, table, messa
 
 def test_a_suite_defines_a_crates_io_allocator_with_features(tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text("[[benchmark]]\nworkload = 'fastpath'\n[allocator.mine]\ncrate = 'my-alloc'\n"
-                    "version = '0.3'\nfeatures = ['fast']\ninit = 'MyAlloc::new()'\n")
+    path.write_text(
+        "[[benchmark]]\nworkload = 'fastpath'\n[allocator.mine]\ncrate = 'my-alloc'\n"
+        "version = '0.3'\nfeatures = ['fast']\ninit = 'MyAlloc::new()'\n"
+    )
     (a,) = suite.load_file(path).defined
     assert a.deps == {"my-alloc": {"version": "0.3", "features": ["fast"]}}
     assert (a.global_type, a.package, a.kind) == ("MyAlloc", "my-alloc", "crate")

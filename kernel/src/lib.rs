@@ -7,12 +7,16 @@
 
 use numpy::ndarray::{Array1, Array2, Axis};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
-use rayon::prelude::*;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
 pub mod resample;
 pub mod summary;
+
+/// What [`bootstrap`] returns: the `(5, 3)` summary and the typical time's
+/// bootstrap distribution.
+type Estimates<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>);
 
 /// Hierarchical bootstrap of criterion's estimates.
 ///
@@ -34,14 +38,14 @@ fn bootstrap<'py>(
     nresamples: usize,
     seed: u64,
     confidence: f64,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<Estimates<'py>> {
     check_confidence(confidence)?;
     if nresamples < 2 {
         return Err(PyValueError::new_err("nresamples must be at least 2"));
     }
     let offsets: Vec<usize> = offsets.as_slice()?.iter().map(|&o| o as usize).collect();
-    let series = resample::Series::new(iters.as_slice()?, times.as_slice()?, &offsets)
-        .map_err(PyValueError::new_err)?;
+    let series =
+        resample::Series::new(iters.as_slice()?, times.as_slice()?, &offsets).map_err(PyValueError::new_err)?;
     let (summary, typical) = py.detach(|| {
         let dists = resample::bootstrap(&series, linear, nresamples, seed);
         let typical: Array1<f64> = dists.row(if linear { 4 } else { 0 }).to_owned();

@@ -83,6 +83,10 @@ impl Series {
     pub fn len(&self) -> usize {
         self.d.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.d.is_empty()
+    }
 }
 
 /// A bound with its rejection threshold `2^32 mod n` (Lemire's
@@ -220,7 +224,7 @@ impl Orders {
 
 /// criterion's median of `m` values: interpolation at rank (m-1)/2.
 fn interpolate(pair: (f64, f64), m: usize) -> f64 {
-    let fraction = if m % 2 == 0 { 0.5 } else { 0.0 };
+    let fraction = if m.is_multiple_of(2) { 0.5 } else { 0.0 };
     pair.0 + (pair.1 - pair.0) * fraction
 }
 
@@ -255,7 +259,12 @@ fn weighted_sums<const LINEAR: bool>(s: &Series, counts: &[u32]) -> (f64, f64, f
 }
 
 /// The five estimates of one resample; `counts` is scratch of `s.len()`.
-fn one_resample<const LINEAR: bool>(s: &Series, rng: &mut Indices, counts: &mut [u32], orders: &mut Orders) -> [f64; 5] {
+fn one_resample<const LINEAR: bool>(
+    s: &Series,
+    rng: &mut Indices,
+    counts: &mut [u32],
+    orders: &mut Orders,
+) -> [f64; 5] {
     counts.fill(0);
     let mut m = 0usize;
     let processes = s.groups.len();
@@ -282,7 +291,7 @@ fn one_resample<const LINEAR: bool>(s: &Series, rng: &mut Indices, counts: &mut 
     let std_dev = if m > 1 { ((sum_dd - sum_d * sum_d / mf).max(0.0) / (mf - 1.0)).sqrt() } else { 0.0 };
     let k = (m - 1) / 2;
     let (lo, hi) = order_pair(counts, k);
-    let key = if m % 2 == 0 { (lo, hi) } else { (lo, lo) };
+    let key = if m.is_multiple_of(2) { (lo, hi) } else { (lo, lo) };
     let median = interpolate((s.sorted[lo], s.sorted[hi]), m);
     let order = orders.get(&s.sorted, key, median);
     let mad = interpolate(deviation_pair(&s.sorted, counts, order, median, k), m) * MAD_SCALE;
@@ -329,7 +338,11 @@ mod tests {
         v.sort_by(f64::total_cmp);
         let r = 0.5 * (v.len() - 1) as f64;
         let lo = r.floor() as usize;
-        if lo + 1 < v.len() { v[lo] + (v[lo + 1] - v[lo]) * (r - lo as f64) } else { v[lo] }
+        if lo + 1 < v.len() {
+            v[lo] + (v[lo + 1] - v[lo]) * (r - lo as f64)
+        } else {
+            v[lo]
+        }
     }
 
     /// Every estimate of a resample equals the same estimate computed
@@ -346,7 +359,7 @@ mod tests {
             let got = one_resample::<true>(&s, &mut rng, &mut counts, &mut orders);
             let mut values: Vec<f64> = Vec::new();
             for (v, &c) in s.sorted.iter().zip(&counts) {
-                values.extend(std::iter::repeat(*v).take(c as usize));
+                values.extend(std::iter::repeat_n(*v, c as usize));
             }
             let m = values.len() as f64;
             let mean = values.iter().sum::<f64>() / m;
@@ -376,7 +389,8 @@ mod tests {
         let times: Vec<f64> = iters.iter().map(|x| x * 3.0 + (x * 7.0) % 5.0).collect();
         let s = Series::new(&iters, &times, &[0, 20, 40]).unwrap();
         let a = bootstrap(&s, true, 5000, 77);
-        let b = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| bootstrap(&s, true, 5000, 77));
+        let b =
+            rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| bootstrap(&s, true, 5000, 77));
         assert_eq!(a, b);
         assert_ne!(a, bootstrap(&s, true, 5000, 78));
     }

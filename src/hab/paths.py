@@ -15,8 +15,7 @@ def engine_dir() -> Path:
     path = Path(override) if override else Path(__file__).resolve().parents[2] / "engine"
     if not (path / "Cargo.toml").is_file():
         raise UserError(
-            f"engine sources not found at {path}; install hab from a clone "
-            "(pip install -e .) or set HAB_ENGINE_DIR"
+            f"engine sources not found at {path}; install hab from a clone (pip install -e .) or set HAB_ENGINE_DIR"
         )
     return path
 

@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::protocol::{ErrorKind, Record, Usage, PROTOCOL_VERSION};
 use crate::latency::{self, Latency};
+use crate::protocol::{ErrorKind, Record, Usage};
 use crate::spec::{Resolved, Spec};
+use crate::wire::PROTOCOL_VERSION;
 use crate::workloads::{Context, Instruments};
 use crate::{rusage, sampling, verify, workloads};
 
@@ -80,7 +81,8 @@ pub fn command(allocator: &str, args: &[String], out: &mut impl Write) -> Result
             Ok(())
         }
         ["--spec-file", path] => {
-            let text = std::fs::read_to_string(path).map_err(|e| spec_error(format!("cannot read spec file {path}: {e}")))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| spec_error(format!("cannot read spec file {path}: {e}")))?;
             run(allocator, &text, out)
         }
         ["-h" | "--help"] => {
@@ -160,13 +162,19 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         return Ok(());
     }
     let warm = sampling::warm_up(spec.sampling.warm_up_ns(), &mut time);
-    let plan = sampling::plan(spec.sampling.mode, spec.sampling.sample_size, spec.sampling.measurement_ns(), warm.met_ns());
+    let plan =
+        sampling::plan(spec.sampling.mode, spec.sampling.sample_size, spec.sampling.measurement_ns(), warm.met_ns());
     Record::Warmup { iters: warm.iters, ns: warm.ns }.emit(out);
     if let Some(lat) = &tools.latency {
         lat.start();
     }
-    Record::Plan { mode: plan.mode, iters: plan.iters.clone(), met_ns: warm.met_ns(), expected_ns: plan.expected_ns(warm.met_ns()) }
-        .emit(out);
+    Record::Plan {
+        mode: plan.mode,
+        iters: plan.iters.clone(),
+        met_ns: warm.met_ns(),
+        expected_ns: plan.expected_ns(warm.met_ns()),
+    }
+    .emit(out);
     for (i, &iters) in plan.iters.iter().enumerate() {
         let ns = time(iters);
         Record::Sample { i: i as u64, iters, ns }.emit(out);
@@ -243,12 +251,24 @@ mod tests {
                 _ => "other",
             })
             .collect();
-        assert_eq!(kinds, ["hello", "warmup", "plan", "sample", "sample", "sample", "sample", "sample", "work", "live", "rusage", "done"]);
+        assert_eq!(
+            kinds,
+            [
+                "hello", "warmup", "plan", "sample", "sample", "sample", "sample", "sample", "work", "live", "rusage",
+                "done"
+            ]
+        );
         let Record::Work { allocations, bytes } = recs[8] else { unreachable!() };
         assert_eq!(allocations, 4 * 50);
         assert!(bytes >= allocations && bytes <= allocations * 256);
         let Record::Plan { iters, .. } = &recs[2] else { unreachable!() };
-        let sampled: Vec<u64> = recs.iter().filter_map(|r| match r { Record::Sample { iters, .. } => Some(*iters), _ => None }).collect();
+        let sampled: Vec<u64> = recs
+            .iter()
+            .filter_map(|r| match r {
+                Record::Sample { iters, .. } => Some(*iters),
+                _ => None,
+            })
+            .collect();
         assert_eq!(&sampled, iters);
     }
 
@@ -278,9 +298,13 @@ mod tests {
     #[test]
     fn spec_can_come_from_a_file() {
         let path = std::env::temp_dir().join(format!("hab-spec-{}.json", std::process::id()));
-        std::fs::write(&path, r#"{"protocol":1,"workload":"rayon_boxes","threads":1,"dry":true,
+        std::fs::write(
+            &path,
+            r#"{"protocol":1,"workload":"rayon_boxes","threads":1,"dry":true,
             "params":{"max_size":64,"iters_per_task":10},
-            "sampling":{"sample_size":2,"warm_up_time":0,"measurement_time":0.001}}"#).unwrap();
+            "sampling":{"sample_size":2,"warm_up_time":0,"measurement_time":0.001}}"#,
+        )
+        .unwrap();
         let (result, recs) = records(&["--spec-file", path.to_str().unwrap()]);
         std::fs::remove_file(&path).unwrap();
         result.unwrap();

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 use crate::latency::{Op, Probe};
+use crate::limits::PAGE;
 use crate::verify;
 
 /// A meter publishes its tally once it has moved by this many bytes.
@@ -120,7 +121,7 @@ impl Block {
     /// Writes one byte per 4 KiB page and the last byte.
     pub fn touch_pages(&mut self) {
         let size = self.layout.size();
-        for offset in (0..size).step_by(crate::workloads::PAGE) {
+        for offset in (0..size).step_by(PAGE) {
             self.poke(offset, 1);
         }
         self.poke(size - 1, 1);

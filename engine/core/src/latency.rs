@@ -16,11 +16,13 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::MAX_THREADS;
+
 /// Largest latency a histogram holds (longer ones are clamped): one minute.
 pub const MAX_NS: u64 = 60_000_000_000;
 
 /// Slots available to threads (thread indices wrap around this).
-pub const SLOTS: usize = 2 * crate::spec::MAX_THREADS as usize + 2;
+pub const SLOTS: usize = 2 * MAX_THREADS as usize + 2;
 
 /// The operations that are timed; the value indexes a thread's histograms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +58,11 @@ pub struct Latency {
 impl Latency {
     /// Times one operation in `every` (1: all of them).
     pub fn new(every: u32) -> Latency {
-        Latency { every: every.max(1), on: AtomicBool::new(false), slots: (0..SLOTS).map(|_| Mutex::new(None)).collect() }
+        Latency {
+            every: every.max(1),
+            on: AtomicBool::new(false),
+            slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
+        }
     }
 
     /// Starts recording (after the warm-up).

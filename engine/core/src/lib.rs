@@ -8,12 +8,14 @@
 pub mod entry;
 pub mod heap;
 pub mod latency;
+pub mod limits;
 pub mod params;
 pub mod protocol;
 pub mod rusage;
 pub mod sampling;
 pub mod spec;
 pub mod verify;
+pub mod wire;
 pub mod workloads;
 
 pub use entry::main;

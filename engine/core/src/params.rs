@@ -26,7 +26,7 @@ pub enum Kind {
 
 /// The value a parameter takes when the spec leaves it out.
 #[derive(Debug, Clone, Copy)]
-pub enum Default {
+pub enum DefaultValue {
     Int(u64),
     Float(f64),
     Word(&'static str),
@@ -34,13 +34,13 @@ pub enum Default {
     PerThread(u64),
 }
 
-impl Serialize for Default {
+impl Serialize for DefaultValue {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match *self {
-            Default::Int(v) => s.serialize_u64(v),
-            Default::Float(v) => s.serialize_f64(v),
-            Default::Word(v) => s.serialize_str(v),
-            Default::PerThread(k) => s.serialize_str(&format!("{k}*threads")),
+            DefaultValue::Int(v) => s.serialize_u64(v),
+            DefaultValue::Float(v) => s.serialize_f64(v),
+            DefaultValue::Word(v) => s.serialize_str(v),
+            DefaultValue::PerThread(k) => s.serialize_str(&format!("{k}*threads")),
         }
     }
 }
@@ -52,16 +52,16 @@ pub struct ParamDef {
     pub about: &'static str,
     #[serde(flatten)]
     pub kind: Kind,
-    pub default: Default,
+    pub default: DefaultValue,
 }
 
 impl ParamDef {
     fn default_value(&self, threads: u64) -> Value {
         match self.default {
-            Default::Int(v) => Value::from(v),
-            Default::Float(v) => Value::from(v),
-            Default::Word(v) => Value::from(v),
-            Default::PerThread(k) => Value::from(k.saturating_mul(threads)),
+            DefaultValue::Int(v) => Value::from(v),
+            DefaultValue::Float(v) => Value::from(v),
+            DefaultValue::Word(v) => Value::from(v),
+            DefaultValue::PerThread(k) => Value::from(k.saturating_mul(threads)),
         }
     }
 
@@ -99,10 +99,7 @@ impl ParamDef {
 pub fn resolve(workload: &str, defs: &[ParamDef], given: &Values, threads: u64) -> Result<Values, String> {
     if let Some(unknown) = given.keys().find(|k| !defs.iter().any(|d| d.name == k.as_str())) {
         let known: Vec<&str> = defs.iter().map(|d| d.name).collect();
-        return Err(format!(
-            "unknown parameter '{unknown}' for workload {workload} (known: {})",
-            known.join(", ")
-        ));
+        return Err(format!("unknown parameter '{unknown}' for workload {workload} (known: {})", known.join(", ")));
     }
     let mut out = Values::new();
     for def in defs {
@@ -152,10 +149,15 @@ mod tests {
     use serde_json::json;
 
     const DEFS: &[ParamDef] = &[
-        ParamDef { name: "n", about: "", kind: Kind::Int { min: 1, max: 10 }, default: Default::Int(3) },
-        ParamDef { name: "p", about: "", kind: Kind::Float { min: 0.0, max: 1.0 }, default: Default::Float(0.5) },
-        ParamDef { name: "mode", about: "", kind: Kind::Choice { choices: &["a", "b"] }, default: Default::Word("a") },
-        ParamDef { name: "tasks", about: "", kind: Kind::Int { min: 1, max: 99 }, default: Default::PerThread(2) },
+        ParamDef { name: "n", about: "", kind: Kind::Int { min: 1, max: 10 }, default: DefaultValue::Int(3) },
+        ParamDef { name: "p", about: "", kind: Kind::Float { min: 0.0, max: 1.0 }, default: DefaultValue::Float(0.5) },
+        ParamDef {
+            name: "mode",
+            about: "",
+            kind: Kind::Choice { choices: &["a", "b"] },
+            default: DefaultValue::Word("a"),
+        },
+        ParamDef { name: "tasks", about: "", kind: Kind::Int { min: 1, max: 99 }, default: DefaultValue::PerThread(2) },
     ];
 
     fn given(v: Value) -> Values {

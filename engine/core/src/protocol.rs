@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::latency::{OpLatency, TimerCost};
 use crate::params::{ParamDef, Values};
 use crate::sampling::PlanMode;
-use crate::spec::Sampling;
+use crate::wire::Sampling;
 
-/// Version of the spec and record formats. Bump on incompatible changes.
-pub const PROTOCOL_VERSION: u32 = 1;
+// The version belongs to specs and records alike; it lives in `wire`.
+pub use crate::wire::PROTOCOL_VERSION;
 
 /// Every record line starts with this.
 pub const MARKER: &str = "@@hab ";
@@ -191,13 +191,29 @@ mod tests {
                 verify: false,
                 malloc_from: None,
             },
-            Record::Valid { workload: "w".into(), threads: 1, dry: false, spin_ns: 12.5, latency_every: Some(8), params, sampling },
+            Record::Valid {
+                workload: "w".into(),
+                threads: 1,
+                dry: false,
+                spin_ns: 12.5,
+                latency_every: Some(8),
+                params,
+                sampling,
+            },
             Record::Live { peak_bytes: 1 << 33, start_rss_kib: None },
             Record::Latency {
                 every: 8,
                 timer: TimerCost { min_ns: 17, p50_ns: 20, p99_ns: 41 },
                 ops: vec![OpLatency {
-                    op: "alloc".into(), count: 9, min: 20, mean: 33.5, p50: 30, p90: 40, p99: 50, p999: 60, max: 70,
+                    op: "alloc".into(),
+                    count: 9,
+                    min: 20,
+                    mean: 33.5,
+                    p50: 30,
+                    p90: 40,
+                    p99: 50,
+                    p999: 60,
+                    max: 70,
                     histogram: "HISTFAAAAB".into(),
                 }],
             },
@@ -205,7 +221,13 @@ mod tests {
             Record::Warmup { iters: 7, ns: 3_000_000_001 },
             Record::Plan { mode: PlanMode::Linear, iters: vec![3, 6, 9], met_ns: 1234.5, expected_ns: 22221.0 },
             Record::Sample { i: 0, iters: 3, ns: u64::MAX },
-            Record::Rusage(Usage { max_rss_kib: Some(1024), minor_faults: Some(3), major_faults: None, user_us: Some(1), system_us: Some(0) }),
+            Record::Rusage(Usage {
+                max_rss_kib: Some(1024),
+                minor_faults: Some(3),
+                major_faults: None,
+                user_us: Some(1),
+                system_us: Some(0),
+            }),
             Record::Done { wall_ns: 5 },
             Record::Error { kind: ErrorKind::Spec, message: "threads must be \"positive\"".into() },
         ];

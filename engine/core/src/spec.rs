@@ -4,55 +4,13 @@
 //! checks everything before any work starts and fills every default, so the
 //! engine either runs exactly what the `hello` record states or refuses.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+pub use crate::limits::MAX_THREADS;
 use crate::params::{self, Values};
-use crate::protocol::PROTOCOL_VERSION;
-use crate::sampling::Mode;
+pub use crate::wire::Sampling;
+use crate::wire::PROTOCOL_VERSION;
 use crate::workloads::{self, WorkloadDef};
-
-/// Largest thread count a spec may ask for.
-pub const MAX_THREADS: u64 = 4096;
-
-/// How to sample, in criterion's terms. Times are in seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Sampling {
-    pub mode: Mode,
-    pub sample_size: u64,
-    pub warm_up_time: f64,
-    pub measurement_time: f64,
-}
-
-impl Default for Sampling {
-    /// criterion.rs's defaults.
-    fn default() -> Self {
-        Sampling { mode: Mode::Auto, sample_size: 100, warm_up_time: 3.0, measurement_time: 5.0 }
-    }
-}
-
-impl Sampling {
-    fn validate(&self) -> Result<(), String> {
-        if !(2..=100_000).contains(&self.sample_size) {
-            return Err(format!("sample_size must be in 2..=100000, got {}", self.sample_size));
-        }
-        if !(self.warm_up_time.is_finite() && self.warm_up_time >= 0.0) {
-            return Err(format!("warm_up_time must be >= 0 seconds, got {}", self.warm_up_time));
-        }
-        if !(self.measurement_time.is_finite() && self.measurement_time > 0.0) {
-            return Err(format!("measurement_time must be > 0 seconds, got {}", self.measurement_time));
-        }
-        Ok(())
-    }
-
-    pub fn warm_up_ns(&self) -> u64 {
-        (self.warm_up_time * 1e9) as u64
-    }
-
-    pub fn measurement_ns(&self) -> u64 {
-        (self.measurement_time * 1e9) as u64
-    }
-}
 
 /// A spec as it arrives.
 #[derive(Debug, Clone, Deserialize)]
@@ -187,7 +145,10 @@ mod tests {
             (r#"{"protocol":1,"workload":"rayon_boxes","spin_ns":-1}"#, "spin_ns must be in [0, 1e9]"),
             (r#"{"protocol":1,"workload":"rayon_boxes","latency_every":0}"#, "latency_every must be in 1..="),
             (r#"{"protocol":1,"workload":"rayon_boxes","latency_every":1,"dry":true}"#, "latency mode times"),
-            (r#"{"protocol":1,"workload":"fastpath","params":{"min_size":64,"max_size":32}}"#, "min_size (64) must not exceed max_size (32)"),
+            (
+                r#"{"protocol":1,"workload":"fastpath","params":{"min_size":64,"max_size":32}}"#,
+                "min_size (64) must not exceed max_size (32)",
+            ),
             (r#"{"protocol":1,"#, "invalid spec JSON"),
         ];
         for (text, start) in cases {

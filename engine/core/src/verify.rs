@@ -1,6 +1,6 @@
 //! Verify mode: checking the allocator under test instead of timing it.
 //!
-//! When [`enable`] has been called, every block a [`crate::heap::Meter`]
+//! When [`enable`] has been called, every block a `heap::Meter`
 //! gets is checked for the alignment it asked for and for overlap with the
 //! blocks alive, zeroed blocks are checked for zeros, and each block is
 //! filled with a pattern derived from its address and size. The pattern is
@@ -9,7 +9,7 @@
 //! rotating ladder of alignments (at least what the workload asked), so
 //! every workload exercises the aligned paths.
 //!
-//! Workloads keep the pattern intact: [`crate::heap::Block::poke`] writes
+//! Workloads keep the pattern intact: `heap::Block::poke` writes
 //! the pattern's own byte in verify mode and bulk writers skip their
 //! writes, so any other change to a live block is the allocator's doing.
 //!
@@ -136,8 +136,11 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
 /// Checks a block the allocator just returned (`zeroed`: from
 /// `alloc_zeroed`) and fills it with its pattern.
 pub fn admit(addr: usize, size: usize, align: usize, zeroed: bool) {
-    if addr % align != 0 {
-        fail(format!("allocation of {size} bytes aligned to {align} returned {addr:#x}, misaligned by {}", addr % align));
+    if !addr.is_multiple_of(align) {
+        fail(format!(
+            "allocation of {size} bytes aligned to {align} returned {addr:#x}, misaligned by {}",
+            addr % align
+        ));
     }
     if zeroed {
         // SAFETY: the block owns `size` bytes at `addr`.

@@ -10,9 +10,9 @@ use std::sync::Mutex;
 use hab_engine::params::Values;
 use hab_engine::workloads::rayon_boxes::{self, Config, DryTask, Init, SEED_BASE};
 use hab_engine::workloads::{Context, Instruments, Work};
-use std::sync::Arc;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use std::sync::Arc;
 
 const LOG_CAP: usize = 4096;
 

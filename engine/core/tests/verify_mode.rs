@@ -16,6 +16,7 @@ fn verify_mode_checks_instead_of_sampling() {
     assert_eq!(allocations, 4);
     assert!(checked_bytes >= 4 * 4096, "every grown buffer was checked");
     assert!(matches!(recs[2], Record::Done { .. }) && recs.len() == 3);
-    let (result, _) = command_records("test", &["--check", r#"{"protocol":1,"workload":"fastpath","verify":true,"dry":true}"#]);
+    let (result, _) =
+        command_records("test", &["--check", r#"{"protocol":1,"workload":"fastpath","verify":true,"dry":true}"#]);
     assert_eq!(result.unwrap_err().0, ErrorKind::Spec);
 }

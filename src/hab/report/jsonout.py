@@ -2,7 +2,8 @@
 
 import json
 
-from hab.analysis import Row, RunResult
+from hab.analysis.run import Row, RunResult
+from hab.records.run import RunMeta
 
 
 def _row(row: Row) -> dict:
@@ -19,24 +20,27 @@ def _row(row: Row) -> dict:
         "typical": row.typical_name,
         "estimates": {k: v.to_dict() for k, v in row.estimates.items()},
         "ratio_to_reference": est(row.ratio),
-        "engine_share": est(row.overhead),
+        "engine_share": est(row.engine_share),
         "throughput": {"allocations_per_s": est(row.allocations_per_s), "bytes_per_s": est(row.bytes_per_s)},
         "process_typicals": row.process_typicals,
         "variance": row.variance,
         "outliers": row.outliers,
         "rusage": {k: v.to_dict() for k, v in row.rusage.items()},
-        "work_per_iteration": row.work,
+        "work_per_iteration": row.work.to_dict() if row.work else None,
         "memory": row.memory.to_dict() if row.memory else None,
         "latency": row.latency.to_dict() if row.latency else None,
     }
 
 
-def render(result: RunResult, meta: dict) -> str:
+def render(result: RunResult, meta: RunMeta) -> str:
+    stored = meta.to_dict()
     doc = {
-        "run": {k: meta.get(k) for k in ("id", "status", "created", "finished", "host", "engine", "allocators",
-                                         "verify", "max_rss")},
-        "suite": meta.get("suite"),
-        "analysis": result.settings,
+        "run": {
+            k: stored.get(k)
+            for k in ("id", "status", "created", "finished", "host", "engine", "allocators", "verify", "max_rss")
+        },
+        "suite": meta.suite,
+        "analysis": result.settings.to_dict(),
         "reference": result.reference,
         "cells": [
             {
@@ -50,9 +54,13 @@ def render(result: RunResult, meta: dict) -> str:
             for c in result.cells
         ],
         "summary": [
-            {"allocator": s.allocator, "cells": s.cells,
-             "geomean_ratio": s.geomean_ratio.to_dict() if s.geomean_ratio else None,
-             "fastest_in": s.fastest_in, "failed_cells": s.failed_cells}
+            {
+                "allocator": s.allocator,
+                "cells": s.cells,
+                "geomean_ratio": s.geomean_ratio.to_dict() if s.geomean_ratio else None,
+                "fastest_in": s.fastest_in,
+                "failed_cells": s.failed_cells,
+            }
             for s in result.summary
         ],
         "scaling": [g.to_dict() for g in result.scaling],

@@ -3,8 +3,8 @@ operations per allocator, merged over engine processes."""
 
 from rich.table import Table
 
-from hab.analysis import CellResult
-from hab.latency import PERCENTILES
+from hab.analysis.latency import PERCENTILES
+from hab.analysis.run import CellResult
 from hab.report import units
 from hab.report.layout import plain_table
 
@@ -21,8 +21,14 @@ def table(cell: CellResult) -> Table | None:
         t.add_column(name, justify="right", no_wrap=True)
     for row in rows:
         for i, op in enumerate(row.latency.ops):
-            t.add_row(row.allocator if i == 0 else "", op.op, f"{op.count:,}", units.duration(op.mean),
-                      *(units.duration(op.percentiles[k]) for k, _ in PERCENTILES), units.duration(op.max))
+            t.add_row(
+                row.allocator if i == 0 else "",
+                op.op,
+                f"{op.count:,}",
+                units.duration(op.mean),
+                *(units.duration(op.percentiles[k]) for k, _ in PERCENTILES),
+                units.duration(op.max),
+            )
     return t
 
 
@@ -33,5 +39,7 @@ def timer_note(cell: CellResult) -> str | None:
         return None
     timer = sorted(r.latency.timer_ns for r in rows)[len(rows) // 2]
     every = rows[0].latency.every
-    return (f"  one allocator call in {every} timed; the timer (two clock reads) costs about "
-            f"{units.duration(timer)}, included above, not subtracted")
+    return (
+        f"  one allocator call in {every} timed; the timer (two clock reads) costs about "
+        f"{units.duration(timer)}, included above, not subtracted"
+    )

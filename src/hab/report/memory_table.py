@@ -3,7 +3,7 @@ page faults, CPU time, and a sparkline of RSS over time."""
 
 from rich.table import Table
 
-from hab.analysis import CellResult
+from hab.analysis.run import CellResult
 from hab.report import units
 from hab.report.layout import plain_table
 
@@ -22,7 +22,7 @@ def sparkline(values: list, width: int = SPARK_WIDTH) -> str:
     n = min(width, len(values))
     bars = []
     for i in range(n):
-        chunk = values[i * len(values) // n:(i + 1) * len(values) // n] or [values[-1]]
+        chunk = values[i * len(values) // n : (i + 1) * len(values) // n] or [values[-1]]
         bars.append(_BARS[min(len(_BARS) - 1, int(max(chunk) / top * (len(_BARS) - 1) + 0.5))])
     return "".join(bars)
 
@@ -55,9 +55,18 @@ def table(cell: CellResult) -> Table | None:
     t.add_column("RSS over time", no_wrap=True)
     for row in rows:
         m, ru = row.memory, row.rusage
-        series = (m.rss_series or {}).get("rss_kib") or []
+        series = list(m.rss_series.rss_kib) if m.rss_series else []
         peak = f" {units.kib(max(series))}" if series else ""
-        t.add_row(row.allocator, _bytes(m.peak_live_bytes), _bytes(m.max_rss_bytes), _factor(m.overhead),
-                  _factor(m.overhead_above_start), _count(ru.get("minor_faults")), _count(ru.get("major_faults")),
-                  _seconds(ru.get("user_us")), _seconds(ru.get("system_us")), sparkline(series) + peak)
+        t.add_row(
+            row.allocator,
+            _bytes(m.peak_live_bytes),
+            _bytes(m.max_rss_bytes),
+            _factor(m.rss_per_live),
+            _factor(m.net_rss_per_live),
+            _count(ru.get("minor_faults")),
+            _count(ru.get("major_faults")),
+            _seconds(ru.get("user_us")),
+            _seconds(ru.get("system_us")),
+            sparkline(series) + peak,
+        )
     return t

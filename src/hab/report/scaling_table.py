@@ -3,16 +3,15 @@ smallest count with its interval, efficiency, and collapse flags."""
 
 from rich.table import Table
 
-from hab import values
+from hab.analysis.scaling import Group
+from hab.records.workload import WorkloadInfo
 from hab.report import units
 from hab.report.layout import plain_table
-from hab.scaling import Group
+from hab.suite import values
 
 
-def heading(group: Group, workloads: dict) -> str:
-    info = workloads.get(group.workload, {})
-    params = {p["name"]: p for p in info.get("params", [])}
-    shown = " ".join(f"{k}={values.show(params.get(k), v)}" for k, v in group.params.items())
+def heading(group: Group, workloads: dict[str, WorkloadInfo]) -> str:
+    shown = values.show_params(workloads.get(group.workload), group.params)
     threads = ", ".join(str(t) for t in group.threads)
     return f"scaling {group.workload}  {shown}  threads {threads}"
 

@@ -49,8 +49,9 @@ def summarize(point: float, distribution: np.ndarray, confidence: float) -> Esti
     return Estimate(float(point), lower, upper, se, confidence)
 
 
-def ratio(a_point: float, a_dist: np.ndarray, b_point: float, b_dist: np.ndarray,
-          confidence: float) -> tuple[Estimate, np.ndarray]:
+def ratio(
+    a_point: float, a_dist: np.ndarray, b_point: float, b_dist: np.ndarray, confidence: float
+) -> tuple[Estimate, np.ndarray]:
     """a/b with an interval from independent bootstrap distributions of a
     and b; also returns the ratio's distribution."""
     dist = a_dist / b_dist

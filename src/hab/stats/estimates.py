@@ -109,4 +109,3 @@ def variance_components(per_process: list[np.ndarray]) -> dict | None:
         "between": between,
         "between_share": between / total if total > 0 else 0.0,
     }
-

@@ -21,10 +21,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 use super::common::{lock, on_workers, WRITES};
-use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
+use super::pool::Pool;
 use crate::heap::{Block, Fill, Meter};
-use crate::params::{Default, Kind, ParamDef};
+use crate::params::{DefaultValue, Kind, ParamDef};
 
 /// The workload's parameters, typed.
 pub use super::common::Scribbles as Config;
@@ -34,13 +35,13 @@ const PARAMS: &[ParamDef] = &[
         name: "obj_size",
         about: "bytes per object (the handed-over objects and the ones each thread allocates)",
         kind: Kind::Size { min: 1, max: 1 << 16 },
-        default: Default::Int(8),
+        default: DefaultValue::Int(8),
     },
     ParamDef {
         name: "objects",
         about: "objects each pool thread allocates, writes and frees per iteration after freeing the one it was given",
         kind: Kind::Int { min: 1, max: 1 << 24 },
-        default: Default::Int(100),
+        default: DefaultValue::Int(100),
     },
     WRITES,
 ];

@@ -13,9 +13,10 @@
 
 use std::sync::Arc;
 
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 use super::common::{on_workers, WRITES};
-use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
-use crate::params::{Default, Kind, ParamDef};
+use super::pool::Pool;
+use crate::params::{DefaultValue, Kind, ParamDef};
 
 /// The workload's parameters, typed.
 pub use super::common::Scribbles as Config;
@@ -25,13 +26,13 @@ const PARAMS: &[ParamDef] = &[
         name: "obj_size",
         about: "bytes per object",
         kind: Kind::Size { min: 1, max: 1 << 16 },
-        default: Default::Int(8),
+        default: DefaultValue::Int(8),
     },
     ParamDef {
         name: "objects",
         about: "objects each pool thread allocates, writes and frees per iteration",
         kind: Kind::Int { min: 1, max: 1 << 24 },
-        default: Default::Int(100),
+        default: DefaultValue::Int(100),
     },
     WRITES,
 ];

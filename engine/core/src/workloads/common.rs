@@ -6,9 +6,9 @@ use std::hint::black_box;
 use std::sync::{Mutex, MutexGuard};
 use std::thread::ScopedJoinHandle;
 
-use super::{Instruments, Work};
+use super::api::{Instruments, Work};
 use crate::heap::{Block, Fill, Meter};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
 
 /// `min_size` of a workload that draws block sizes uniformly in
 /// `min_size..=max_size` (larson, xmalloc), defaulting to `default`.
@@ -17,7 +17,7 @@ pub const fn min_size(default: u64) -> ParamDef {
         name: "min_size",
         about: "smallest block in bytes; sizes are uniform in min_size..=max_size",
         kind: Kind::Size { min: 1, max: 1 << 24 },
-        default: Default::Int(default),
+        default: DefaultValue::Int(default),
     }
 }
 
@@ -27,7 +27,7 @@ pub const fn max_size(default: u64) -> ParamDef {
         name: "max_size",
         about: "largest block in bytes (at least min_size)",
         kind: Kind::Size { min: 1, max: 1 << 24 },
-        default: Default::Int(default),
+        default: DefaultValue::Int(default),
     }
 }
 
@@ -36,7 +36,7 @@ pub const WRITES: ParamDef = ParamDef {
     name: "writes",
     about: "passes over each object, each writing every byte and reading it back",
     kind: Kind::Int { min: 1, max: 1 << 24 },
-    default: Default::Int(1000),
+    default: DefaultValue::Int(1000),
 };
 
 /// The false-sharing workloads' parameters, typed: objects of `obj_size`

@@ -39,10 +39,11 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 use super::common::{lock, on_workers};
-use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
+use super::pool::Pool;
 use crate::heap::{Block, Fill, Live, Meter};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
 
 /// Pool thread `t` seeds its per-iteration generator with `SEED_BASE ^ t`.
 pub const SEED_BASE: u64 = 0xFA57_0A77;
@@ -57,31 +58,31 @@ const PARAMS: &[ParamDef] = &[
         name: "working_set",
         about: "live blocks per thread, kept across iterations; each operation replaces one",
         kind: Kind::Int { min: 1, max: 1 << 20 },
-        default: Default::Int(64),
+        default: DefaultValue::Int(64),
     },
     ParamDef {
         name: "ops",
         about: "operations (free a slot's block, allocate a new one) per thread per iteration",
         kind: Kind::Int { min: 1, max: 1 << 32 },
-        default: Default::Int(50_000),
+        default: DefaultValue::Int(50_000),
     },
     ParamDef {
         name: "min_size",
         about: "smallest block in bytes; sizes are uniform in min_size..=max_size",
         kind: Kind::Size { min: 1, max: 1 << 20 },
-        default: Default::Int(16),
+        default: DefaultValue::Int(16),
     },
     ParamDef {
         name: "max_size",
         about: "largest block in bytes (equal to min_size: fixed size)",
         kind: Kind::Size { min: 1, max: 1 << 20 },
-        default: Default::Int(128),
+        default: DefaultValue::Int(128),
     },
     ParamDef {
         name: "pattern",
         about: "which slot an operation replaces: random (uniform) or seq (round robin)",
         kind: Kind::Choice { choices: &["random", "seq"] },
-        default: Default::Word("random"),
+        default: DefaultValue::Word("random"),
     },
 ];
 

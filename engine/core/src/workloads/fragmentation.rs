@@ -33,10 +33,11 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 use super::common::on_worker_slots;
-use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
+use super::pool::Pool;
 use crate::heap::{Block, Fill, Meter};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
 
 /// Worker `w` seeds each iteration's generator with `SEED_BASE ^ w`.
 pub const SEED_BASE: u64 = 0xF8A6_0000;
@@ -46,37 +47,37 @@ const PARAMS: &[ParamDef] = &[
         name: "count",
         about: "small blocks each thread allocates in phase 1",
         kind: Kind::Int { min: 1, max: 1 << 24 },
-        default: Default::Int(20_000),
+        default: DefaultValue::Int(20_000),
     },
     ParamDef {
         name: "small_min",
         about: "smallest phase-1 block in bytes",
         kind: Kind::Size { min: 1, max: 1 << 20 },
-        default: Default::Int(16),
+        default: DefaultValue::Int(16),
     },
     ParamDef {
         name: "small_max",
         about: "largest phase-1 block in bytes (at least small_min)",
         kind: Kind::Size { min: 1, max: 1 << 20 },
-        default: Default::Int(128),
+        default: DefaultValue::Int(128),
     },
     ParamDef {
         name: "free_fraction",
         about: "share of the phase-1 blocks freed in phase 2, chosen at random",
         kind: Kind::Float { min: 0.0, max: 1.0 },
-        default: Default::Float(0.75),
+        default: DefaultValue::Float(0.75),
     },
     ParamDef {
         name: "large_min",
         about: "smallest phase-3 block in bytes",
         kind: Kind::Size { min: 1, max: 1 << 24 },
-        default: Default::Int(256),
+        default: DefaultValue::Int(256),
     },
     ParamDef {
         name: "large_max",
         about: "largest phase-3 block in bytes (at least large_min)",
         kind: Kind::Size { min: 1, max: 1 << 24 },
-        default: Default::Int(1024),
+        default: DefaultValue::Int(1024),
     },
 ];
 

@@ -32,10 +32,11 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 use super::common::{free_all, on_worker_slots};
-use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
+use super::pool::Pool;
 use crate::heap::{Block, Fill, Meter};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
 
 /// Worker `w` seeds each iteration's generator with `SEED_BASE ^ w`.
 pub const SEED_BASE: u64 = 0x1A49_E000;
@@ -47,31 +48,31 @@ const PARAMS: &[ParamDef] = &[
         name: "live",
         about: "large blocks each thread keeps alive",
         kind: Kind::Int { min: 1, max: 1 << 12 },
-        default: Default::Int(2),
+        default: DefaultValue::Int(2),
     },
     ParamDef {
         name: "min_size",
         about: "smallest block in bytes",
         kind: Kind::Size { min: 1, max: 1 << 32 },
-        default: Default::Int(5 << 20),
+        default: DefaultValue::Int(5 << 20),
     },
     ParamDef {
         name: "max_size",
         about: "largest block in bytes (at least min_size); sizes are uniform in min_size..=max_size",
         kind: Kind::Size { min: 1, max: 1 << 32 },
-        default: Default::Int(25 << 20),
+        default: DefaultValue::Int(25 << 20),
     },
     ParamDef {
         name: "ops",
         about: "replacements (free a random slot's block, allocate a new one) per thread and iteration",
         kind: Kind::Int { min: 1, max: 1 << 24 },
-        default: Default::Int(8),
+        default: DefaultValue::Int(8),
     },
     ParamDef {
         name: "init",
         about: "none: write first and last byte; touch: one write per 4 KiB page; zero: zeroed allocation",
         kind: Kind::Choice { choices: &["none", "touch", "zero"] },
-        default: Default::Word("none"),
+        default: DefaultValue::Word("none"),
     },
 ];
 

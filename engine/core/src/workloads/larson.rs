@@ -39,10 +39,10 @@ use std::sync::Arc;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 use super::common::{free_all, join_work, max_size, min_size};
-use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
 
 /// Array `k`'s initial sizes come from `SmallRng::seed_from_u64(FILL_SEED ^ k)`.
 pub const FILL_SEED: u64 = 0x1A25_0F11;
@@ -57,7 +57,7 @@ const PARAMS: &[ParamDef] = &[
         name: "slots",
         about: "blocks in each thread's slot array (alive across iterations)",
         kind: Kind::Int { min: 1, max: 1 << 22 },
-        default: Default::Int(5000),
+        default: DefaultValue::Int(5000),
     },
     min_size(8),
     max_size(1000),
@@ -65,13 +65,13 @@ const PARAMS: &[ParamDef] = &[
         name: "rounds",
         about: "rounds per iteration; each round runs on fresh threads that take the arrays over",
         kind: Kind::Int { min: 1, max: 1 << 16 },
-        default: Default::Int(4),
+        default: DefaultValue::Int(4),
     },
     ParamDef {
         name: "replacements",
         about: "slot replacements (one free, one allocation) per thread and round",
         kind: Kind::Int { min: 1, max: 1 << 32 },
-        default: Default::Int(1000),
+        default: DefaultValue::Int(1000),
     },
 ];
 

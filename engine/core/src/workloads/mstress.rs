@@ -33,10 +33,10 @@ use std::sync::{Arc, Mutex};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 use super::common::join_work;
-use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill, Meter};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
 
 /// Thread `i` of round `r` seeds its generator with `SEED_BASE ^ (r * threads + i)`.
 pub const SEED_BASE: u64 = 0x3575_E550;
@@ -46,56 +46,56 @@ const PARAMS: &[ParamDef] = &[
         name: "transfer",
         about: "shared slots holding long-lived objects across rounds and iterations",
         kind: Kind::Int { min: 1, max: 1 << 22 },
-        default: Default::Int(1000),
+        default: DefaultValue::Int(1000),
     },
     ParamDef {
         name: "rounds",
         about: "rounds per iteration; each round creates and joins `threads` fresh threads",
         kind: Kind::Int { min: 1, max: 1 << 16 },
-        default: Default::Int(4),
+        default: DefaultValue::Int(4),
     },
     ParamDef {
         name: "steps",
         about: "allocations per thread and round",
         kind: Kind::Int { min: 1, max: 1 << 32 },
-        default: Default::Int(2000),
+        default: DefaultValue::Int(2000),
     },
     ParamDef {
         name: "local",
         about: "bound on a thread's list of short-lived objects (a random one is freed when full)",
         kind: Kind::Int { min: 1, max: 1 << 22 },
-        default: Default::Int(100),
+        default: DefaultValue::Int(100),
     },
     ParamDef {
         name: "min_size",
         about: "smallest object in bytes; small objects are uniform in min_size..=max_size",
         kind: Kind::Size { min: 1, max: 1 << 24 },
-        default: Default::Int(8),
+        default: DefaultValue::Int(8),
     },
     ParamDef {
         name: "max_size",
         about: "largest small object in bytes (at least min_size)",
         kind: Kind::Size { min: 1, max: 1 << 24 },
-        default: Default::Int(256),
+        default: DefaultValue::Int(256),
     },
     ParamDef {
         name: "large_max",
         about: "largest object in bytes; large objects are uniform in max_size..=large_max",
         kind: Kind::Size { min: 1, max: 1 << 30 },
-        default: Default::Int(64 << 10),
+        default: DefaultValue::Int(64 << 10),
     },
     ParamDef {
         name: "large_prob",
         about: "probability that an object is large",
         kind: Kind::Float { min: 0.0, max: 1.0 },
-        default: Default::Float(0.01),
+        default: DefaultValue::Float(0.01),
     },
     ParamDef {
         name: "transfer_prob",
         about:
             "probability per step of moving a local object into a random transfer slot (freeing the one it displaces)",
         kind: Kind::Float { min: 0.0, max: 1.0 },
-        default: Default::Float(0.1),
+        default: DefaultValue::Float(0.1),
     },
 ];
 

@@ -31,9 +31,11 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef, PAGE};
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
+use super::pool::Pool;
 use crate::heap::{Block, Fill, Meter};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::limits::PAGE;
+use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
 
 /// Task `t` seeds its generator with `SEED_BASE ^ t`, as the seed does.
 pub const SEED_BASE: u64 = 0xA110C;
@@ -43,37 +45,37 @@ const PARAMS: &[ParamDef] = &[
         name: "max_size",
         about: "largest block in bytes; sizes are uniform in 1..=max_size",
         kind: Kind::Size { min: 1, max: 1 << 30 },
-        default: Default::Int(1 << 20),
+        default: DefaultValue::Int(1 << 20),
     },
     ParamDef {
         name: "iters_per_task",
         about: "allocation steps per task",
         kind: Kind::Int { min: 1, max: 1 << 40 },
-        default: Default::Int(10_000),
+        default: DefaultValue::Int(10_000),
     },
     ParamDef {
         name: "keep_max",
         about: "bound on the blocks a task keeps alive in its stash",
         kind: Kind::Int { min: 0, max: 1 << 24 },
-        default: Default::Int(128),
+        default: DefaultValue::Int(128),
     },
     ParamDef {
         name: "keep_prob",
         about: "probability that a block goes to the stash instead of being freed at once",
         kind: Kind::Float { min: 0.0, max: 1.0 },
-        default: Default::Float(0.01),
+        default: DefaultValue::Float(0.01),
     },
     ParamDef {
         name: "tasks",
         about: "parallel tasks per iteration",
         kind: Kind::Int { min: 1, max: 1 << 20 },
-        default: Default::PerThread(2),
+        default: DefaultValue::PerThread(2),
     },
     ParamDef {
         name: "init",
         about: "zero: zeroed allocation (the seed); none: uninitialised; touch: one write per 4 KiB page",
         kind: Kind::Choice { choices: &["zero", "none", "touch"] },
-        default: Default::Word("zero"),
+        default: DefaultValue::Word("zero"),
     },
 ];
 
@@ -305,12 +307,12 @@ impl Workload for RayonBoxes {
         let RayonBoxes { cfg, pool, dry, tools } = self;
         let (cfg, tools) = (&*cfg, &**tools);
         match dry {
-            None => pool.install(|| {
-                (0..cfg.tasks).into_par_iter().map(|t| task(cfg, t, tools, worker())).sum::<Work>()
-            }),
-            Some(tasks) => pool.install(|| {
-                tasks.par_iter_mut().enumerate().map(|(t, d)| d.run(cfg, t, tools)).sum::<Work>()
-            }),
+            None => {
+                pool.install(|| (0..cfg.tasks).into_par_iter().map(|t| task(cfg, t, tools, worker())).sum::<Work>())
+            }
+            Some(tasks) => {
+                pool.install(|| tasks.par_iter_mut().enumerate().map(|(t, d)| d.run(cfg, t, tools)).sum::<Work>())
+            }
         }
     }
 }

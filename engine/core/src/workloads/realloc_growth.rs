@@ -7,7 +7,7 @@
 //!    uninitialised), writes byte `start_size-1` of each, then writes the
 //!    buffer's marker ([`marker`]) at offset 0;
 //! 2. grows them in rounds: round `k` (`1..=G`, `G = ceil((final_size -
-//!    start_size) / step)`, see [`growths`]) reallocates buffer 0, 1, ...,
+//!    start_size) / step)`, see [`Config::growths`]) reallocates buffer 0, 1, ...,
 //!    `buffers-1` in turn to `min(start_size + k*step, final_size)` bytes
 //!    and writes [`tag`]`(k)` at the new last byte. Interleaving the buffers
 //!    round-robin puts a neighbour after each buffer, so in-place growth
@@ -27,36 +27,37 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 pub use super::common::free_all as release;
 use super::common::on_worker_slots;
-use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
+use super::pool::Pool;
 use crate::heap::{Block, Fill, Meter};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
 
 const PARAMS: &[ParamDef] = &[
     ParamDef {
         name: "buffers",
         about: "buffers each thread grows at once, round-robin",
         kind: Kind::Int { min: 1, max: 1 << 16 },
-        default: Default::Int(4),
+        default: DefaultValue::Int(4),
     },
     ParamDef {
         name: "start_size",
         about: "size in bytes of a buffer when it is allocated",
         kind: Kind::Size { min: 1, max: 1 << 30 },
-        default: Default::Int(16),
+        default: DefaultValue::Int(16),
     },
     ParamDef {
         name: "final_size",
         about: "size in bytes a buffer is grown to (at least start_size)",
         kind: Kind::Size { min: 1, max: 1 << 30 },
-        default: Default::Int(64 << 10),
+        default: DefaultValue::Int(64 << 10),
     },
     ParamDef {
         name: "step",
         about: "bytes added by each reallocation (the last one stops at final_size)",
         kind: Kind::Size { min: 1, max: 1 << 30 },
-        default: Default::Int(64),
+        default: DefaultValue::Int(64),
     },
 ];
 

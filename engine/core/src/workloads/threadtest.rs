@@ -19,10 +19,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 use super::common::{free_all, lock, on_workers};
-use super::{Pool, Context, Instruments, Work, Workload, WorkloadDef};
+use super::pool::Pool;
 use crate::heap::{Block, Fill, Live, Meter};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
 
 /// Largest dry scratch buffer per thread (`batch * obj_size`).
 const MAX_SCRATCH: usize = 1 << 32;
@@ -32,19 +33,19 @@ const PARAMS: &[ParamDef] = &[
         name: "rounds",
         about: "rounds (allocate a batch, free it) per thread per iteration",
         kind: Kind::Int { min: 1, max: 1 << 24 },
-        default: Default::Int(50),
+        default: DefaultValue::Int(50),
     },
     ParamDef {
         name: "batch",
         about: "objects a thread allocates before freeing them all",
         kind: Kind::Int { min: 1, max: 1 << 24 },
-        default: Default::Int(1000),
+        default: DefaultValue::Int(1000),
     },
     ParamDef {
         name: "obj_size",
         about: "bytes per object",
         kind: Kind::Size { min: 1, max: 1 << 20 },
-        default: Default::Int(64),
+        default: DefaultValue::Int(64),
     },
 ];
 

@@ -31,10 +31,10 @@ use std::sync::Arc;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 use super::common::{join_work, max_size, min_size};
-use super::{Context, Instruments, Work, Workload, WorkloadDef};
 use crate::heap::{Block, Fill};
-use crate::params::{Default, Get, Kind, ParamDef, Values};
+use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
 
 /// Producer `p` seeds its generator with `SEED_BASE ^ p` every iteration.
 pub const SEED_BASE: u64 = 0x8A11_0C00;
@@ -44,7 +44,7 @@ const PARAMS: &[ParamDef] = &[
         name: "blocks",
         about: "blocks each producer allocates per iteration",
         kind: Kind::Int { min: 1, max: 1 << 32 },
-        default: Default::Int(5000),
+        default: DefaultValue::Int(5000),
     },
     min_size(16),
     max_size(256),
@@ -52,13 +52,13 @@ const PARAMS: &[ParamDef] = &[
         name: "batch",
         about: "blocks handed from a producer to a consumer at once",
         kind: Kind::Int { min: 1, max: 1 << 16 },
-        default: Default::Int(64),
+        default: DefaultValue::Int(64),
     },
     ParamDef {
         name: "depth",
         about: "batches a producer may have in flight (its batch vectors)",
         kind: Kind::Int { min: 1, max: 1 << 10 },
-        default: Default::Int(4),
+        default: DefaultValue::Int(4),
     },
 ];
 

@@ -1,0 +1,143 @@
+"""The allocator registry: `engine/allocators.toml`, read and checked.
+
+An entry is either a crate allocator, which becomes one engine binary (see
+`hab.build.codegen`), or a preload allocator: a C library's shared object put in
+front of the system engine with `LD_PRELOAD` (see `hab.allocators.preload`). Names are
+what users type (`--allocators jemalloc,talc`) and what results are keyed
+by. Allocators users bring themselves use the same record (see `hab.allocators.custom`).
+"""
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hab.errors import UserError
+from hab.records.plan import DRY
+
+#: The platform allocator. Its binary also runs the dry variant and the
+#: preload allocators (with their shared object in LD_PRELOAD).
+SYSTEM = "system"
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_CRATE_KEYS = {"about", "deps", "global", "init", "setup", "package"}
+_PRELOAD_KEYS = {"about", "preload", "debian"}
+
+
+@dataclass(frozen=True)
+class Allocator:
+    """One registry entry."""
+
+    name: str
+    about: str
+    global_type: str
+    init: str
+    deps: dict = field(default_factory=dict)
+    setup: str = ""
+    package: str | None = None
+    preload: str | None = None  # preload kind: the shared object's file name or path
+    debian: str | None = None  # preload kind: the Debian package that ships it
+    origin: str = "built-in"  # or where a user defined it
+
+    @property
+    def kind(self) -> str:
+        return "preload" if self.preload else "crate"
+
+    @property
+    def builtin_crate(self) -> bool:
+        """Built into the engine workspace (engine/bins)."""
+        return self.kind == "crate" and self.origin == "built-in"
+
+    @property
+    def version_package(self) -> str | None:
+        """The locked cargo package whose version is this allocator's."""
+        return self.package or next(iter(self.deps), None)
+
+
+def registry_path(engine: Path) -> Path:
+    return engine / "allocators.toml"
+
+
+def load(engine: Path) -> dict[str, Allocator]:
+    """All registry entries, in file order."""
+    path = registry_path(engine)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise UserError(f"cannot read allocator registry {path}: {e}") from None
+    entries = {}
+    for name, entry in data.items():
+        where = f"{path}: [{name}]"
+        check_name(name, where)
+        if not isinstance(entry, dict):
+            raise UserError(f"{where}: expected a table")
+        entries[name] = _preload_entry(name, entry, where) if "preload" in entry else _crate_entry(name, entry, where)
+    return entries
+
+
+def check_name(name: str, where: str) -> None:
+    """Allocator names are what users type and results are keyed by."""
+    if not _NAME.match(name) or name == DRY:
+        raise UserError(f"{where}: allocator names are lowercase words (a-z, 0-9, _), not '{DRY}'")
+
+
+def check_keys(entry: dict, allowed: set, required: set, where: str) -> None:
+    unknown = set(entry) - allowed
+    if unknown:
+        raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    missing = required - set(entry)
+    if missing:
+        raise UserError(f"{where}: missing {', '.join(sorted(missing))}")
+
+
+def _crate_entry(name: str, entry: dict, where: str) -> Allocator:
+    check_keys(entry, _CRATE_KEYS, {"about", "global", "init"}, where)
+    return Allocator(
+        name=name,
+        about=entry["about"],
+        global_type=entry["global"],
+        init=entry["init"],
+        deps=dict(entry.get("deps", {})),
+        setup=entry.get("setup", ""),
+        package=entry.get("package"),
+    )
+
+
+def _preload_entry(name: str, entry: dict, where: str) -> Allocator:
+    check_keys(entry, _PRELOAD_KEYS, {"about", "preload"}, where)
+    return Allocator(
+        name=name, about=entry["about"], global_type="", init="", preload=entry["preload"], debian=entry.get("debian")
+    )
+
+
+def locked_versions(engine: Path) -> dict[str, str]:
+    """Package name -> version from the engine's Cargo.lock."""
+    try:
+        lock = tomllib.loads((engine / "Cargo.lock").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return {p["name"]: p["version"] for p in lock.get("package", [])}
+
+
+def version_of(allocator: Allocator, locked: dict[str, str]) -> str:
+    """The allocator's version: its crate's locked version, or the C library's."""
+    package = allocator.version_package
+    if package is None:
+        try:
+            libc = os.confstr("CS_GNU_LIBC_VERSION")
+        except (ValueError, OSError):
+            libc = None
+        return libc or "platform"
+    version = locked.get(package, "?").split("-0-g")[0]  # drop a git describe suffix
+    return f"{package} {version}"
+
+
+def select(known: dict[str, Allocator], wanted: list[str]) -> list[str]:
+    """Checks that every wanted allocator exists; returns them in order."""
+    for name in wanted:
+        if name not in known:
+            raise UserError(f"unknown allocator '{name}' (known: {', '.join(known)})")
+    if len(set(wanted)) != len(wanted):
+        raise UserError(f"allocator listed twice in {', '.join(wanted)}")
+    return list(wanted)

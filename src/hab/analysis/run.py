@@ -1,0 +1,228 @@
+"""From stored raw samples to results: per cell and allocator, criterion's
+estimates with hierarchical bootstrap intervals, how the variance splits
+between and within engine processes, throughput, outliers, resource usage,
+the ratio to the reference allocator and the engine's own share (the dry
+variant).
+
+Everything is a pure function of the stored run and the analysis settings:
+the same run directory always analyses to the same numbers.
+"""
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from hab.allocators.registry import SYSTEM
+from hab.analysis import scaling
+from hab.analysis.latency import Latency
+from hab.analysis.latency import merge as merge_latency
+from hab.analysis.memory import Memory
+from hab.analysis.memory import summarise as summarise_memory
+from hab.analysis.scaling import Group
+from hab.records.plan import DRY, Cell
+from hab.records.run import AnalysisSettings
+from hab.records.unit import RUSAGE_FIELDS, UnitRecord, Work
+from hab.stats import bootstrap, metrics, outliers
+from hab.stats.bootstrap import Estimate
+from hab.stats.estimates import estimate, points, variance_components
+from hab.store.runs import StoredRun
+
+#: The allocator ratios are taken against when it ran and none is named.
+DEFAULT_REFERENCE = SYSTEM
+
+
+@dataclass(eq=False)
+class Row:
+    """One allocator (or the dry variant) in one cell."""
+
+    allocator: str
+    processes: int  # engine processes that produced samples
+    failures: list[str]  # reasons, one per failed process
+    samples: int = 0
+    mode: str | None = None  # linear, flat or mixed
+    estimates: dict[str, Estimate] = field(default_factory=dict)  # mean, median, ... slope
+    typical_name: str | None = None
+    process_typicals: list[float] = field(default_factory=list)  # typical time of each process
+    repetitions: list[int] = field(default_factory=list)  # repetition of each of those processes
+    variance: dict[str, float] | None = None  # between/within-process split, 2+ processes
+    ratio: Estimate | None = None  # typical time / reference's
+    engine_share: Estimate | None = None  # dry typical time / this typical time
+    allocations_per_s: Estimate | None = None
+    bytes_per_s: Estimate | None = None
+    outliers: dict[str, int] = field(default_factory=dict)  # Tukey class -> count
+    rusage: dict[str, Estimate] = field(default_factory=dict)  # RUSAGE_FIELDS -> mean over processes
+    work: Work | None = None
+    memory: Memory | None = None
+    latency: Latency | None = None  # latency mode only
+    dist: np.ndarray | None = field(default=None, repr=False)  # bootstrap of the typical time
+    ratio_dist: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.processes > 0
+
+    @property
+    def typical(self) -> Estimate | None:
+        return self.estimates.get(self.typical_name)
+
+    @property
+    def relative_half_width(self) -> float | None:
+        """Half the interval of the typical time, relative to it (the precision)."""
+        t = self.typical
+        return None if t is None else (t.upper - t.lower) / 2 / t.point
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    reference: str | None
+    rows: list[Row]  # allocators in plan order
+    dry: Row | None
+
+
+@dataclass
+class SummaryRow:
+    allocator: str
+    cells: int  # cells with a ratio
+    geomean_ratio: Estimate | None
+    fastest_in: int  # cells where its typical time was the lowest
+    failed_cells: int
+
+
+@dataclass
+class RunResult:
+    cells: list[CellResult]
+    reference: str | None
+    summary: list[SummaryRow]
+    settings: AnalysisSettings
+    processes_done: int  # engine processes with a stored result
+    processes_planned: int
+    scaling: list[Group] = field(default_factory=list)  # cells differing only in threads
+
+    def imprecise(self, target: float) -> list[tuple[str, str, float, int]]:
+        """(cell, allocator, relative half-width, processes) of the pairs above
+        a precision target."""
+        out = []
+        for cell in self.cells:
+            for row in cell.rows:
+                h = row.relative_half_width
+                if row.ok and h is not None and h > target:
+                    out.append((cell.cell.id, row.allocator, h, row.processes))
+        return out
+
+
+def _rate(count: float, typical: Estimate) -> Estimate:
+    """count per second from ns per iteration. The map is decreasing, so the
+    percentile interval of the rate is the map of the time's interval; the
+    standard error goes through the delta method."""
+    scale = count * 1e9
+    return Estimate(
+        scale / typical.point,
+        scale / typical.upper,
+        scale / typical.lower,
+        scale * typical.standard_error / typical.point**2,
+        typical.confidence,
+        typical.exact,
+    )
+
+
+def _row(allocator: str, units: list[UnitRecord], settings: AnalysisSettings, key: tuple) -> Row:
+    good = [u for u in units if u.ok]
+    row = Row(allocator, len(good), [u.reason for u in units if not u.ok])
+    if not good:
+        return row
+    groups = [(np.asarray(u.samples.iters, float), np.asarray(u.samples.ns, float)) for u in good]
+    modes = {u.plan.mode for u in good}
+    linear = modes == {"linear"}
+    conf = settings.confidence
+    est = estimate(groups, linear, settings.nresamples, conf, bootstrap.seed_for(settings.seed, *key))
+    row.samples = int(sum(len(g[0]) for g in groups))
+    row.mode = modes.pop() if len(modes) == 1 else "mixed"
+    row.estimates = est.estimates
+    row.typical_name = est.typical_name
+    row.process_typicals = [points(x, y, linear)[est.typical_name] for x, y in groups]
+    row.repetitions = [u.unit.repetition for u in good]
+    row.variance = variance_components([y / x for x, y in groups])
+    row.outliers = outliers.classify(est.per_iteration)
+    row.rusage = {
+        k: e
+        for k in RUSAGE_FIELDS
+        if (e := metrics.across_processes([getattr(u.rusage, k) if u.rusage else None for u in good], conf))
+    }
+    row.work = good[0].work
+    row.memory = summarise_memory(good, conf)
+    row.latency = merge_latency(good)
+    row.dist = est.typical_distribution
+    if row.work and row.work.allocations is not None:
+        row.allocations_per_s = _rate(row.work.allocations, est.typical)
+    if row.work and row.work.bytes is not None:
+        row.bytes_per_s = _rate(row.work.bytes, est.typical)
+    return row
+
+
+def reference_of(allocators, wanted: str | None = None) -> str | None:
+    """The allocator ratios are taken against: `wanted` if given, else
+    `system` when it ran, else the first allocator of the run."""
+    if wanted is not None:
+        return wanted
+    if DEFAULT_REFERENCE in allocators:
+        return DEFAULT_REFERENCE
+    return allocators[0] if allocators else None
+
+
+def _cell(stored: StoredRun, cell: Cell, settings: AnalysisSettings, reference: str | None) -> CellResult | None:
+    by_alloc: dict[str, list] = {}
+    for unit in stored.plan.units:
+        if unit.cell == cell.id and unit.id in stored.units:
+            by_alloc.setdefault(unit.allocator, []).append(stored.units[unit.id])
+    if not by_alloc:
+        return None
+    run_id = stored.meta.id
+    rows = {a: _row(a, units, settings, (run_id, cell.id, a)) for a, units in by_alloc.items()}
+    dry = rows.pop(DRY, None)
+    ref = rows.get(reference)
+    conf = settings.confidence
+    for row in rows.values():
+        if not row.ok:
+            continue
+        if row is ref:
+            row.ratio, row.ratio_dist = Estimate.exact_value(1.0, conf), np.ones_like(row.dist)
+        elif ref is not None and ref.ok:
+            row.ratio, row.ratio_dist = bootstrap.ratio(row.typical.point, row.dist, ref.typical.point, ref.dist, conf)
+        if dry is not None and dry.ok:
+            row.engine_share, _ = bootstrap.ratio(dry.typical.point, dry.dist, row.typical.point, row.dist, conf)
+    ordered = [rows[a] for a in stored.plan.allocators if a in rows]
+    return CellResult(cell, reference if ref is not None else None, ordered, dry)
+
+
+def _fastest(cell: CellResult) -> str | None:
+    ok = [r for r in cell.rows if r.ok]
+    return min(ok, key=lambda r: r.typical.point).allocator if ok else None
+
+
+def _summary(cells: list[CellResult], allocators, confidence: float) -> list[SummaryRow]:
+    out = []
+    for a in allocators:
+        rows = [r for c in cells for r in c.rows if r.allocator == a]
+        ratios = [r for r in rows if r.ratio is not None]
+        geo = None
+        if ratios:
+            geo = bootstrap.geometric_mean([r.ratio.point for r in ratios], [r.ratio_dist for r in ratios], confidence)
+        fastest = sum(1 for c in cells if _fastest(c) == a)
+        failed = sum(1 for r in rows if r.failures)
+        out.append(SummaryRow(a, len(ratios), geo, fastest, failed))
+    return out
+
+
+def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | None = None) -> RunResult:
+    """Analyses every cell of a stored run; `reference` overrides the
+    allocator that ratios are taken against, `nresamples` the run's setting
+    (for quick interim looks)."""
+    settings = stored.meta.analysis
+    if nresamples is not None:
+        settings = replace(settings, nresamples=nresamples)
+    ref = reference_of(stored.plan.allocators, reference)
+    cells = [c for c in (_cell(stored, cell, settings, ref) for cell in stored.plan.cells) if c is not None]
+    summary = _summary(cells, stored.plan.allocators, settings.confidence)
+    groups = scaling.groups(cells, stored.plan.allocators, settings.confidence, stored.meta.workloads)
+    return RunResult(cells, ref, summary, settings, len(stored.units), len(stored.plan.units), groups)

@@ -1,0 +1,83 @@
+"""Running cargo: a release build with a status line, its log kept, the
+artifacts it reported, and the compiler's first error shown on failure."""
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from hab.errors import UserError
+
+
+def first_error(log: str) -> tuple[str, str]:
+    """The first error of a cargo log: its headline and its whole rendered
+    diagnostic (the headline and the lines up to the next blank one)."""
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("error"):
+            block = []
+            for follow in lines[i:]:
+                if block and not follow.strip():
+                    break
+                block.append(follow)
+            return line.strip(), "\n".join(block)
+    tail = [line.strip() for line in lines if line.strip()]
+    return (tail[-1] if tail else "no output"), ""
+
+
+def artifacts(stdout: str, wanted: dict[str, str]) -> tuple[dict[str, Path], bool]:
+    """Executables cargo reported for the wanted bin targets, and whether any was rebuilt."""
+    found, compiled = {}, False
+    for line in stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if message.get("reason") != "compiler-artifact":
+            continue
+        compiled = compiled or not message.get("fresh", True)
+        target = message.get("target", {}).get("name")
+        if target in wanted and message.get("executable"):
+            found[wanted[target]] = Path(message["executable"])
+    return found, compiled
+
+
+def run(argv: list[str], console: Console, log_path: Path, what: str, env: dict | None = None) -> tuple[str, float]:
+    """Runs a cargo build with a status line; returns (JSON messages, seconds).
+    A failed build prints the compiler's first diagnostic and raises a
+    one-line UserError naming `what` and the log."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out, console.status(f"checking the build of {what}") as status:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, text=True, env=env)
+        log_lines, announced = [], False
+        for line in proc.stderr:
+            if not announced and line.strip() and not line.lstrip().startswith("Finished"):
+                console.print(f"[dim]building {escape(what)} with cargo (release)[/]")
+                announced = True
+            log_lines.append(line)
+            if line.strip():
+                status.update(f"building {escape(what)}: {escape(line.strip()[:100])}")
+        proc.wait()
+        out.seek(0)
+        stdout = out.read()
+    log = "".join(log_lines)
+    log_path.write_text(log)
+    if proc.returncode != 0:
+        headline, diagnostic = first_error(log)
+        if diagnostic:
+            console.print(escape(diagnostic), highlight=False)
+        raise UserError(f"building {what} failed: {headline} (full log: {log_path})")
+    return stdout, time.monotonic() - started
+
+
+def executable() -> str:
+    path = shutil.which("cargo")
+    if path is None:
+        raise UserError("cargo not found on PATH: install Rust (https://rustup.rs) to build the engine")
+    return path

@@ -1,0 +1,108 @@
+"""Building the engine binaries a run needs with cargo (release, incremental).
+
+Cargo's own freshness check is the cache: unchanged sources rebuild
+nothing. Each built-in crate allocator is a binary of `engine/bins` behind
+its own cargo feature (see `codegen`), so only the allocators asked for are
+compiled; preload allocators run on the system binary; user crates get
+their own generated project (see `custom`).
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from hab.allocators import preload, registry
+from hab.allocators.registry import Allocator
+from hab.build import cargo, codegen, custom
+from hab.errors import UserError
+from hab.paths import target_dir
+
+
+@dataclass(frozen=True)
+class Build:
+    """Engine binaries by allocator, and what building them cost."""
+
+    binaries: dict[str, Path]
+    seconds: float
+    compiled: bool  # False when everything was already up to date
+    preloads: dict[str, Path] = field(default_factory=dict)  # preload allocator -> its shared object
+    revisions: dict[str, str] = field(default_factory=dict)  # user crate allocator -> its revision
+
+
+def generate(engine: Path, builtin: dict[str, Allocator], regenerate: bool) -> None:
+    """Brings `engine/bins` in line with the registry (`regenerate`), or
+    refuses to build from generated files that are out of date."""
+    files = codegen.render(list(builtin.values()))
+    if regenerate:
+        codegen.sync(engine / "bins", files)
+        return
+    stale = codegen.out_of_sync(engine / "bins", files)
+    if stale:
+        raise UserError(
+            f"engine/bins is out of date with {registry.registry_path(engine)} ({', '.join(stale)}): "
+            "run `hab build` to regenerate it"
+        )
+
+
+def _workspace(engine: Path, chosen: list[Allocator], console: Console) -> tuple[dict[str, Path], bool, float]:
+    """Builds the built-in crate binaries among `chosen`."""
+    wanted = {codegen.bin_name(a.name): a.name for a in chosen}
+    features = sorted({codegen.feature(a) for a in chosen} - {None})
+    argv = [
+        cargo.executable(),
+        "build",
+        "--release",
+        "--manifest-path",
+        str(engine / "Cargo.toml"),
+        "-p",
+        "hab-bins",
+        "--message-format=json-render-diagnostics",
+    ]
+    for name in wanted:
+        argv += ["--bin", name]
+    if features:
+        argv += ["--features", ",".join(features)]
+    stdout, seconds = cargo.run(argv, console, target_dir(engine) / "hab-build.log", "the engine")
+    binaries, compiled = cargo.artifacts(stdout, wanted)
+    missing = set(wanted.values()) - set(binaries)
+    if missing:
+        raise UserError(f"engine build produced no binary for {', '.join(sorted(missing))}")
+    return binaries, compiled, seconds
+
+
+def build(
+    engine: Path,
+    allocators: list[str],
+    console: Console,
+    known: dict[str, Allocator] | None = None,
+    regenerate: bool = False,
+) -> Build:
+    """Builds what running `allocators` needs: built-in crate binaries, the
+    system binary for preload allocators, user crates (see `custom`).
+    `known` defaults to the built-in registry; `regenerate` rewrites
+    `engine/bins` from the registry first (`hab build`)."""
+    builtin = registry.load(engine)
+    known = builtin if known is None else known
+    generate(engine, builtin, regenerate)
+    chosen = [known[a] for a in allocators]
+    in_workspace = [a for a in chosen if a.builtin_crate]
+    if any(a.kind == "preload" for a in chosen) and registry.SYSTEM not in {a.name for a in in_workspace}:
+        in_workspace.append(builtin[registry.SYSTEM])
+    binaries, preloads, revisions, compiled, seconds = {}, {}, {}, False, 0.0
+    if in_workspace:
+        binaries, compiled, seconds = _workspace(engine, in_workspace, console)
+    for a in chosen:
+        if a.kind == "preload":
+            found = preload.locate(a.preload)
+            if found is None:
+                raise UserError(f"allocator {a.name}: {preload.unavailable(a)}")
+            binaries[a.name], preloads[a.name] = binaries[registry.SYSTEM], found
+        elif not a.builtin_crate:
+            made = custom.build(engine, a, console)
+            binaries[a.name], revisions[a.name] = made.binary, made.revision
+            compiled = compiled or made.compiled
+            seconds += made.seconds
+    if compiled:
+        console.print(f"[dim]engine: built in {seconds:.1f} s[/]")
+    return Build(binaries, seconds, compiled, preloads, revisions)

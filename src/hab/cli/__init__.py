@@ -1,0 +1,37 @@
+"""The `hab` command line: parse, dispatch to one module per command, and
+turn user errors into one line and exit status 2."""
+
+import sys
+
+from hab.cli.parser import parser
+from hab.errors import UserError
+
+
+def main(argv=None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        if args.command == "run":
+            from hab.cli import run as command
+        elif args.command == "show":
+            from hab.cli import show as command
+        elif args.command == "compare":
+            from hab.cli import compare as command
+        elif args.command in ("import", "export"):
+            from hab.cli import interop
+
+            return (interop.import_main if args.command == "import" else interop.export_main)(args)
+        elif args.command == "list":
+            from hab.cli import listing as command
+        elif args.command == "setup":
+            from hab.cli import setup as command
+        else:
+            from hab.cli import build as command
+        return command.main(args)
+    except UserError as e:
+        print(f"hab: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("hab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1

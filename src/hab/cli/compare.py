@@ -1,0 +1,62 @@
+"""`hab compare A B`: did B get faster or slower than A, cell by cell?"""
+
+import sys
+from pathlib import Path
+
+from hab.analysis import comparison
+from hab.analysis.run import DEFAULT_REFERENCE, analyse
+from hab.cli.common import width
+from hab.errors import UserError
+from hab.paths import RESULTS_ROOT
+from hab.report import comparison_table
+from hab.store import runs
+
+
+def _runs(args):
+    root = Path(args.results) if args.results else RESULTS_ROOT
+    if args.baseline:
+        if len(args.runs) > 1:
+            raise UserError("with --baseline give at most one run to compare against it")
+        old = runs.resolve_any(args.baseline, root)
+        new = runs.resolve_any(args.runs[0], root) if args.runs else runs.resolve(None, root)
+        return old, new
+    if len(args.runs) != 2:
+        raise UserError("compare needs two runs (A B) or --baseline NAME [B]")
+    return runs.resolve_any(args.runs[0], root), runs.resolve_any(args.runs[1], root)
+
+
+def _relative_to(args, old, new) -> str | None:
+    """The reference allocator of the comparison: --relative-to, else system
+    when both runs have it and something else to compare; --absolute: none."""
+    if args.absolute:
+        if args.relative_to:
+            raise UserError("give --absolute or --relative-to, not both")
+        return None
+    if args.relative_to:
+        for run in (old, new):
+            if args.relative_to not in run.plan.allocators:
+                raise UserError(f"--relative-to {args.relative_to}: run {run.meta.id} did not run it")
+        return args.relative_to
+    common = set(old.plan.allocators) & set(new.plan.allocators)
+    return DEFAULT_REFERENCE if DEFAULT_REFERENCE in common and len(common) > 1 else None
+
+
+def main(args) -> int:
+    if not 0 < args.alpha < 1:
+        raise UserError("--alpha must be in (0, 1)")
+    if not 0 <= args.threshold < 1:
+        raise UserError("--threshold must be in [0, 1)")
+    old_path, new_path = _runs(args)
+    old, new = runs.load(old_path), runs.load(new_path)
+    relative_to = _relative_to(args, old, new)
+    comp = comparison.compare(
+        analyse(old), analyse(new), alpha=args.alpha, threshold=args.threshold, relative_to=relative_to
+    )
+    if args.json:
+        text = comparison_table.render_json(comp, old.meta, new.meta)
+    else:
+        text = comparison_table.render(comp, old.meta, new.meta, width())
+    sys.stdout.write(text)
+    if not comp.cells:
+        print("hab: warning: the two runs have no (cell, allocator) in common", file=sys.stderr)
+    return 1 if args.fail_on_regression and comp.regressions else 0

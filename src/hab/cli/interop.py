@@ -1,0 +1,42 @@
+"""`hab import criterion` and `hab export criterion`."""
+
+from pathlib import Path
+
+from rich.markup import escape
+
+from hab.analysis.run import analyse
+from hab.cli.common import print_results, stderr_console
+from hab.errors import UserError
+from hab.interop.criterion import export, importer
+from hab.paths import RESULTS_ROOT
+from hab.store import runs
+
+
+def import_main(args) -> int:
+    tree = Path(args.path)
+    root = Path(args.out) if args.out else RESULTS_ROOT
+    run = importer.import_tree(tree, root, args.label, args.baseline)
+    stderr_console().print(f"[dim]imported {escape(str(tree))} as run {escape(str(run.path))}[/]")
+    print_results(runs.load(run.path), args.json)
+    return 0
+
+
+def export_main(args) -> int:
+    stored = runs.load(runs.resolve_any(args.run, RESULTS_ROOT))
+    result = analyse(stored)
+    samples: dict = {}
+    for _, record in sorted(stored.units.items()):
+        if not record.ok:
+            continue
+        iters, times = samples.setdefault((record.unit.cell, record.unit.allocator), ([], []))
+        iters += record.samples.iters
+        times += record.samples.ns
+    out = Path(args.dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} exists and is not a directory")
+    baseline = args.baseline or stored.meta.id
+    written = export.export(result, samples, stored.meta, out, baseline)
+    stderr_console().print(
+        f"[dim]wrote {len(written)} benchmarks to {escape(str(out))} (baseline {escape(baseline)})[/]"
+    )
+    return 0

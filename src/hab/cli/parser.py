@@ -1,0 +1,158 @@
+"""The `hab` command line's options: one subparser per command."""
+
+import argparse
+
+from hab import __version__
+from hab.errors import UserError
+from hab.execution.rss import DEFAULT_INTERVAL as RSS_INTERVAL
+
+#: Default of `--latency` without a value: one call in this many is timed.
+LATENCY_EVERY = 8
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(message)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="hab", description="Benchmark memory allocators on concurrent workloads.")
+    p.add_argument("--version", action="version", version=f"hab {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a suite and print the comparison")
+    run.add_argument("suite", nargs="?", help="suite TOML file (default: the default preset)")
+    run.add_argument("--preset", help="built-in suite: default, full, scaling, seed")
+    run.add_argument(
+        "-a", "--allocators", help="comma-separated allocators (default: every available one, plus any you define)"
+    )
+    run.add_argument("-w", "--workloads", help="comma-separated workloads")
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="parameter values to sweep (repeatable); sizes accept KiB/MiB/GiB",
+    )
+    run.add_argument("-t", "--threads", help="comma-separated thread counts (default: available cores)")
+    run.add_argument("--sample-size", type=int, help="samples per engine process")
+    run.add_argument("--warm-up-time", type=float, help="warm-up seconds per engine process")
+    run.add_argument("--measurement-time", type=float, help="measurement seconds per engine process")
+    run.add_argument("--sampling-mode", choices=["auto", "linear", "flat"])
+    run.add_argument("--repetitions", type=int, help="engine processes per cell and allocator")
+    run.add_argument("--timeout", type=float, help="seconds before an engine process is killed")
+    run.add_argument(
+        "--precision", metavar="P", help="add processes until every 95%% interval is within ±P of its time (e.g. 1%%)"
+    )
+    run.add_argument("--budget", metavar="T", help="time budget for --precision (e.g. 600s, 10m, 1h)")
+    run.add_argument("--no-dry", action="store_true", help="skip the dry (engine-only) variant")
+    run.add_argument(
+        "--spin",
+        action="append",
+        default=[],
+        metavar="ALLOC=NS",
+        help="validation knob: calibrated busy work of NS ns before each allocation in ALLOC's "
+        "processes (a slowdown of known size)",
+    )
+    run.add_argument(
+        "--latency",
+        nargs="?",
+        const=LATENCY_EVERY,
+        type=int,
+        metavar="EVERY",
+        help=f"latency mode: time one allocator call in EVERY (default {LATENCY_EVERY}) into HDR "
+        "histograms; throughput figures of such a run include the probes",
+    )
+    run.add_argument(
+        "--rss-interval",
+        type=float,
+        default=RSS_INTERVAL,
+        metavar="S",
+        help=f"seconds between RSS samples of each engine process (default {RSS_INTERVAL:g}; 0: off)",
+    )
+    run.add_argument(
+        "--verify",
+        action="store_true",
+        help="first check every (cell, allocator) untimed: patterns, alignment, overlap; a pair that "
+        "fails is reported corrupt and not timed",
+    )
+    run.add_argument(
+        "--max-rss",
+        metavar="SIZE",
+        help="cap each engine process's memory (e.g. 512MiB); a process over it fails with 'out of memory'",
+    )
+    byo = run.add_argument_group("bring your own allocator (also [allocator.NAME] tables in a suite file)")
+    byo.add_argument(
+        "--crate",
+        metavar="PATH|PACKAGE@VERSION",
+        help="a Rust crate with a GlobalAlloc: a local path or a crates.io version",
+    )
+    byo.add_argument(
+        "--init",
+        metavar="EXPR",
+        help="the static initialiser of its #[global_allocator], e.g. "
+        "'VirtualAlloc::<128>::new(7 << 30, 16 << 40)' (the crate's items are in scope)",
+    )
+    byo.add_argument("--global-type", metavar="TYPE", help="the static's type (default: guessed from --init)")
+    byo.add_argument("--setup", metavar="CODE", help="Rust statements run once at engine start, e.g. 'ALLOC.enable();'")
+    byo.add_argument("--features", metavar="F1,F2", help="cargo features of the crate")
+    byo.add_argument("--name", help="the allocator's name in results (default: the crate's)")
+    byo.add_argument(
+        "--preload",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a C allocator's shared object, run by LD_PRELOAD on the system engine (repeatable)",
+    )
+    run.add_argument("--seed", type=int, help="seed for the run order (default: random, recorded)")
+    run.add_argument("--nresamples", type=int, help="bootstrap resamples (default 100000)")
+    run.add_argument("--confidence", type=float, help="confidence level (default 0.95)")
+    run.add_argument("--reference", help="allocator the ratios are taken against (default: system)")
+    run.add_argument("--save-baseline", metavar="NAME", help="also keep the run as baseline NAME")
+    run.add_argument("--out", help="results root (default: hab-results)")
+    run.add_argument("--json", action="store_true", help="print results as JSON")
+
+    show = sub.add_parser("show", help="re-analyse a stored run and print it")
+    show.add_argument("run", nargs="?", help="run directory or results root (default: hab-results/latest)")
+    show.add_argument("--reference", help="allocator the ratios are taken against (default: system)")
+    show.add_argument("--json", action="store_true", help="print results as JSON")
+
+    cmp = sub.add_parser("compare", help="compare two runs (or a baseline and a run) cell by cell")
+    cmp.add_argument("runs", nargs="*", metavar="RUN", help="A B: run directories, results roots or baseline names")
+    cmp.add_argument("--baseline", metavar="NAME", help="compare baseline NAME (A) with RUN or the latest run (B)")
+    cmp.add_argument("--threshold", type=float, default=0.01, help="noise threshold as a fraction (default 0.01)")
+    cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    cmp.add_argument(
+        "--relative-to",
+        metavar="ALLOCATOR",
+        help="compare each allocator's time relative to ALLOCATOR in its own run, which cancels "
+        "what the machine did to both (default: system, when both runs have it)",
+    )
+    cmp.add_argument("--absolute", action="store_true", help="compare raw times, not relative to a reference")
+    cmp.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any cell regressed")
+    cmp.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")
+    cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    imp = sub.add_parser("import", help="store another tool's results as a run")
+    imp.add_argument("format", choices=["criterion"])
+    imp.add_argument("path", help="criterion output tree (target/criterion or $CRITERION_HOME)")
+    imp.add_argument("--label", default="criterion", help="allocator name for the imported samples")
+    imp.add_argument("--baseline", default="new", help="criterion baseline directory to read (default: new)")
+    imp.add_argument("--out", help="results root (default: hab-results)")
+    imp.add_argument("--json", action="store_true", help="print results as JSON")
+
+    exp = sub.add_parser("export", help="write a run in another tool's format")
+    exp.add_argument("format", choices=["criterion"])
+    exp.add_argument("run", help="run directory, results root or baseline name")
+    exp.add_argument("dir", help="criterion tree to write into (created if missing)")
+    exp.add_argument("--baseline", help="criterion baseline name (default: the run id)")
+
+    lst = sub.add_parser("list", help="list allocators and workloads")
+    lst.add_argument("what", nargs="?", choices=["allocators", "workloads"])
+
+    sub.add_parser("setup", help="install the Debian packages of the preload allocators (apt-get)")
+
+    bld = sub.add_parser("build", help="build the engine binaries")
+    bld.add_argument("-a", "--allocators", help="comma-separated allocators (default: every available built-in)")
+    return p

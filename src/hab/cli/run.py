@@ -1,0 +1,256 @@
+"""`hab run`: suite -> plan -> engine runs -> stored samples -> table."""
+
+import random
+import secrets
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from rich.markup import escape
+
+from hab import __version__, paths
+from hab.allocators import custom, lineup, preload, registry
+from hab.analysis.run import analyse
+from hab.build import engine
+from hab.cli.common import print_results, stderr_console
+from hab.errors import UserError
+from hab.execution import hostinfo, memlimit, query, verification
+from hab.execution.execute import Executed, execute
+from hab.execution.protocol import PROTOCOL_VERSION
+from hab.records.run import AllocatorInfo, AnalysisSettings, EngineInfo, Precision, RunMeta, RunStatus
+from hab.store import runs
+from hab.store.rundir import RunDir, new_id
+from hab.suite import adaptive, values
+from hab.suite.plan import make_plan
+from hab.suite.suite import load_file, load_preset, narrow, parse_param_option, split_list
+
+#: Resamples for the interim looks of --precision (the final table uses the run's setting).
+INTERIM_RESAMPLES = 20_000
+
+
+def _suite(args):
+    if args.suite and args.preset:
+        raise UserError("give a suite file or --preset, not both")
+    suite = load_file(Path(args.suite)) if args.suite else load_preset(args.preset or "default")
+    threads = None
+    if args.threads:
+        try:
+            threads = [int(t) for t in split_list(args.threads, "--threads")]
+        except ValueError:
+            raise UserError(f"--threads: expected integers, got {args.threads!r}") from None
+    return narrow(
+        suite,
+        allocators=split_list(args.allocators, "--allocators") if args.allocators else None,
+        workloads=split_list(args.workloads, "--workloads") if args.workloads else None,
+        params=[parse_param_option(p) for p in args.param],
+        threads=threads,
+        repetitions=args.repetitions,
+        timeout=args.timeout,
+        dry=False if args.no_dry else None,
+        sample_size=args.sample_size,
+        warm_up_time=args.warm_up_time,
+        measurement_time=args.measurement_time,
+        mode=args.sampling_mode,
+    )
+
+
+def _spin(options: list[str], allocators: list[str]) -> dict:
+    """`--spin ALLOC=NS` options -> {allocator: ns}."""
+    spin = {}
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or name not in allocators:
+            raise UserError(f"--spin: expected ALLOCATOR=NS for an allocator of this run, got {option!r}")
+        try:
+            ns = float(value.removesuffix("ns"))
+        except ValueError:
+            raise UserError(f"--spin {name}: not a number of nanoseconds: {value!r}") from None
+        if not 0 <= ns <= 1e9:
+            raise UserError(f"--spin {name}: must be in [0, 1e9] ns")
+        spin[name] = ns
+    return spin
+
+
+def _cap(text: str | None) -> memlimit.Cap | None:
+    if text is None:
+        return None
+    try:
+        limit = values.parse_size(text)
+    except ValueError as e:
+        raise UserError(f"--max-rss: {e}") from None
+    if limit < 16 << 20:
+        raise UserError("--max-rss: at least 16MiB (the engine alone needs a few MiB)")
+    return memlimit.make_cap(limit)
+
+
+def _analysis_settings(args) -> AnalysisSettings:
+    settings = AnalysisSettings()
+    if args.nresamples is not None:
+        if args.nresamples < 100:
+            raise UserError("--nresamples must be at least 100")
+        settings = replace(settings, nresamples=args.nresamples)
+    if args.confidence is not None:
+        if not 0.5 <= args.confidence < 1:
+            raise UserError("--confidence must be in [0.5, 1)")
+        settings = replace(settings, confidence=args.confidence)
+    return settings
+
+
+def _describe(a: registry.Allocator, locked: dict, built: engine.Build) -> AllocatorInfo:
+    """What run.json says of one allocator: kind, version (or revision), where it came from."""
+    if a.kind == "preload":
+        version = preload.version(a) if a.origin == "built-in" else str(built.preloads[a.name])
+    else:
+        version = built.revisions.get(a.name) or registry.version_of(a, locked)
+    return AllocatorInfo(a.kind, version, a.about, a.origin)
+
+
+def _metadata(root, suite, plan, settings, eng, built, known, allocators, workloads, cap) -> RunMeta:
+    """Everything run.json records besides the raw samples."""
+    locked = registry.locked_versions(eng)
+    used = {c.workload for c in plan.cells}
+    return RunMeta(
+        id=new_id(root),
+        status=RunStatus.RUNNING,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        argv=sys.argv,
+        hab_version=__version__,
+        suite=asdict(suite),
+        plan=plan,
+        analysis=settings,
+        engine=EngineInfo(
+            **hostinfo.git_revision(eng),
+            protocol=PROTOCOL_VERSION,
+            build_seconds=round(built.seconds, 2),
+            compiled=built.compiled,
+        ),
+        allocators={a: _describe(known[a], locked, built) for a in allocators},
+        max_rss=cap.record() if cap else None,
+        workloads={name: w for name, w in workloads.items() if name in used},
+        host=hostinfo.collect(),
+    )
+
+
+def _refine(args, plan, built, run, console, executed, started: float, cap, skip):
+    """Adds rounds of engine processes until every pair meets --precision or
+    --budget (wall time since `started`) is spent; records the rounds."""
+    target = adaptive.parse_precision(args.precision)
+    budget = adaptive.parse_duration(args.budget) if args.budget else float("inf")
+    rng = random.Random(plan.order_seed)
+    spent, done, failed = executed.seconds, executed.done, executed.failed
+    rounds = []
+    while True:
+        imprecise = analyse(runs.load(run.path), nresamples=INTERIM_RESAMPLES).imprecise(target)
+        per_unit = spent / max(done, 1)
+        left = budget - (time.monotonic() - started)
+        units = adaptive.next_round(plan, imprecise, target, per_unit, left, rng)
+        if not units:
+            break
+        console.print(
+            f"[dim]precision round {len(rounds) + 1}: {len(units)} more engine processes for "
+            f"{len(imprecise)} pairs above ±{target * 100:g}%[/]"
+        )
+        plan = plan.extended(units)
+        run.meta.plan = plan
+        run.save()
+        step = execute(plan, built, run.keep_unit, console, units, cap, skip)
+        rounds.append(len(units))
+        spent, done, failed = spent + step.seconds, done + step.done, failed + step.failed
+        if step.interrupted:
+            return Executed(done, failed, spent, True)
+    run.meta.precision = Precision(target, None if budget == float("inf") else budget, tuple(rounds))
+    return Executed(done, failed, spent, False)
+
+
+def main(args) -> int:
+    console = stderr_console()
+    suite = _suite(args)
+    if args.save_baseline:
+        runs.baseline_path(paths.RESULTS_ROOT, args.save_baseline)  # checks the name before running
+    try:
+        if args.precision:
+            adaptive.parse_precision(args.precision)
+        if args.budget:
+            adaptive.parse_duration(args.budget)
+    except ValueError as e:
+        raise UserError(f"--precision/--budget: {e}") from None
+    if args.budget and not args.precision:
+        raise UserError("--budget only applies with --precision")
+    if args.latency is not None and not 1 <= args.latency <= 1_000_000:
+        raise UserError("--latency: EVERY must be in 1..1000000")
+    if args.rss_interval < 0 or 0 < args.rss_interval < 0.001:
+        raise UserError("--rss-interval: 0 (off) or at least 0.001 seconds")
+    cap = _cap(args.max_rss)
+    settings = _analysis_settings(args)
+    eng = paths.engine_dir()
+    defined = list(suite.defined) + custom.from_options(
+        args.crate,
+        args.init,
+        args.global_type,
+        args.setup,
+        split_list(args.features, "--features") if args.features else None,
+        args.name,
+        args.preload,
+    )
+    chosen = lineup.choose(eng, defined, list(suite.allocators) if suite.allocators is not None else None)
+    for name, why in chosen.skipped.items():
+        console.print(f"[dim]skipping {escape(name)}: {escape(why)}[/]")
+    allocators = chosen.names
+    if args.reference and args.reference not in allocators:
+        raise UserError(f"--reference {args.reference}: not one of the allocators to run")
+    threads = list(suite.threads) if suite.threads is not None else [hostinfo.available_cores()]
+    needed = allocators + ([registry.SYSTEM] if suite.dry and registry.SYSTEM not in allocators else [])
+    built = engine.build(eng, needed, console, chosen.known)
+    probe = built.binaries[needed[0]]
+    workloads = query.describe(probe)
+    seed = args.seed if args.seed is not None else secrets.randbits(32)
+    spin = _spin(args.spin, allocators)
+    plan = make_plan(
+        suite,
+        allocators,
+        threads,
+        workloads,
+        lambda spec: query.check(probe, spec),
+        seed,
+        spin,
+        args.latency,
+        args.rss_interval or None,
+    )
+
+    root = Path(args.out) if args.out else paths.RESULTS_ROOT
+    meta = _metadata(root, suite, plan, settings, eng, built, chosen.known, needed, workloads, cap)
+    run = RunDir.create(root, meta)
+    console.print(f"[dim]run {escape(str(run.path))}: {len(plan.cells)} cells, {len(plan.units)} engine processes[/]")
+    started = time.monotonic()
+    skip: dict | None = {}
+    if args.verify:
+        try:
+            run.meta.verify = verification.verify(plan, built, run.keep_verify, console, cap)
+            run.save()
+            skip = verification.not_timed(run.meta.verify)
+        except KeyboardInterrupt:
+            skip, executed = None, Executed(0, 0, time.monotonic() - started, True)
+    if skip is not None:
+        executed = execute(plan, built, run.keep_unit, console, cap=cap, skip=skip)
+    if args.precision and not executed.interrupted:
+        executed = _refine(args, plan, built, run, console, executed, started, cap, skip)
+    run.meta.status = RunStatus.INTERRUPTED if executed.interrupted else RunStatus.COMPLETE
+    run.meta.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    run.meta.suite_seconds = round(executed.seconds, 2)
+    run.save()
+    print_results(runs.load(run.path), args.json, args.reference)
+    if args.save_baseline:
+        saved = runs.save_baseline(run.path, run.path.parent, args.save_baseline)
+        console.print(f"[dim]saved as baseline {escape(args.save_baseline)} ({escape(str(saved))})[/]")
+    console.print(
+        f"[dim]suite: {executed.done} engine processes in {executed.seconds:.1f} s"
+        f" ({executed.failed} failed); engine build {built.seconds:.1f} s; results in {escape(str(run.path))}[/]"
+    )
+    if executed.interrupted:
+        console.print(
+            f"interrupted: the {executed.done} finished processes are stored; `hab show {run.path}` shows them",
+            markup=False,
+        )
+        return 130
+    return 1 if executed.failed else 0

@@ -1,0 +1,11 @@
+"""`hab show [RUN]`: re-analyse a stored run and print its results."""
+
+from hab.cli.common import print_results
+from hab.paths import RESULTS_ROOT
+from hab.store import runs
+
+
+def main(args) -> int:
+    path = runs.resolve(args.run, RESULTS_ROOT)
+    print_results(runs.load(path), args.json, args.reference)
+    return 0

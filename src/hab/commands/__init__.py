@@ -1,1 +1,0 @@
-"""One module per `hab` subcommand; `hab.cli` parses and dispatches."""

@@ -1,0 +1,133 @@
+"""The text `hab compare` prints."""
+
+import io
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from hab.analysis.comparison import Comparison
+from hab.records.run import RunMeta
+from hab.report import units
+from hab.report.layout import plain_table
+from hab.report.run_table import heading
+from hab.stats.change import Verdict
+
+VERDICT_ORDER = (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.WITHIN_NOISE, Verdict.NO_CHANGE)
+TESTS = {"welch": "Welch t over processes", "exact": "exact (no variation)", "bootstrap": "bootstrap, 1 process"}
+
+
+def _change(x: float) -> str:
+    return f"{(x - 1) * 100:+.2f}%"
+
+
+def _cell_table(cell, conf: float) -> Table:
+    table = plain_table()
+    for name in ("allocator", "A", "B", "change", f"{conf:.0%} CI", "p", "test", "verdict"):
+        table.add_column(name, no_wrap=True, justify="left" if name in ("allocator", "test", "verdict") else "right")
+    for r in cell.rows:
+        if r.change is None:
+            side = "A" if not r.old.ok else "B"
+            table.add_row(r.allocator, "", "", "", "", "", "", f"failed in {side}")
+            continue
+        ch = r.change
+        table.add_row(
+            r.allocator,
+            units.duration(r.old.typical.point),
+            units.duration(r.new.typical.point),
+            _change(ch.ratio.point),
+            f"{_change(ch.ratio.lower)} – {_change(ch.ratio.upper)}",
+            f"{ch.p_value:.3f}",
+            TESTS[ch.test],
+            ch.verdict,
+        )
+    return table
+
+
+def _summary_table(comp: Comparison) -> Table:
+    conf = comp.settings.confidence
+    table = plain_table(title="Summary (B relative to A)", title_justify="left")
+    table.add_column("allocator", no_wrap=True)
+    for name in ("cells", "geomean B/A", f"{conf:.0%} CI", *VERDICT_ORDER):
+        table.add_column(name, justify="right", no_wrap=True)
+    for s in comp.summary:
+        g = s.geomean_ratio
+        geo = (_change(g.point), f"{_change(g.lower)} – {_change(g.upper)}") if g else ("–", "")
+        table.add_row(s.allocator, str(s.compared), *geo, *(str(s.verdicts.get(v, 0)) for v in VERDICT_ORDER))
+    return table
+
+
+def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -> str:
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False, soft_wrap=False
+    )
+    s = comp.settings
+    console.print(f"A: run {old_meta.id} ({old_meta.created})", markup=False)
+    console.print(f"B: run {new_meta.id} ({new_meta.created})", markup=False)
+    what = f"time relative to {s.relative_to} in the same run" if s.relative_to else "typical time"
+    console.print(
+        f"noise threshold {s.threshold:.1%}, significance {s.alpha:g}, "
+        f"{s.confidence:.0%} intervals; change = {what}, B/A - 1",
+        markup=False,
+    )
+    if s.relative_to:
+        console.print(
+            f"{s.relative_to} is the reference: its own (raw) change is what the machine did between "
+            "the runs (--absolute compares raw times)",
+            markup=False,
+        )
+    workloads = new_meta.workloads
+    for cell in comp.cells:
+        console.print()
+        console.print(heading(cell.cell, workloads), markup=False)
+        console.print(_cell_table(cell, s.confidence))
+    for label, pairs in (("only in A", comp.only_old), ("only in B", comp.only_new)):
+        if pairs:
+            console.print()
+            console.print(f"{label}: " + ", ".join(f"{c} {a}" for c, a in pairs), markup=False)
+    if comp.summary:
+        console.print()
+        console.print(_summary_table(comp))
+    console.print()
+    console.print(f"{comp.regressions} regressed", markup=False)
+    return buffer.getvalue()
+
+
+def render_json(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> str:
+    doc = {
+        "a": old_meta.id,
+        "b": new_meta.id,
+        "settings": comp.settings.to_dict(),
+        "cells": [
+            {
+                "id": c.cell.cell.id,
+                "workload": c.cell.cell.workload,
+                "params": c.cell.cell.params,
+                "threads": c.cell.cell.threads,
+                "results": [
+                    {
+                        "allocator": r.allocator,
+                        "a": r.old.typical.to_dict() if r.old.ok else None,
+                        "b": r.new.typical.to_dict() if r.new.ok else None,
+                        "change": r.change.to_dict() if r.change else None,
+                    }
+                    for r in c.rows
+                ],
+            }
+            for c in comp.cells
+        ],
+        "only_in_a": comp.only_old,
+        "only_in_b": comp.only_new,
+        "summary": [
+            {
+                "allocator": s.allocator,
+                "cells": s.compared,
+                "geomean_ratio": s.geomean_ratio.to_dict() if s.geomean_ratio else None,
+                "verdicts": s.verdicts,
+            }
+            for s in comp.summary
+        ],
+        "regressed": comp.regressions,
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"

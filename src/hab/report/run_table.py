@@ -1,0 +1,215 @@
+"""The comparison tables `hab run` and `hab show` print.
+
+The text depends only on the analysed run and the width, so `hab show`
+reproduces `hab run`'s table byte for byte.
+"""
+
+import io
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+
+from hab.analysis.run import CellResult, Row, RunResult
+from hab.records.plan import DRY
+from hab.records.run import RunMeta
+from hab.records.workload import WorkloadInfo
+from hab.report import latency_table, memory_table, scaling_table, units
+from hab.report.layout import plain_table
+from hab.suite import values
+
+LEGEND = """\
+time: typical time of one workload iteration (criterion's slope for linear sampling, else the mean), with its
+  {conf:.0%} interval from a hierarchical bootstrap (engine processes, then samples within them).
+vs {ref}: time relative to {ref} (below 1 is faster), with interval. allocs/s: blocks allocated per second.
+between: share of the variance of one sample that lies between engine processes rather than within one
+  (Kalibera & Jones).
+outliers: Tukey mild/severe counts (reported, not removed). dry %: time of the dry variant (the same work
+  without allocator calls: the engine's own share) relative to this allocator's time.
+memory (means over processes): peak live = highest sum of requested bytes alive (the workload's own books);
+  max RSS = peak resident memory of the engine process (VmHWM); RSS/live = their ratio (memory overhead);
+  net/live leaves out the RSS the engine had before the workload was set up (binary, libraries). faults:
+  minor page faults. RSS over time: one process, sampled from /proc, scaled to its maximum (shown).
+scaling: allocations per second at N threads ("N thr"); speedup over the smallest count with interval; eff =
+  speedup per thread factor. collapse: thread counts whose throughput is below the smallest count's (*: the
+  whole interval is below 1)."""
+
+
+def heading(cell: CellResult, workloads: dict[str, WorkloadInfo]) -> str:
+    """The line naming a cell: id, workload, every parameter, threads."""
+    shown = values.show_params(workloads.get(cell.cell.workload), cell.cell.params)
+    threads = f"  threads={cell.cell.threads}" if cell.cell.threads is not None else ""
+    return f"{cell.cell.id} {cell.cell.workload}  {shown}{threads}"
+
+
+def _outliers(counts: dict[str, int]) -> str:
+    """Tukey mild/severe counts, low and high together."""
+    return f"{counts['low_mild'] + counts['high_mild']}/{counts['low_severe'] + counts['high_severe']}"
+
+
+def _cells(row: Row, reference: str | None) -> list[str]:
+    t = row.typical
+    cols = [units.duration(t.point), units.interval(t.lower, t.upper, t.point)]
+    if reference is not None:
+        if row.ratio is not None:
+            cols += [units.ratio(row.ratio.point), units.ratio_interval(row.ratio.lower, row.ratio.upper)]
+        else:
+            cols += ["–", ""]
+    cols += [
+        units.rate(row.allocations_per_s.point, "") if row.allocations_per_s else "–",
+        units.percent(row.variance["between_share"]) if row.variance else "–",
+        _outliers(row.outliers),
+        units.percent(row.engine_share.point) if row.engine_share else "–",
+    ]
+    return cols
+
+
+def _cell_table(cell: CellResult, conf: float) -> Table:
+    table = plain_table()
+    table.add_column("allocator", no_wrap=True)
+    names = ["time", f"{conf:.0%} CI"]
+    if cell.reference is not None:
+        names += [f"vs {cell.reference}", f"{conf:.0%} CI"]
+    for name in names + ["allocs/s", "between", "outliers", "dry %"]:
+        table.add_column(name, justify="right", no_wrap=True)
+    width = len(table.columns)
+    for row in cell.rows + ([cell.dry] if cell.dry else []):
+        label = "dry (engine only)" if row.allocator == DRY else row.allocator
+        if not row.ok:
+            table.add_row(label, "FAILED", *[""] * (width - 2))
+            continue
+        cols = _cells(row, cell.reference)
+        if row.allocator == DRY:
+            cols = cols[:2] + [""] * (width - 3)
+        table.add_row(label, *cols)
+    return table
+
+
+def _notes(cell: CellResult, target: float | None) -> list[str]:
+    """Failed processes, and pairs that missed the precision target."""
+    notes = []
+    if target is not None:
+        for row in cell.rows:
+            h = row.relative_half_width
+            if h is not None and h > target:
+                notes.append(
+                    f"  * {row.allocator}: ±{h:.1%} with {row.processes} processes, above the ±{target * 100:g}% target"
+                )
+    for row in cell.rows + ([cell.dry] if cell.dry else []):
+        for reason, count in Counter(row.failures).items():
+            times = f" ({count} processes)" if count > 1 else ""
+            notes.append(f"  ! {row.allocator}: {reason}{times}")
+    return notes
+
+
+def _summary_table(result: RunResult) -> Table:
+    conf = result.settings.confidence
+    table = plain_table(title=f"Summary over {_count(len(result.cells), 'cell')}", title_justify="left")
+    table.add_column("allocator")
+    table.add_column(f"geomean vs {result.reference}", justify="right")
+    table.add_column(f"{conf:.0%} CI", justify="right")
+    table.add_column("fastest in", justify="right")
+    table.add_column("failed cells", justify="right")
+    for s in result.summary:
+        if s.geomean_ratio is not None:
+            g = s.geomean_ratio
+            geo, ci = units.ratio(g.point), units.ratio_interval(g.lower, g.upper)
+        else:
+            geo, ci = "–", ""
+        table.add_row(s.allocator, geo, ci, str(s.fastest_in), str(s.failed_cells))
+    return table
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _precision_line(meta: RunMeta) -> list[str]:
+    p = meta.precision
+    if not p:
+        return []
+    budget = f", budget {p.budget_s:g} s" if p.budget_s else ""
+    return [
+        f"precision target ±{p.target * 100:g}%{budget}: {len(p.rounds)} added rounds "
+        f"({sum(p.rounds)} engine processes)"
+    ]
+
+
+def _safety_lines(meta: RunMeta) -> list[str]:
+    """What --verify found and the --max-rss cap, when the run had them."""
+    lines = []
+    if meta.verify:
+        bad = [f"{pair} ({v.kind.label})" for pair, v in sorted(meta.verify.items()) if v is not None]
+        passed = f"verify: {len(meta.verify) - len(bad)} of {len(meta.verify)} (cell, allocator) pairs passed"
+        lines.append(passed + (f"; not timed: {', '.join(bad)}" if bad else ""))
+    if meta.max_rss:
+        cap = meta.max_rss
+        lines.append(f"memory cap: {values.format_size(cap.bytes)} per engine process ({cap.enforced_by})")
+    return lines
+
+
+def _run_heading(meta: RunMeta, result: RunResult) -> list[str]:
+    plan, host, engine = meta.plan, meta.host, meta.engine
+    done, total = result.processes_done, result.processes_planned
+    commit = ((engine.commit if engine else None) or "unknown")[:10] + (
+        " (modified)" if engine and engine.dirty else ""
+    )
+    s = plan.sampling
+    if meta.source:
+        source = meta.source
+        return [
+            f"run {meta.id}  imported from {source.kind} tree {source.path} (baseline {source.baseline})",
+            f"{_count(len(plan.cells), 'benchmark')}, labelled {', '.join(plan.allocators)}",
+        ]
+
+    def fact(value):
+        return "?" if value is None else value
+
+    return [
+        f"run {meta.id}  suite {meta.suite_name}  status {meta.status} ({done}/{total} engine processes)",
+        f"{_count(len(plan.cells), 'cell')} x {_count(len(plan.allocators), 'allocator')},"
+        f" {_count(plan.repetitions, 'engine process', 'engine processes')} each;"
+        f" sampling {s.mode}, {s.sample_size} samples, warm-up {s.warm_up_time:g} s,"
+        f" measurement {s.measurement_time:g} s",
+        *_precision_line(meta),
+        *[f"spin (validation knob): {a} {ns:g} ns of busy work before each allocation" for a, ns in plan.spin.items()],
+        *_safety_lines(meta),
+        f"host {fact(host and host.cpu_model)}, {fact(host and host.cores_usable)} cores, {fact(host and host.kernel)},"
+        f" governor {(host and host.cpu_governor) or 'n/a'}, turbo {(host and host.turbo) or 'n/a'}; engine {commit}",
+    ]
+
+
+def render(result: RunResult, meta: RunMeta, width: int) -> str:
+    """The whole report as plain text, `width` columns wide."""
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False, soft_wrap=False
+    )
+    conf = result.settings.confidence
+    workloads = meta.workloads
+    target = meta.precision.target if meta.precision else None
+    for line in _run_heading(meta, result):
+        console.print(line, markup=False)
+    for cell in result.cells:
+        console.print()
+        console.print(heading(cell, workloads), markup=False)
+        console.print(_cell_table(cell, conf))
+        for note in _notes(cell, target):
+            console.print(note, markup=False)
+        for extra in (memory_table.table(cell), latency_table.table(cell)):
+            if extra is not None:
+                console.print()
+                console.print(extra)
+        note = latency_table.timer_note(cell)
+        if note:
+            console.print(note, markup=False)
+    if result.cells:
+        console.print()
+        console.print(_summary_table(result))
+    for group in result.scaling:
+        console.print()
+        console.print(scaling_table.heading(group, workloads), markup=False)
+        console.print(scaling_table.table(group))
+    console.print()
+    console.print(LEGEND.format(conf=conf, ref=result.reference or "reference"), markup=False)
+    return buffer.getvalue()

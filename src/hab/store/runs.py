@@ -1,0 +1,87 @@
+"""Finding stored runs (a path, a results root, `latest`, a baseline name),
+saving baselines, and reading a run back with every file validated."""
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from hab.errors import UserError
+from hab.records.fields import RecordError
+from hab.records.plan import Plan
+from hab.records.run import RunMeta
+from hab.records.unit import UnitRecord
+from hab.store.rundir import LATEST, RUN_FILE, UNITS_DIR
+
+BASELINES = "baselines"
+_BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class StoredRun:
+    path: Path
+    meta: RunMeta
+    units: dict[str, UnitRecord]  # unit id -> record
+
+    @property
+    def plan(self) -> Plan:
+        return self.meta.plan
+
+
+def resolve(arg: str | None, root: Path) -> Path:
+    """A run directory from a path to a run, to a results root, or nothing (latest)."""
+    path = Path(arg) if arg else root
+    for candidate in (path, path / LATEST):
+        if (candidate / RUN_FILE).is_file():
+            return candidate.resolve()
+    raise UserError(f"no stored run at {path} (expected {RUN_FILE} there or under {LATEST}/)")
+
+
+def baseline_path(root: Path, name: str) -> Path:
+    if not _BASELINE_NAME.match(name):
+        raise UserError(f"baseline names are letters, digits, '.', '_' and '-', got {name!r}")
+    return root / BASELINES / name
+
+
+def save_baseline(run: Path, root: Path, name: str) -> Path:
+    """Copies a run to `<root>/baselines/<name>`, replacing an older one whole."""
+    target = baseline_path(root, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(run, tmp)
+    old = target.with_name(f".{name}.old")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def resolve_any(arg: str, root: Path) -> Path:
+    """A run from a path (run or results root) or the name of a saved baseline."""
+    if Path(arg).exists():
+        return resolve(arg, root)
+    if _BASELINE_NAME.match(arg) and (root / BASELINES / arg / RUN_FILE).is_file():
+        return (root / BASELINES / arg).resolve()
+    raise UserError(f"no stored run or baseline called {arg!r} (baselines live in {root / BASELINES})")
+
+
+def _read(path: Path, parse):
+    """One stored file, parsed and validated; any problem names the file."""
+    try:
+        return parse(json.loads(path.read_text()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecordError) as e:
+        raise UserError(f"cannot read {path}: {e}") from None
+
+
+def load(path: Path) -> StoredRun:
+    """A stored run with its metadata and every unit record, validated."""
+    meta = _read(path / RUN_FILE, RunMeta.from_dict)
+    units = {}
+    for file in sorted((path / UNITS_DIR).glob("*.json")):
+        record = _read(file, UnitRecord.from_dict)
+        units[record.unit.id] = record
+    return StoredRun(path, meta, units)

@@ -1,0 +1,71 @@
+"""Adaptive precision: after the planned processes, keep adding engine
+processes to the (cell, allocator) pairs whose typical time is not yet known
+to the target precision, round after round, while the time budget lasts.
+
+The precision of a pair is the half-width of its confidence interval
+relative to its typical time. Intervals narrow roughly with the square root
+of the number of processes, so a pair at half-width h with R processes
+needs about R (h / target)^2; each round at most doubles a pair's processes,
+so that one noisy estimate cannot order a huge round.
+"""
+
+import math
+import random
+
+from hab.records.plan import Plan, Unit
+
+#: Processes a pair may reach before adding more is given up.
+MAX_PROCESSES = 64
+#: A pair above the target: (cell id, allocator, relative half-width, processes).
+Imprecise = tuple[str, str, float, int]
+
+
+def parse_precision(text: str) -> float:
+    """`1%` or `0.01` -> 0.01."""
+    value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    if not 0 < value < 1:
+        raise ValueError(f"precision must be between 0 and 100%, got {text}")
+    return value
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `10m`, `1.5h` -> seconds."""
+    factor = {"s": 1, "m": 60, "h": 3600}.get(text[-1:], None)
+    value = float(text[:-1]) if factor else float(text)
+    if value <= 0:
+        raise ValueError(f"expected a positive duration, got {text}")
+    return value * (factor or 1)
+
+
+def next_round(
+    plan: Plan,
+    imprecise: list[Imprecise],
+    target: float,
+    seconds_per_unit: float,
+    seconds_left: float,
+    rng: random.Random,
+) -> list[Unit]:
+    """The units of the next round (shuffled within each cell) for the pairs
+    above the target (see `RunResult.imprecise`); empty when none is, none
+    can grow, or the budget is spent."""
+    wanted: dict[str, list[str]] = {}
+    for cell, allocator, h, processes in imprecise:
+        if processes >= MAX_PROCESSES:
+            continue
+        needed = math.ceil(processes * (h / target) ** 2)
+        extra = min(max(needed - processes, 1), processes, MAX_PROCESSES - processes)
+        wanted.setdefault(cell, []).extend([allocator] * extra)
+    affordable = int(seconds_left // max(seconds_per_unit, 1e-3))
+    next_rep = 1 + max((u.repetition for u in plan.units), default=-1)
+    units: list[Unit] = []
+    counts: dict[tuple, int] = {}
+    for cell in (c.id for c in plan.cells if c.id in wanted):
+        names = wanted[cell]
+        rng.shuffle(names)
+        for name in names:
+            if len(units) >= affordable:
+                return units
+            k = counts.get((cell, name), 0)
+            counts[(cell, name)] = k + 1
+            units.append(Unit(cell, name, next_rep + k))
+    return units

@@ -1,0 +1,219 @@
+"""Suites: which workloads, parameter grids, allocators and thread counts
+to run, and how to sample. They come from a preset or a TOML file, then
+command-line options narrow or override them."""
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+from hab.allocators import custom
+from hab.allocators.registry import Allocator
+from hab.errors import UserError
+from hab.records.plan import Sampling
+
+_SAMPLING_MODES = ("auto", "linear", "flat")
+_TOP_KEYS = {"name", "allocators", "allocator", "threads", "repetitions", "dry", "timeout", "sampling", "benchmark"}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A workload and its parameter grid (name -> list of values)."""
+
+    workload: str
+    params: dict[str, list] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    benchmarks: tuple[Benchmark, ...]
+    allocators: tuple[str, ...] | None = None  # None: every registered allocator
+    threads: tuple[int, ...] | None = None  # None: the available cores
+    repetitions: int = 1  # engine processes per (cell, allocator)
+    dry: bool = True  # also run each workload's dry variant
+    timeout: float | None = None  # per engine process; None: derived from sampling
+    sampling: Sampling = Sampling()
+    overrides: tuple[tuple[str, list[str]], ...] = ()  # (param, values) pairs from --param, applied at planning
+    defined: tuple[Allocator, ...] = ()  # allocators the suite brings ([allocator.NAME] tables)
+
+    def unit_timeout(self) -> float:
+        """Seconds an engine process may take before it is killed."""
+        if self.timeout is not None:
+            return self.timeout
+        return 60.0 + 4.0 * (self.sampling.warm_up_time + self.sampling.measurement_time)
+
+
+def presets() -> list[str]:
+    files = resources.files("hab.suite") / "presets"
+    return sorted(p.name.removesuffix(".toml") for p in files.iterdir() if p.name.endswith(".toml"))
+
+
+def load_preset(name: str) -> Suite:
+    path = resources.files("hab.suite") / "presets" / f"{name}.toml"
+    if not path.is_file():
+        raise UserError(f"unknown preset '{name}' (known: {', '.join(presets())})")
+    return parse(path.read_text(), f"preset {name}")
+
+
+def load_file(path: Path) -> Suite:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise UserError(f"cannot read suite {path}: {e.strerror}") from None
+    return parse(text, str(path), path.resolve().parent)
+
+
+def _grid_values(value, where: str) -> list:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise UserError(f"{where}: empty list of values")
+    for v in values:
+        if not isinstance(v, (int, float, str)):
+            raise UserError(f"{where}: values must be numbers or strings, got {v!r}")
+    return values
+
+
+def _int_list(value, where: str, minimum: int) -> tuple:
+    values = value if isinstance(value, list) else [value]
+    if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < minimum for v in values):
+        raise UserError(f"{where}: expected integers >= {minimum}, got {value!r}")
+    return tuple(values)
+
+
+def _sampling(table, where: str) -> Sampling:
+    if not isinstance(table, dict):
+        raise UserError(f"{where}: [sampling] must be a table")
+    unknown = set(table) - set(Sampling.__dataclass_fields__)
+    if unknown:
+        raise UserError(f"{where}: unknown sampling keys {', '.join(sorted(unknown))}")
+    s = Sampling(**table)
+    return check_sampling(s, where)
+
+
+def check_sampling(s: Sampling, where: str) -> Sampling:
+    if s.mode not in _SAMPLING_MODES:
+        raise UserError(f"{where}: sampling mode must be one of {', '.join(_SAMPLING_MODES)}, got {s.mode!r}")
+    if not isinstance(s.sample_size, int) or isinstance(s.sample_size, bool) or s.sample_size < 2:
+        raise UserError(f"{where}: sample_size must be an integer >= 2, got {s.sample_size!r}")
+    for name in ("warm_up_time", "measurement_time"):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise UserError(f"{where}: {name} must be a number of seconds >= 0, got {value!r}")
+    if s.measurement_time <= 0:
+        raise UserError(f"{where}: measurement_time must be > 0 seconds")
+    return replace(s, warm_up_time=float(s.warm_up_time), measurement_time=float(s.measurement_time))
+
+
+def _defined(tables, where: str, base: Path) -> tuple:
+    if not isinstance(tables, dict):
+        raise UserError(f"{where}: [allocator.NAME] entries must be tables")
+    return tuple(custom.from_table(name, table, base, f"{where}: [allocator.{name}]") for name, table in tables.items())
+
+
+def parse(text: str, where: str, base: Path | None = None) -> Suite:
+    """A suite from TOML text; `where` names it in error messages, and
+    paths in it are relative to `base` (default: the working directory)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{where}: not valid TOML: {e}") from None
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise UserError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    benches = data.get("benchmark", [])
+    if not isinstance(benches, list) or not benches:
+        raise UserError(f"{where}: a suite needs at least one [[benchmark]] table")
+    benchmarks = []
+    for i, b in enumerate(benches):
+        bw = f"{where}: benchmark {i + 1}"
+        if not isinstance(b, dict) or not isinstance(b.get("workload"), str):
+            raise UserError(f'{bw}: needs workload = "name"')
+        if set(b) - {"workload", "params"}:
+            raise UserError(f"{bw}: unknown keys {', '.join(sorted(set(b) - {'workload', 'params'}))}")
+        params = b.get("params", {})
+        if not isinstance(params, dict):
+            raise UserError(f"{bw}: params must be a table")
+        grid = {k: _grid_values(v, f"{bw}: param {k}") for k, v in params.items()}
+        benchmarks.append(Benchmark(b["workload"], grid))
+    allocators = data.get("allocators")
+    if allocators is not None and (not isinstance(allocators, list) or not all(isinstance(a, str) for a in allocators)):
+        raise UserError(f"{where}: allocators must be a list of names")
+    repetitions = data.get("repetitions", 1)
+    if not isinstance(repetitions, int) or isinstance(repetitions, bool) or repetitions < 1:
+        raise UserError(f"{where}: repetitions must be an integer >= 1")
+    timeout = data.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise UserError(f"{where}: timeout must be a positive number of seconds")
+    dry = data.get("dry", True)
+    if not isinstance(dry, bool):
+        raise UserError(f"{where}: dry must be true or false")
+    return Suite(
+        name=str(data.get("name", where)),
+        benchmarks=tuple(benchmarks),
+        allocators=tuple(allocators) if allocators is not None else None,
+        threads=_int_list(data["threads"], f"{where}: threads", 1) if "threads" in data else None,
+        repetitions=repetitions,
+        dry=dry,
+        timeout=float(timeout) if timeout is not None else None,
+        sampling=_sampling(data.get("sampling", {}), where),
+        defined=_defined(data.get("allocator", {}), where, base or Path.cwd()),
+    )
+
+
+def split_list(text: str, option: str) -> list[str]:
+    items = [x.strip() for x in text.split(",")]
+    if not text.strip() or any(not x for x in items):
+        raise UserError(f"{option}: expected a comma-separated list, got {text!r}")
+    return items
+
+
+def parse_param_option(text: str) -> tuple[str, list[str]]:
+    """`name=v1,v2` -> (name, [v1, v2])."""
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip():
+        raise UserError(f"--param: expected name=value[,value...], got {text!r}")
+    return name.strip(), split_list(values, f"--param {name.strip()}")
+
+
+def narrow(
+    suite: Suite,
+    *,
+    allocators=None,
+    workloads=None,
+    params=(),
+    threads=None,
+    repetitions=None,
+    timeout=None,
+    dry=None,
+    **sampling,
+) -> Suite:
+    """The suite with command-line choices applied; None leaves a field as is."""
+    changes: dict = {}
+    if allocators is not None:
+        changes["allocators"] = tuple(allocators)
+    if workloads is not None:
+        kept = [b for b in suite.benchmarks if b.workload in workloads]
+        have = {b.workload for b in kept}
+        kept += [Benchmark(w) for w in workloads if w not in have]
+        changes["benchmarks"] = tuple(kept)
+    if params:
+        changes["overrides"] = tuple(params)
+    if threads is not None:
+        if any(t < 1 for t in threads):
+            raise UserError(f"--threads: thread counts must be >= 1, got {','.join(map(str, threads))}")
+        changes["threads"] = tuple(threads)
+    if repetitions is not None:
+        if repetitions < 1:
+            raise UserError("--repetitions must be >= 1")
+        changes["repetitions"] = repetitions
+    if timeout is not None:
+        if timeout <= 0:
+            raise UserError("--timeout must be a positive number of seconds")
+        changes["timeout"] = timeout
+    if dry is not None:
+        changes["dry"] = dry
+    given = {k: v for k, v in sampling.items() if v is not None}
+    if given:
+        changes["sampling"] = check_sampling(replace(suite.sampling, **given), "command line")
+    return replace(suite, **changes)
