@@ -11,6 +11,7 @@ from conftest import hab
 from hab.analysis import comparison
 from hab.analysis import run as analysis
 from hab.stats.change import Verdict
+from hab.store import runs
 
 pytestmark = pytest.mark.slow
 
@@ -43,11 +44,11 @@ CELL = [
 def test_identical_code_is_rarely_called_changed(binaries, tmp_path):
     calls = []
     for i in range(PAIRS):
-        runs = []
+        sides = []
         for side in "ab":
             hab("run", *CELL, "--out", f"{side}{i}", cwd=tmp_path, check_exit=0)
-            runs.append(analysis.analyse(runs.load(runs.resolve(str(tmp_path / f"{side}{i}"), tmp_path))))
-        comp = comparison.compare(runs[0], runs[1], alpha=0.05, threshold=0.01, relative_to="system")
+            sides.append(analysis.analyse(runs.load(runs.resolve(str(tmp_path / f"{side}{i}"), tmp_path))))
+        comp = comparison.compare(sides[0], sides[1], alpha=0.05, threshold=0.01, relative_to="system")
         (jemalloc,) = [r for r in comp.cells[0].rows if r.allocator == "jemalloc"]
         calls.append(jemalloc.change.verdict)
     false = sum(v in (Verdict.IMPROVED, Verdict.REGRESSED) for v in calls)

@@ -248,6 +248,6 @@ def test_the_rss_sampler_follows_a_growing_process():
     sampler = rss.Sampler(proc.pid, 0.01).start()
     proc.wait()
     series = sampler.stop()
-    assert len(series.t_ms) >= 5 and series.t_ms == sorted(series.t_ms)
+    assert len(series.t_ms) >= 5 and list(series.t_ms) == sorted(series.t_ms)
     assert max(series.rss_kib) >= 64 << 10
     assert rss.rss_kib(proc.pid) is None  # reaped: nothing to read
