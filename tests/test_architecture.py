@@ -14,6 +14,7 @@ STAGES = {
     "hab": 0,  # the package itself (__version__)
     "hab.errors": 0,
     "hab.paths": 0,
+    "hab.debian": 0,
     "hab.records": 0,
     "hab.stats": 0,
     "hab._kernel": 0,

@@ -77,8 +77,12 @@ def test_import_reproduces_criterions_estimates(tree, tmp_path):
         for name in expected:
             c = theirs[name]
             assert ours[name]["point"] == pytest.approx(c["point_estimate"], rel=1e-9), (bench, name)
+            # Two bootstraps with different random streams: their bounds agree to
+            # Monte Carlo error. The MAD's bootstrap distribution is lumpy (a median
+            # of few distinct deviations), so its percentiles can sit one lump apart.
+            tolerance = 0.05 if name == "median_abs_dev" else 0.02
             for ours_key, their_key in (("lower", "lower_bound"), ("upper", "upper_bound")):
-                assert ours[name][ours_key] == pytest.approx(c["confidence_interval"][their_key], rel=0.02), (
+                assert ours[name][ours_key] == pytest.approx(c["confidence_interval"][their_key], rel=tolerance), (
                     bench,
                     name,
                     ours_key,

@@ -29,3 +29,13 @@ def target_dir(engine: Path) -> Path:
 def binary_path(engine: Path, allocator: str) -> Path:
     """Where the release engine binary for `allocator` is built."""
     return target_dir(engine) / "release" / f"hab-engine-{allocator}"
+
+
+def cache_dir() -> Path:
+    """Where guest toolchains, kernels and images are built and kept, outside
+    any clone: `$HAB_CACHE_DIR`, else `$XDG_CACHE_HOME/hab`, else `~/.cache/hab`."""
+    override = os.environ.get("HAB_CACHE_DIR")
+    if override:
+        return Path(override)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "hab"

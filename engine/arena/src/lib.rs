@@ -83,10 +83,8 @@ impl<H: ArenaHeap> LockedArena<H> {
             Err(poisoned) => poisoned.into_inner(),
         };
         if !guard.ready {
-            let size = mapping::arena_bytes();
-            let base = mapping::reserve(size);
-            if !base.is_null() {
-                // SAFETY: a fresh mapping of `size` bytes, handed over once.
+            if let Some((base, size)) = mapping::region() {
+                // SAFETY: a fresh region of `size` bytes, handed over once.
                 unsafe { guard.heap.init(base, size) };
             }
             guard.ready = true;

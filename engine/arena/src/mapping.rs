@@ -1,13 +1,52 @@
 //! The arena's one region of memory, obtained without allocating.
 //!
-//! Both functions run inside the global allocator's first call, so neither
-//! may allocate: the size is parsed from the raw C environment.
+//! [`region`] runs inside the global allocator's first call, so it may not
+//! allocate: on unix the size is parsed from the raw C environment and the
+//! region is a lazily committed mapping; without mmap (Hermit) it is taken
+//! eagerly from the system heap, sized to what the guest can give.
 
 use crate::DEFAULT_ARENA_BYTES;
 
+/// The arena's region: its base and size, or None when the system refuses.
+#[cfg(unix)]
+pub fn region() -> Option<(*mut u8, usize)> {
+    let size = arena_bytes();
+    let base = reserve(size);
+    (!base.is_null()).then_some((base, size))
+}
+
+/// Without mmap the region is real memory taken from the system heap at
+/// once, so its size must fit the guest: the largest power-of-two share the
+/// heap grants (from the default size down to 16 MiB), halved again so that
+/// the kernel and the engine's own start-up keep the other half (at `-m 1G`
+/// a Hermit guest grants 512 MiB and the arena takes 256 MiB).
+#[cfg(not(unix))]
+pub fn region() -> Option<(*mut u8, usize)> {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    let mut size = DEFAULT_ARENA_BYTES;
+    while size >= MIN_GUEST_ARENA_BYTES {
+        let layout = Layout::from_size_align(size, 4096).ok()?;
+        // SAFETY: non-zero size, valid alignment; the probe is freed at once.
+        let probe = unsafe { System.alloc(layout) };
+        if !probe.is_null() {
+            unsafe { System.dealloc(probe, layout) };
+            let half = Layout::from_size_align(size / 2, 4096).ok()?;
+            // SAFETY: as above; this block is the arena's for good.
+            let base = unsafe { System.alloc(half) };
+            return (!base.is_null()).then_some((base, size / 2));
+        }
+        size /= 2;
+    }
+    None
+}
+
+/// Smallest system-heap share a guest arena settles for.
+#[cfg(not(unix))]
+const MIN_GUEST_ARENA_BYTES: usize = 32 << 20;
+
 /// Arena size from `HAB_ARENA_BYTES` (decimal bytes), else the default.
 #[cfg(unix)]
-pub fn arena_bytes() -> usize {
+fn arena_bytes() -> usize {
     // SAFETY: getenv returns null or a NUL-terminated string that stays
     // valid while nothing modifies the environment; it is read at once.
     let raw = unsafe { libc::getenv(c"HAB_ARENA_BYTES".as_ptr()) };
@@ -18,11 +57,7 @@ pub fn arena_bytes() -> usize {
     parse_decimal(bytes).filter(|&n| n > 0).unwrap_or(DEFAULT_ARENA_BYTES)
 }
 
-#[cfg(not(unix))]
-pub fn arena_bytes() -> usize {
-    DEFAULT_ARENA_BYTES
-}
-
+#[cfg(any(unix, test))]
 fn parse_decimal(bytes: &[u8]) -> Option<usize> {
     if bytes.is_empty() {
         return None;
@@ -36,7 +71,7 @@ fn parse_decimal(bytes: &[u8]) -> Option<usize> {
 /// Reserves `size` bytes of address space; pages are committed on first touch.
 /// Returns null when the system refuses.
 #[cfg(unix)]
-pub fn reserve(size: usize) -> *mut u8 {
+fn reserve(size: usize) -> *mut u8 {
     // SAFETY: an anonymous private mapping at an address the kernel picks.
     let ptr = unsafe {
         libc::mmap(
@@ -52,17 +87,6 @@ pub fn reserve(size: usize) -> *mut u8 {
         std::ptr::null_mut()
     } else {
         ptr.cast()
-    }
-}
-
-/// Without mmap (Hermit), the region comes from the system heap, eagerly.
-#[cfg(not(unix))]
-pub fn reserve(size: usize) -> *mut u8 {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    match Layout::from_size_align(size, 4096) {
-        // SAFETY: non-zero size, valid alignment.
-        Ok(layout) => unsafe { System.alloc(layout) },
-        Err(_) => std::ptr::null_mut(),
     }
 }
 

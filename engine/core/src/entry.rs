@@ -19,8 +19,13 @@ const TIMER_ROUNDS: u32 = 100_000;
 /// Version of this engine (the crate version).
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// An argument `b64:DATA` stands for DATA decoded (base64url, padding
+/// optional): how a spec crosses a kernel command line unmangled.
+pub const B64_PREFIX: &str = "b64:";
+
 const USAGE: &str = "\
 usage: ENGINE SPEC_JSON          run the benchmark the spec describes
+       ENGINE b64:SPEC           the same, spec in base64url (any argument may be so encoded)
        ENGINE --spec-file PATH   the same, spec read from a file
        ENGINE --check SPEC_JSON  validate a spec and print it with defaults filled
        ENGINE --describe         list workloads and their parameters
@@ -29,11 +34,15 @@ Output is one JSON record per line, each behind the marker '@@hab ' (docs/protoc
 /// Runs the engine for the binary whose global allocator is `allocator`;
 /// `setup` runs first (for allocators that must be switched on).
 pub fn main(allocator: &'static str, setup: fn()) -> ! {
+    #[cfg(target_os = "linux")]
+    let guest = crate::guest::enter();
+    #[cfg(not(target_os = "linux"))]
+    let guest = None;
     setup();
     install_panic_hook();
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let mut out = std::io::stdout();
-    let code = match command(allocator, &args, &mut out) {
+    let args = guest.unwrap_or_else(|| std::env::args().skip(1).collect());
+    let code = match decode_args(args).and_then(|args| command(allocator, &args, &mut out)) {
         Ok(()) => 0,
         Err((kind, message)) => {
             Record::Error { kind, message }.emit(&mut out);
@@ -41,6 +50,26 @@ pub fn main(allocator: &'static str, setup: fn()) -> ! {
         }
     };
     std::process::exit(code)
+}
+
+/// The arguments with every `b64:` one decoded.
+pub fn decode_args(args: Vec<String>) -> Result<Vec<String>, Failure> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
+    let b64 = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    args.into_iter()
+        .map(|arg| match arg.strip_prefix(B64_PREFIX) {
+            None => Ok(arg),
+            Some(data) => b64
+                .decode(data)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| spec_error(format!("argument {arg:.40}... is not base64url of UTF-8 text"))),
+        })
+        .collect()
 }
 
 /// Why a command failed: the error record's kind and message.
@@ -228,6 +257,15 @@ mod tests {
 
     fn records(args: &[&str]) -> (Result<(), Failure>, Vec<Record>) {
         command_records("test", args)
+    }
+
+    #[test]
+    fn b64_arguments_are_decoded_and_bad_ones_are_spec_errors() {
+        let args = vec!["b64:eyJhIjoxfQ".to_string(), "--describe".to_string()];
+        assert_eq!(decode_args(args).unwrap(), [r#"{"a":1}"#, "--describe"]);
+        let (kind, message) = decode_args(vec!["b64:!!".into()]).unwrap_err();
+        assert_eq!(kind, ErrorKind::Spec);
+        assert!(message.contains("not base64url"), "{message}");
     }
 
     #[test]

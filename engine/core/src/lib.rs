@@ -6,6 +6,8 @@
 //! Python harness. The same code runs natively and inside a Hermit guest.
 
 pub mod entry;
+#[cfg(target_os = "linux")]
+pub mod guest;
 pub mod heap;
 pub mod latency;
 pub mod limits;

@@ -12,8 +12,9 @@ import re
 import tomllib
 from pathlib import Path
 
-from hab.allocators.registry import Allocator, check_keys, check_name
+from hab.allocators.registry import PRELOAD_TARGETS, Allocator, check_keys, check_name
 from hab.errors import UserError
+from hab.records.target import TARGETS
 
 _PACKAGE = re.compile(r"^[A-Za-z0-9_-]+$")
 _CRATE_KEYS = {"crate", "path", "version", "features", "default-features", "global", "init", "setup", "about"}
@@ -94,6 +95,7 @@ def crate_allocator(name: str, table: dict, base: Path, where: str) -> Allocator
         setup=table.get("setup", ""),
         package=package,
         origin=where,
+        targets=TARGETS,  # a user's crate may well be made for a guest (virtual_alloc is for Hermit)
     )
 
 
@@ -111,6 +113,7 @@ def preload_allocator(name: str, table: dict, base: Path, where: str) -> Allocat
         init="",
         preload=str(path),
         origin=where,
+        targets=PRELOAD_TARGETS,
     )
 
 

@@ -54,3 +54,18 @@ def choose(engine: Path, defined: list[Allocator], wanted: list[str] | None) -> 
         if reason:
             raise UserError(f"allocator {name} is not available here: {reason}")
     return Lineup(known, names, skipped)
+
+
+def by_target(known: dict[str, Allocator], names: list[str], targets: tuple[str, ...]) -> tuple[dict, list[str]]:
+    """Which of `names` run on each target, and a note for each pair that
+    cannot (`jemalloc: not on hermit: ...`). An allocator that runs on none
+    of the targets is an error."""
+    per_target = {t: [n for n in names if known[n].unavailable_on(t) is None] for t in targets}
+    notes = [f"{n}: not on {t}: {known[n].unavailable_on(t)}" for t in targets for n in names if n not in per_target[t]]
+    nowhere = [n for n in names if not any(n in per_target[t] for t in targets)]
+    if nowhere:
+        raise UserError(
+            f"allocator {nowhere[0]} runs on none of the targets {', '.join(targets)}: "
+            f"{known[nowhere[0]].unavailable_on(targets[0])}"
+        )
+    return per_target, notes

@@ -14,6 +14,7 @@ import subprocess
 import sysconfig
 from pathlib import Path
 
+from hab import debian
 from hab.allocators.registry import Allocator
 
 
@@ -60,24 +61,9 @@ def locate(library: str) -> Path | None:
     return next((d / library for d in _library_dirs() if (d / library).is_file()), None)
 
 
-def debian_version(package: str) -> str | None:
-    """The installed version of a Debian package, or None."""
-    dpkg = shutil.which("dpkg-query")
-    if dpkg is None:
-        return None
-    try:
-        done = subprocess.run(
-            [dpkg, "-W", "-f=${db:Status-Abbrev} ${Version}", package], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    status, _, version = done.stdout.strip().partition(" ")
-    return version.strip() if done.returncode == 0 and status.startswith("ii") else None
-
-
 def version(a: Allocator) -> str:
     if a.debian:
-        found = debian_version(a.debian)
+        found = debian.installed_version(a.debian)
         return f"{a.debian} {found}" if found else f"{a.debian} (not installed)"
     return Path(a.preload or "").name
 

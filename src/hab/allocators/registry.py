@@ -15,14 +15,20 @@ from pathlib import Path
 
 from hab.errors import UserError
 from hab.records.plan import DRY
+from hab.records.target import GUESTS, LINUX_VM, NATIVE, TARGETS
 
 #: The platform allocator. Its binary also runs the dry variant and the
 #: preload allocators (with their shared object in LD_PRELOAD).
 SYSTEM = "system"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_CRATE_KEYS = {"about", "deps", "global", "init", "setup", "package"}
+_CRATE_KEYS = {"about", "deps", "global", "init", "setup", "package", "targets", "why_not"}
 _PRELOAD_KEYS = {"about", "preload", "debian"}
+#: Where an entry runs unless it says otherwise: a crate wherever a Linux
+#: engine runs (its C libraries need a Unix libc), a preload library only
+#: next to the dynamic native engine.
+CRATE_TARGETS = (NATIVE, LINUX_VM)
+PRELOAD_TARGETS = (NATIVE,)
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class Allocator:
     preload: str | None = None  # preload kind: the shared object's file name or path
     debian: str | None = None  # preload kind: the Debian package that ships it
     origin: str = "built-in"  # or where a user defined it
+    targets: tuple[str, ...] = CRATE_TARGETS  # where it can run
+    why_not: dict[str, str] = field(default_factory=dict)  # target -> why it cannot run there
 
     @property
     def kind(self) -> str:
@@ -48,6 +56,16 @@ class Allocator:
     def builtin_crate(self) -> bool:
         """Built into the engine workspace (engine/bins)."""
         return self.kind == "crate" and self.origin == "built-in"
+
+    def unavailable_on(self, target: str) -> str | None:
+        """Why this allocator cannot run on `target`, or None when it can."""
+        if target in self.targets:
+            return None
+        if target in self.why_not:
+            return self.why_not[target]
+        if self.kind == "preload":
+            return "an LD_PRELOAD library runs only beside the dynamic native engine"
+        return f"not built for {target}"
 
     @property
     def version_package(self) -> str | None:
@@ -91,9 +109,26 @@ def check_keys(entry: dict, allowed: set, required: set, where: str) -> None:
         raise UserError(f"{where}: missing {', '.join(sorted(missing))}")
 
 
+def _targets(entry: dict, where: str) -> dict:
+    """The `targets` and `why_not` of an entry, checked."""
+    out = {}
+    if "targets" in entry:
+        targets = entry["targets"]
+        if not isinstance(targets, list) or not targets or any(t not in TARGETS for t in targets):
+            raise UserError(f"{where}: targets must be a list of {', '.join(TARGETS)}")
+        out["targets"] = tuple(targets)
+    why_not = entry.get("why_not", {})
+    if not isinstance(why_not, dict) or any(t not in GUESTS or not isinstance(r, str) for t, r in why_not.items()):
+        raise UserError(f"{where}: why_not must map guest targets ({', '.join(GUESTS)}) to reasons")
+    if why_not:
+        out["why_not"] = dict(why_not)
+    return out
+
+
 def _crate_entry(name: str, entry: dict, where: str) -> Allocator:
     check_keys(entry, _CRATE_KEYS, {"about", "global", "init"}, where)
     return Allocator(
+        **_targets(entry, where),
         name=name,
         about=entry["about"],
         global_type=entry["global"],
@@ -107,7 +142,13 @@ def _crate_entry(name: str, entry: dict, where: str) -> Allocator:
 def _preload_entry(name: str, entry: dict, where: str) -> Allocator:
     check_keys(entry, _PRELOAD_KEYS, {"about", "preload"}, where)
     return Allocator(
-        name=name, about=entry["about"], global_type="", init="", preload=entry["preload"], debian=entry.get("debian")
+        name=name,
+        about=entry["about"],
+        global_type="",
+        init="",
+        preload=entry["preload"],
+        debian=entry.get("debian"),
+        targets=PRELOAD_TARGETS,
     )
 
 

@@ -17,6 +17,7 @@ class CompareSettings:
     threshold: float  # noise threshold, as a fraction
     confidence: float
     relative_to: str | None  # the reference allocator of a relative comparison
+    targets: tuple[str, str] | None = None  # A's target and B's, when targets are compared
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,9 +58,11 @@ class Comparison:
         return sum(1 for c in self.cells for r in c.rows if r.change and r.change.verdict is Verdict.REGRESSED)
 
 
-def cell_key(cell) -> tuple:
-    """What makes two cells of different runs the same experiment."""
-    return (cell.workload, tuple(sorted(cell.params.items())), cell.threads)
+def cell_key(cell, with_target: bool = True) -> tuple:
+    """What makes two cells of different runs the same experiment (without
+    the target when two targets are compared with each other)."""
+    key = (cell.workload, tuple(sorted(cell.params.items())), cell.threads)
+    return (*key, cell.target) if with_target else key
 
 
 def _rows(cell: CellResult) -> dict:
@@ -100,17 +103,28 @@ def _change(o: Row, n: Row, old_ref: Row | None, new_ref: Row | None, alpha: flo
 
 
 def compare(
-    old: RunResult, new: RunResult, *, alpha: float, threshold: float, relative_to: str | None = None
+    old: RunResult,
+    new: RunResult,
+    *,
+    alpha: float,
+    threshold: float,
+    relative_to: str | None = None,
+    targets: tuple[str, str] | None = None,
 ) -> Comparison:
     """Every (cell, allocator) of `new` that `old` also has, compared; with
     `relative_to`, each allocator's time relative to that allocator in the
-    same run is compared instead, which cancels what the machine did to both."""
+    same run is compared instead, which cancels what the machine did to both.
+    With `targets` (A's, B's), A's cells on the first target are compared with
+    B's on the second (the same run may be both: native against hermit)."""
     conf = new.settings.confidence
-    old_cells = {cell_key(c.cell): c for c in old.cells}
-    new_keys = {cell_key(c.cell) for c in new.cells}
-    out = Comparison([], settings=CompareSettings(alpha, threshold, conf, relative_to))
-    for c in new.cells:
-        before = old_cells.get(cell_key(c.cell))
+    with_target = targets is None
+    old_list = [c for c in old.cells if targets is None or c.cell.target == targets[0]]
+    new_list = [c for c in new.cells if targets is None or c.cell.target == targets[1]]
+    old_cells = {cell_key(c.cell, with_target): c for c in old_list}
+    new_keys = {cell_key(c.cell, with_target) for c in new_list}
+    out = Comparison([], settings=CompareSettings(alpha, threshold, conf, relative_to, targets))
+    for c in new_list:
+        before = old_cells.get(cell_key(c.cell, with_target))
         old_rows = _rows(before) if before else {}
         rows = []
         new_rows = _rows(c)
@@ -132,7 +146,9 @@ def compare(
         out.only_old += [(before.cell.id, a) for a in old_rows if a not in _rows(c)] if before else []
         if rows:
             out.cells.append(CellChange(c, rows))
-    out.only_old += [(c.cell.id, r.allocator) for c in old.cells if cell_key(c.cell) not in new_keys for r in c.rows]
+    out.only_old += [
+        (c.cell.id, r.allocator) for c in old_list if cell_key(c.cell, with_target) not in new_keys for r in c.rows
+    ]
     allocators = list(dict.fromkeys(r.allocator for c in out.cells for r in c.rows))
     for a in allocators:
         changes = [r.change for c in out.cells for r in c.rows if r.allocator == a and r.change]

@@ -82,6 +82,7 @@ class CellResult:
 
 @dataclass
 class SummaryRow:
+    target: str
     allocator: str
     cells: int  # cells with a ratio
     geomean_ratio: Estimate | None
@@ -98,6 +99,7 @@ class RunResult:
     processes_done: int  # engine processes with a stored result
     processes_planned: int
     scaling: list[Group] = field(default_factory=list)  # cells differing only in threads
+    boot_seconds: dict[str, Estimate] = field(default_factory=dict)  # guest target -> mean boot time
 
     def imprecise(self, target: float) -> list[tuple[str, str, float, int]]:
         """(cell, allocator, relative half-width, processes) of the pairs above
@@ -201,17 +203,33 @@ def _fastest(cell: CellResult) -> str | None:
 
 
 def _summary(cells: list[CellResult], allocators, confidence: float) -> list[SummaryRow]:
+    """Per target (ratios are not pooled across targets) and allocator."""
     out = []
-    for a in allocators:
-        rows = [r for c in cells for r in c.rows if r.allocator == a]
-        ratios = [r for r in rows if r.ratio is not None]
-        geo = None
-        if ratios:
-            geo = bootstrap.geometric_mean([r.ratio.point for r in ratios], [r.ratio_dist for r in ratios], confidence)
-        fastest = sum(1 for c in cells if _fastest(c) == a)
-        failed = sum(1 for r in rows if r.failures)
-        out.append(SummaryRow(a, len(ratios), geo, fastest, failed))
+    for target in dict.fromkeys(c.cell.target for c in cells):
+        mine = [c for c in cells if c.cell.target == target]
+        for a in allocators:
+            rows = [r for c in mine for r in c.rows if r.allocator == a]
+            if not rows:
+                continue
+            ratios = [r for r in rows if r.ratio is not None]
+            geo = None
+            if ratios:
+                points, dists = [r.ratio.point for r in ratios], [r.ratio_dist for r in ratios]
+                geo = bootstrap.geometric_mean(points, dists, confidence)
+            fastest = sum(1 for c in mine if _fastest(c) == a)
+            failed = sum(1 for r in rows if r.failures)
+            out.append(SummaryRow(target, a, len(ratios), geo, fastest, failed))
     return out
+
+
+def _boot(stored: StoredRun, confidence: float) -> dict[str, Estimate]:
+    """Mean boot time of the guests of each guest target, over their processes."""
+    targets = {c.id: c.target for c in stored.plan.cells}
+    seconds: dict[str, list[float]] = {}
+    for u in stored.units.values():
+        if u.guest is not None and u.guest.boot_seconds is not None:
+            seconds.setdefault(targets.get(u.unit.cell, "?"), []).append(u.guest.boot_seconds)
+    return {t: metrics.across_processes(v, confidence) for t, v in seconds.items()}
 
 
 def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | None = None) -> RunResult:
@@ -225,4 +243,5 @@ def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | N
     cells = [c for c in (_cell(stored, cell, settings, ref) for cell in stored.plan.cells) if c is not None]
     summary = _summary(cells, stored.plan.allocators, settings.confidence)
     groups = scaling.groups(cells, stored.plan.allocators, settings.confidence, stored.meta.workloads)
-    return RunResult(cells, ref, summary, settings, len(stored.units), len(stored.plan.units), groups)
+    boot = _boot(stored, settings.confidence)
+    return RunResult(cells, ref, summary, settings, len(stored.units), len(stored.plan.units), groups, boot)

@@ -48,6 +48,7 @@ class Curve:
 class Group:
     workload: str
     params: dict[str, ParamValue]
+    target: str
     cells: list[str]  # cell ids, ascending thread count
     threads: list[int]
     curves: list[Curve]  # per allocator
@@ -56,6 +57,7 @@ class Group:
         return {
             "workload": self.workload,
             "params": self.params,
+            "target": self.target,
             "cells": self.cells,
             "threads": self.threads,
             "allocators": {c.allocator: [p.to_dict() for p in c.points] for c in self.curves},
@@ -100,7 +102,7 @@ def _key(cell: Cell, workloads: dict[str, WorkloadInfo]) -> str:
         if isinstance(p.default, str) and p.default.endswith("*threads"):
             if params.get(p.name) == int(p.default.split("*")[0]) * cell.threads:
                 params.pop(p.name, None)
-    return json.dumps([cell.workload, params], sort_keys=True)
+    return json.dumps([cell.workload, params, cell.target], sort_keys=True)
 
 
 def groups(cells: list, allocators, confidence: float, workloads: dict[str, WorkloadInfo]) -> list[Group]:
@@ -125,5 +127,5 @@ def groups(cells: list, allocators, confidence: float, workloads: dict[str, Work
                 curves.append(_curve(rows, threads, confidence))
         first = members[0].cell
         shared = json.loads(_key(first, workloads))[1]
-        out.append(Group(first.workload, shared, [c.cell.id for c in members], threads, curves))
+        out.append(Group(first.workload, shared, first.target, [c.cell.id for c in members], threads, curves))
     return out

@@ -47,14 +47,16 @@ def artifacts(stdout: str, wanted: dict[str, str]) -> tuple[dict[str, Path], boo
     return found, compiled
 
 
-def run(argv: list[str], console: Console, log_path: Path, what: str, env: dict | None = None) -> tuple[str, float]:
-    """Runs a cargo build with a status line; returns (JSON messages, seconds).
+def run(
+    argv: list[str], console: Console, log_path: Path, what: str, env: dict | None = None, cwd: Path | None = None
+) -> tuple[str, float]:
+    """Runs a cargo build (in `cwd`) with a status line; returns (JSON messages, seconds).
     A failed build prints the compiler's first diagnostic and raises a
     one-line UserError naming `what` and the log."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, console.status(f"checking the build of {what}") as status:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, text=True, env=env)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
         log_lines, announced = [], False
         for line in proc.stderr:
             if not announced and line.strip() and not line.lstrip().startswith("Finished"):

@@ -61,7 +61,7 @@ def bin_name(a: Allocator, engine: Path) -> str:
     return f"hab-engine-{a.name}-{key(a, engine)}"
 
 
-def _release_profile(engine: Path) -> dict:
+def release_profile(engine: Path) -> dict:
     """The engine workspace's release profile, so shared dependencies build identically."""
     try:
         manifest = tomllib.loads((engine / "Cargo.toml").read_text())
@@ -83,7 +83,7 @@ def render(engine: Path, a: Allocator) -> dict[str, str]:
         "workspace": {},
         "dependencies": {"hab-engine": {"path": str((engine / "core").resolve())}, **a.deps},
         "bin": [{"name": bin_name(a, engine), "path": "main.rs"}],
-        "profile": {"release": _release_profile(engine)},
+        "profile": {"release": release_profile(engine)},
     }
     prelude = f"#[allow(unused_imports)]\nuse {library}::*;\n\n"
     return {
@@ -113,8 +113,10 @@ def revision(a: Allocator, project: Path) -> str:
     return f"{a.package} {versions[0] if versions else spec.get('version')}"
 
 
-def build(engine: Path, a: Allocator, console: Console) -> Made:
-    """Generates (if needed) and builds the engine binary for user allocator `a`."""
+def build(engine: Path, a: Allocator, console: Console, env: dict | None = None, extra: list[str] = ()) -> Made:
+    """Generates (if needed) and builds the engine binary for user allocator
+    `a`; `env` and `extra` arguments steer another build of it (the static
+    linux-vm engine, with its own target folder)."""
     project = project_dir(engine, a)
     project.mkdir(parents=True, exist_ok=True)
     for name, text in render(engine, a).items():
@@ -132,7 +134,8 @@ def build(engine: Path, a: Allocator, console: Console) -> Made:
         str(project / "Cargo.toml"),
         "--message-format=json-render-diagnostics",
     ]
-    env = {**os.environ, "CARGO_TARGET_DIR": str(target_dir(engine).resolve())}
+    argv += list(extra)
+    env = env or {**os.environ, "CARGO_TARGET_DIR": str(target_dir(engine).resolve())}
     stdout, seconds = cargo.run(argv, console, project / "build.log", f"allocator {a.name} ({a.origin})", env)
     binaries, compiled = cargo.artifacts(stdout, wanted)
     if a.name not in binaries:

@@ -15,6 +15,8 @@ from rich.console import Console
 from hab.allocators import preload, registry
 from hab.allocators.registry import Allocator
 from hab.build import cargo, codegen, custom
+from hab.build import guests as guest_images
+from hab.build.guests import GuestBuild
 from hab.errors import UserError
 from hab.paths import target_dir
 
@@ -28,6 +30,7 @@ class Build:
     compiled: bool  # False when everything was already up to date
     preloads: dict[str, Path] = field(default_factory=dict)  # preload allocator -> its shared object
     revisions: dict[str, str] = field(default_factory=dict)  # user crate allocator -> its revision
+    guests: dict[str, GuestBuild] = field(default_factory=dict)  # guest target -> its images
 
 
 def generate(engine: Path, builtin: dict[str, Allocator], regenerate: bool) -> None:
@@ -77,11 +80,13 @@ def build(
     console: Console,
     known: dict[str, Allocator] | None = None,
     regenerate: bool = False,
+    guests: dict[str, list[str]] | None = None,
 ) -> Build:
-    """Builds what running `allocators` needs: built-in crate binaries, the
-    system binary for preload allocators, user crates (see `custom`).
-    `known` defaults to the built-in registry; `regenerate` rewrites
-    `engine/bins` from the registry first (`hab build`)."""
+    """Builds what running `allocators` natively needs: built-in crate
+    binaries, the system binary for preload allocators, user crates (see
+    `custom`); and for each guest target in `guests` the images of its
+    allocators (see `guests`). `known` defaults to the built-in registry;
+    `regenerate` rewrites `engine/bins` from the registry first (`hab build`)."""
     builtin = registry.load(engine)
     known = builtin if known is None else known
     generate(engine, builtin, regenerate)
@@ -105,4 +110,8 @@ def build(
             seconds += made.seconds
     if compiled:
         console.print(f"[dim]engine: built in {seconds:.1f} s[/]")
-    return Build(binaries, seconds, compiled, preloads, revisions)
+    images = {}
+    for target, names in (guests or {}).items():
+        images[target] = made = guest_images.build(target, engine, [known[a] for a in names], console)
+        seconds += made.seconds
+    return Build(binaries, seconds, compiled, preloads, revisions, images)

@@ -1,11 +1,15 @@
 """`hab build`: regenerate the per-allocator binaries from the registry and
-build (or bring up to date) the engine binaries."""
+build (or bring up to date) the engine binaries, and with `--target` the
+guest images."""
+
+from rich.markup import escape
 
 from hab import paths
 from hab.allocators import lineup, registry
 from hab.build import engine
 from hab.cli.common import stderr_console
-from hab.suite.suite import split_list
+from hab.records.target import NATIVE
+from hab.suite.suite import check_targets, split_list
 
 
 def main(args) -> int:
@@ -15,8 +19,18 @@ def main(args) -> int:
         wanted = registry.select(known, split_list(args.allocators, "--allocators"))
     else:
         wanted = [name for name, a in known.items() if not lineup.unavailable(a)]
-    result = engine.build(eng, wanted, stderr_console(), regenerate=True)
+    targets = check_targets(split_list(args.target, "--target"), "--target") if args.target else (NATIVE,)
+    per_target, notes = lineup.by_target(known, wanted, targets)
+    console = stderr_console()
+    for note in notes:
+        console.print(f"[dim]{escape(note)}[/]")
+    native = per_target.pop(NATIVE, [registry.SYSTEM])
+    result = engine.build(eng, native, console, regenerate=True, guests=per_target)
     for name, path in result.binaries.items():
         preloaded = result.preloads.get(name)
         print(f"{name:24} {path}" + (f" with LD_PRELOAD={preloaded}" if preloaded else ""))
+    for target, made in result.guests.items():
+        for name, image in made.images.items():
+            parts = " + ".join(str(p) for p in (image.kernel, image.initrd) if p is not None)
+            print(f"{target}/{name:24} {parts}")
     return 0

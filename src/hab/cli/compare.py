@@ -10,6 +10,7 @@ from hab.errors import UserError
 from hab.paths import RESULTS_ROOT
 from hab.report import comparison_table
 from hab.store import runs
+from hab.suite.suite import split_list
 
 
 def _runs(args):
@@ -20,9 +21,24 @@ def _runs(args):
         old = runs.resolve_any(args.baseline, root)
         new = runs.resolve_any(args.runs[0], root) if args.runs else runs.resolve(None, root)
         return old, new
+    if args.targets and len(args.runs) == 1:  # two targets of one run
+        return runs.resolve_any(args.runs[0], root), runs.resolve_any(args.runs[0], root)
     if len(args.runs) != 2:
-        raise UserError("compare needs two runs (A B) or --baseline NAME [B]")
+        raise UserError("compare needs two runs (A B), --baseline NAME [B], or one run with --targets A,B")
     return runs.resolve_any(args.runs[0], root), runs.resolve_any(args.runs[1], root)
+
+
+def _targets(args, old, new) -> tuple[str, str] | None:
+    """`--targets A,B`: A's cells on target A against B's on target B."""
+    if not args.targets:
+        return None
+    names = split_list(args.targets, "--targets")
+    if len(names) != 2 or names[0] == names[1]:
+        raise UserError(f"--targets: expected two different targets A,B, got {args.targets!r}")
+    for run, name in ((old, names[0]), (new, names[1])):
+        if name not in {c.target for c in run.plan.cells}:
+            raise UserError(f"--targets: run {run.meta.id} has no cells on {name}")
+    return names[0], names[1]
 
 
 def _relative_to(args, old, new) -> str | None:
@@ -48,9 +64,15 @@ def main(args) -> int:
         raise UserError("--threshold must be in [0, 1)")
     old_path, new_path = _runs(args)
     old, new = runs.load(old_path), runs.load(new_path)
+    targets = _targets(args, old, new)
     relative_to = _relative_to(args, old, new)
     comp = comparison.compare(
-        analyse(old), analyse(new), alpha=args.alpha, threshold=args.threshold, relative_to=relative_to
+        analyse(old),
+        analyse(new),
+        alpha=args.alpha,
+        threshold=args.threshold,
+        relative_to=relative_to,
+        targets=targets,
     )
     if args.json:
         text = comparison_table.render_json(comp, old.meta, new.meta)

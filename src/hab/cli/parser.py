@@ -5,6 +5,7 @@ import argparse
 from hab import __version__
 from hab.errors import UserError
 from hab.execution.rss import DEFAULT_INTERVAL as RSS_INTERVAL
+from hab.records.target import ACCELERATORS, TARGETS
 
 #: Default of `--latency` without a value: one call in this many is timed.
 LATENCY_EVERY = 8
@@ -82,6 +83,17 @@ def parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="cap each engine process's memory (e.g. 512MiB); a process over it fails with 'out of memory'",
     )
+    guests = run.add_argument_group("targets: where engine processes run (also targets and [guest] in a suite file)")
+    guests.add_argument(
+        "--target",
+        metavar="T1,T2",
+        help=f"comma-separated targets among {', '.join(TARGETS)} (default: native); every cell runs on each",
+    )
+    guests.add_argument("--vcpus", type=int, help="vCPUs of each guest (default: one per engine thread of the cell)")
+    guests.add_argument("--guest-memory", metavar="SIZE", help="memory of each guest (default: 1GiB)")
+    guests.add_argument(
+        "--accel", choices=ACCELERATORS, help="guest accelerator (default: kvm when it works, else tcg)"
+    )
     byo = run.add_argument_group("bring your own allocator (also [allocator.NAME] tables in a suite file)")
     byo.add_argument(
         "--crate",
@@ -129,6 +141,12 @@ def parser() -> argparse.ArgumentParser:
         help="compare each allocator's time relative to ALLOCATOR in its own run, which cancels "
         "what the machine did to both (default: system, when both runs have it)",
     )
+    cmp.add_argument(
+        "--targets",
+        metavar="A,B",
+        help="compare A's cells on target A with B's on target B (one run: its two targets side by side, "
+        "e.g. native,hermit)",
+    )
     cmp.add_argument("--absolute", action="store_true", help="compare raw times, not relative to a reference")
     cmp.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any cell regressed")
     cmp.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")
@@ -151,8 +169,10 @@ def parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list allocators and workloads")
     lst.add_argument("what", nargs="?", choices=["allocators", "workloads"])
 
-    sub.add_parser("setup", help="install the Debian packages of the preload allocators (apt-get)")
+    setup = sub.add_parser("setup", help="install the Debian packages of the preload allocators and of guest targets")
+    setup.add_argument("--target", metavar="T1,T2", help="also what these targets need (hermit, linux-vm)")
 
     bld = sub.add_parser("build", help="build the engine binaries")
     bld.add_argument("-a", "--allocators", help="comma-separated allocators (default: every available built-in)")
+    bld.add_argument("--target", metavar="T1,T2", help="also build guest images for these targets (hermit, linux-vm)")
     return p

@@ -15,10 +15,12 @@ from hab.analysis.run import analyse
 from hab.build import engine
 from hab.cli.common import print_results, stderr_console
 from hab.errors import UserError
-from hab.execution import hostinfo, memlimit, query, verification
+from hab.execution import hostinfo, memlimit, query, targets, verification
+from hab.execution.engines import Engines, uhyve_binary
 from hab.execution.execute import Executed, execute
 from hab.execution.protocol import PROTOCOL_VERSION
 from hab.records.run import AllocatorInfo, AnalysisSettings, EngineInfo, Precision, RunMeta, RunStatus
+from hab.records.target import HERMIT, NATIVE, UHYVE
 from hab.store import runs
 from hab.store.rundir import RunDir, new_id
 from hab.suite import adaptive, values
@@ -48,6 +50,8 @@ def _suite(args):
         repetitions=args.repetitions,
         timeout=args.timeout,
         dry=False if args.no_dry else None,
+        targets=split_list(args.target, "--target") if args.target else None,
+        guest={"memory": args.guest_memory, "vcpus": args.vcpus, "accel": args.accel},
         sample_size=args.sample_size,
         warm_up_time=args.warm_up_time,
         measurement_time=args.measurement_time,
@@ -132,7 +136,7 @@ def _metadata(root, suite, plan, settings, eng, built, known, allocators, worklo
     )
 
 
-def _refine(args, plan, built, run, console, executed, started: float, cap, skip):
+def _refine(args, plan, engines, run, console, executed, started: float, skip):
     """Adds rounds of engine processes until every pair meets --precision or
     --budget (wall time since `started`) is spent; records the rounds."""
     target = adaptive.parse_precision(args.precision)
@@ -154,13 +158,24 @@ def _refine(args, plan, built, run, console, executed, started: float, cap, skip
         plan = plan.extended(units)
         run.meta.plan = plan
         run.save()
-        step = execute(plan, built, run.keep_unit, console, units, cap, skip)
+        step = execute(plan, engines, run.keep_unit, console, units, skip)
         rounds.append(len(units))
         spent, done, failed = spent + step.seconds, done + step.done, failed + step.failed
         if step.interrupted:
             return Executed(done, failed, spent, True)
     run.meta.precision = Precision(target, None if budget == float("inf") else budget, tuple(rounds))
     return Executed(done, failed, spent, False)
+
+
+def _check_targets(suite, args) -> None:
+    """Refusals that need no build: latency mode in Hermit, uhyve without KVM."""
+    if args.latency is not None and HERMIT in suite.targets:
+        raise UserError(
+            "--latency cannot run in hermit: Hermit's clock ticks in whole microseconds, "
+            "coarser than one allocator call"
+        )
+    if UHYVE in suite.targets:
+        uhyve_binary()
 
 
 def main(args) -> int:
@@ -199,11 +214,20 @@ def main(args) -> int:
     allocators = chosen.names
     if args.reference and args.reference not in allocators:
         raise UserError(f"--reference {args.reference}: not one of the allocators to run")
+    _check_targets(suite, args)
+    per_target, notes = lineup.by_target(chosen.known, allocators, suite.targets)
+    for note in notes:
+        console.print(f"[dim]{escape(note)}[/]")
     threads = list(suite.threads) if suite.threads is not None else [hostinfo.available_cores()]
-    needed = allocators + ([registry.SYSTEM] if suite.dry and registry.SYSTEM not in allocators else [])
-    built = engine.build(eng, needed, console, chosen.known)
-    probe = built.binaries[needed[0]]
+    with_dry = {
+        t: names + ([registry.SYSTEM] if suite.dry and registry.SYSTEM not in names else [])
+        for t, names in per_target.items()
+    }
+    native = with_dry.pop(NATIVE, [registry.SYSTEM])  # the system binary answers --describe and --check
+    built = engine.build(eng, native or [registry.SYSTEM], console, chosen.known, guests=with_dry)
+    probe = built.binaries[registry.SYSTEM] if registry.SYSTEM in built.binaries else built.binaries[native[0]]
     workloads = query.describe(probe)
+    target_infos = targets.describe(suite.targets, suite.guest, built, console)
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     spin = _spin(args.spin, allocators)
     plan = make_plan(
@@ -216,25 +240,30 @@ def main(args) -> int:
         spin,
         args.latency,
         args.rss_interval or None,
+        lambda target, allocator: chosen.known[allocator].unavailable_on(target) is None,
     )
+    engines = Engines(built, target_infos, cap, plan.rss_interval)
 
     root = Path(args.out) if args.out else paths.RESULTS_ROOT
+    needed = allocators + ([registry.SYSTEM] if suite.dry and registry.SYSTEM not in allocators else [])
     meta = _metadata(root, suite, plan, settings, eng, built, chosen.known, needed, workloads, cap)
+    meta.targets = target_infos
     run = RunDir.create(root, meta)
     console.print(f"[dim]run {escape(str(run.path))}: {len(plan.cells)} cells, {len(plan.units)} engine processes[/]")
     started = time.monotonic()
     skip: dict | None = {}
     if args.verify:
         try:
-            run.meta.verify = verification.verify(plan, built, run.keep_verify, console, cap)
+            run.meta.verify = verification.verify(plan, engines, run.keep_verify, console)
             run.save()
             skip = verification.not_timed(run.meta.verify)
         except KeyboardInterrupt:
             skip, executed = None, Executed(0, 0, time.monotonic() - started, True)
     if skip is not None:
-        executed = execute(plan, built, run.keep_unit, console, cap=cap, skip=skip)
+        executed = execute(plan, engines, run.keep_unit, console, skip=skip)
     if args.precision and not executed.interrupted:
-        executed = _refine(args, plan, built, run, console, executed, started, cap, skip)
+        executed = _refine(args, plan, engines, run, console, executed, started, skip)
+    engines.close()
     run.meta.status = RunStatus.INTERRUPTED if executed.interrupted else RunStatus.COMPLETE
     run.meta.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     run.meta.suite_seconds = round(executed.seconds, 2)

@@ -1,50 +1,34 @@
 """`hab setup`: installs the Debian packages the built-in preload allocators
-need (tcmalloc, tbbmalloc, Debian's jemalloc and mimalloc), with apt-get."""
-
-import os
-import shutil
-import subprocess
-import sys
+need (tcmalloc, tbbmalloc, Debian's jemalloc and mimalloc) and, with
+`--target`, what the guest targets need (QEMU; for Hermit Debian's Rust
+toolchain route), with apt-get."""
 
 from rich.markup import escape
 
-from hab import paths
+from hab import debian, paths
 from hab.allocators import preload, registry
+from hab.build.guests import PACKAGES
 from hab.cli.common import stderr_console
 from hab.errors import UserError
-
-
-def _privileged(argv: list[str]) -> list[str]:
-    if os.geteuid() == 0:
-        return argv
-    sudo = shutil.which("sudo")
-    if sudo is None:
-        raise UserError(f"installing needs root: run `{' '.join(argv)}` as root")
-    return [sudo, *argv]
+from hab.records.target import NATIVE
+from hab.suite.suite import check_targets, split_list
 
 
 def main(args) -> int:
     console = stderr_console()
     known = registry.load(paths.engine_dir())
-    missing = preload.missing_packages(known)
-    if not missing:
-        console.print("every preload allocator's shared object is here; nothing to install")
+    targets = check_targets(split_list(args.target, "--target"), "--target") if args.target else ()
+    wanted = preload.missing_packages(known)
+    for target in targets:
+        if target != NATIVE:
+            wanted += [p for p in debian.missing(list(PACKAGES[target])) if p not in wanted]
+    if not wanted:
+        console.print("everything is installed; nothing to do")
         return 0
-    apt = shutil.which("apt-get")
-    if apt is None:
-        raise UserError(f"apt-get not found: install {', '.join(missing)} (or your system's equivalents) yourself")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = _privileged([apt, "install", "-y", "--no-install-recommends", *missing])
-    console.print(f"installing {escape(', '.join(missing))} with apt-get")
-    # Package lists may be missing (a fresh container): update them once and retry.
-    if subprocess.run(install, env=env, stdout=sys.stderr, stdin=subprocess.DEVNULL).returncode != 0:
-        subprocess.run(_privileged([apt, "update"]), env=env, stdout=sys.stderr, stdin=subprocess.DEVNULL)
-        done = subprocess.run(install, env=env, stdout=sys.stderr, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            raise UserError(f"apt-get install {' '.join(missing)} failed (exit {done.returncode})")
+    debian.install(wanted, console)
     preload.forget_cache()
     still = preload.missing_packages(known)
     if still:
         raise UserError(f"installed, but the shared objects of {', '.join(still)} are still not found")
-    console.print(f"installed {escape(', '.join(missing))}")
+    console.print(f"installed {escape(', '.join(wanted))}")
     return 0

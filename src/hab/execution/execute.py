@@ -2,7 +2,6 @@
 handed over (to the run directory) the moment it is known, with progress on
 the terminal."""
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,11 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from hab.allocators.registry import SYSTEM
-from hab.build.engine import Build
-from hab.execution.memlimit import Cap
-from hab.execution.process import Outcome, run_engine
-from hab.execution.protocol import spec_json
+from hab.execution.engines import Engines
+from hab.execution.process import Outcome
 from hab.records.failure import Failure, FailureKind
 from hab.records.fields import RecordError
 from hab.records.plan import Plan, Unit
@@ -38,24 +34,13 @@ def expected_seconds(plan: Plan) -> float:
     return (plan.sampling.warm_up_time or 0.0) + (plan.sampling.measurement_time or 0.0) + PROCESS_OVERHEAD_S
 
 
-def run_unit(
-    spec: dict, unit: Unit, built: Build, timeout: float, rss_interval: float | None, cap: Cap | None
-) -> Outcome:
-    """One engine process for `unit`: the dry variant runs on the system
-    binary, a preload allocator on it with its shared object in LD_PRELOAD."""
-    binary = built.binaries[SYSTEM if unit.dry else unit.allocator]
-    so = None if unit.dry else built.preloads.get(unit.allocator)
-    env = {**os.environ, "LD_PRELOAD": str(so)} if so else None
-    return run_engine([str(binary), spec_json(spec)], timeout, env, rss_interval, cap, str(so) if so else None)
-
-
 def record_of(unit: Unit, outcome: Outcome) -> UnitRecord:
     """What is stored of a process. An engine record of the wrong shape fails
     a process that seemed complete, and none of its records is kept."""
 
     def make(records, failure):
         return UnitRecord.from_engine(
-            unit, records, failure, outcome.exit_code, outcome.seconds, outcome.stderr, outcome.rss
+            unit, records, failure, outcome.exit_code, outcome.seconds, outcome.stderr, outcome.rss, outcome.guest
         )
 
     try:
@@ -74,11 +59,10 @@ def _report(console: Console, unit: Unit, record: UnitRecord, index: int, total:
 
 def execute(
     plan: Plan,
-    built: Build,
+    engines: Engines,
     keep: Callable[[UnitRecord], None],
     console: Console,
     units: list[Unit] | None = None,
-    cap: Cap | None = None,
     skip: dict[tuple[str, str], Failure] | None = None,
 ) -> Executed:
     """Runs `units` (default: every unit of `plan`), handing each record to
@@ -108,12 +92,13 @@ def execute(
         task = progress.add_task("running", total=total * weight, count=f"0/{total}")
         try:
             for unit in todo:
-                progress.update(task, description=f"{unit.cell} {unit.allocator}")
+                cell = plan.cell(unit.cell)
+                progress.update(task, description=f"{unit.cell} {cell.target} {unit.allocator}")
                 skipped = (skip or {}).get((unit.cell, unit.allocator))
                 if skipped:
                     record = UnitRecord(unit, skipped)
                 else:
-                    outcome = run_unit(plan.unit_spec(unit), unit, built, plan.timeout, plan.rss_interval, cap)
+                    outcome = engines.run(plan.unit_spec(unit), unit, cell, plan.timeout)
                     record = record_of(unit, outcome)
                 keep(record)
                 done += 1

@@ -17,7 +17,7 @@ from hab.execution import rss
 from hab.execution.memlimit import Cap, Group
 from hab.execution.protocol import Parsed, parse_output
 from hab.records.failure import Failure, FailureKind
-from hab.records.unit import RssSeries
+from hab.records.unit import GuestRun, RssSeries
 from hab.suite.values import format_size
 
 STDERR_KEPT = 4000  # characters of stderr stored with a unit
@@ -33,6 +33,7 @@ class Outcome:
     seconds: float = 0.0
     stderr: str = ""
     rss: RssSeries | None = None  # if sampled
+    guest: GuestRun | None = None  # in a guest: vCPUs, boot time, the hypervisor's status
 
     @property
     def ok(self) -> bool:

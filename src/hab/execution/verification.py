@@ -11,9 +11,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.markup import escape
 
-from hab.build.engine import Build
-from hab.execution.execute import run_unit
-from hab.execution.memlimit import Cap
+from hab.execution.engines import Engines
 from hab.records.failure import Failure, FailureKind
 from hab.records.plan import Plan, Unit
 from hab.records.unit import VerifyRecord
@@ -40,17 +38,18 @@ def _as_verdict(failure: Failure) -> Failure:
 
 
 def verify(
-    plan: Plan, built: Build, keep: Callable[[VerifyRecord], None], console: Console, cap: Cap | None
+    plan: Plan, engines: Engines, keep: Callable[[VerifyRecord], None], console: Console
 ) -> dict[str, Failure | None]:
     """Checks every (cell, allocator) pair, handing each process's record to
     `keep`; returns the verdicts by "cell/allocator" (None: passed)."""
     verdicts: dict[str, Failure | None] = {}
-    pairs = [(cell.id, a) for cell in plan.cells for a in plan.allocators]
+    planned = {(u.cell, u.allocator) for u in plan.units}
+    pairs = [(c.id, a) for c in plan.cells for a in plan.allocators if (c.id, a) in planned]
     with console.status("verifying") as status:
         for n, (cell, allocator) in enumerate(pairs, 1):
             status.update(f"verifying {cell} {allocator} ({n}/{len(pairs)})")
             unit = Unit(cell, allocator, 0)
-            outcome = run_unit(verify_spec(plan, unit), unit, built, plan.timeout, None, cap)
+            outcome = engines.run(verify_spec(plan, unit), unit, plan.cell(cell), plan.timeout)
             keep(VerifyRecord(unit, outcome.failure, outcome.exit_code, tuple(outcome.records), outcome.stderr))
             verdict = verdicts[f"{cell}/{allocator}"] = None if outcome.ok else _as_verdict(outcome.failure)
             if verdict is not None:

@@ -4,6 +4,7 @@ engine process each) in run order. Made by `hab.suite.plan`."""
 from dataclasses import asdict, dataclass, field, replace
 
 from hab.records import fields as f
+from hab.records.target import NATIVE, TARGETS
 
 #: Pseudo-allocator of a workload's dry variant (run on the system binary).
 DRY = "dry"
@@ -43,6 +44,7 @@ class Cell:
     workload: str
     params: dict[str, ParamValue]
     threads: int | None  # None for imported benchmarks
+    target: str = NATIVE  # where its engine processes run
 
     def spec(self, sampling: Sampling, dry: bool, spin_ns: float = 0.0, latency_every: int | None = None) -> dict:
         """The engine spec of this cell (see docs/protocol.md)."""
@@ -68,11 +70,15 @@ class Cell:
                 raise f.RecordError(f"{where}.params.{name}: expected a number or a string")
             if isinstance(value, float):
                 f.number(value, f"{where}.params.{name}")
+        target = f.text(data.get("target", NATIVE), f"{where}.target")
+        if target not in TARGETS:
+            raise f.RecordError(f"{where}.target: unknown target {target!r}")
         return cls(
             f.text(data.get("id"), f"{where}.id"),
             f.text(data.get("workload"), f"{where}.workload"),
             params,
             f.optional_integer(data.get("threads"), f"{where}.threads", 1),
+            target,
         )
 
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from hab.records import fields as f
 from hab.records.failure import Failure, FailureKind
 from hab.records.plan import Plan
+from hab.records.target import NATIVE, TargetInfo
 from hab.records.unit import FORMAT
 from hab.records.workload import WorkloadInfo
 
@@ -204,6 +205,7 @@ class RunMeta:
     finished: str | None = None
     suite_seconds: float | None = None
     source: ImportSource | None = None  # imported runs
+    targets: dict[str, TargetInfo] = field(default_factory=lambda: {NATIVE: TargetInfo(NATIVE)})
 
     @property
     def suite_name(self) -> str:
@@ -228,6 +230,7 @@ class RunMeta:
             "engine": part(self.engine),
             "host": part(self.host),
             "max_rss": part(self.max_rss),
+            "targets": {name: t.to_dict() for name, t in self.targets.items()},
         }
         optional = {
             "verify": None
@@ -272,4 +275,8 @@ class RunMeta:
             finished=f.optional_text(data.get("finished"), f"{where}.finished"),
             suite_seconds=f.optional_number(data.get("suite_seconds"), f"{where}.suite_seconds", 0),
             source=_optional(ImportSource, data, "source", where),
+            targets={
+                n: TargetInfo.from_dict(t, f"{where}.targets.{n}")
+                for n, t in f.table(data.get("targets", {NATIVE: {"name": NATIVE}}), f"{where}.targets").items()
+            },
         )

@@ -213,6 +213,30 @@ class RssSeries:
         return series
 
 
+@dataclass(frozen=True)
+class GuestRun:
+    """How a guest ran one engine process: its vCPUs, the time before the
+    engine started (boot: the harness's wall time less the engine's own), and
+    the hypervisor's exit status (the guest's own status is the unit's
+    `exit_code`, read from the serial log)."""
+
+    vcpus: int
+    boot_seconds: float | None
+    hypervisor_status: int | None
+
+    def to_dict(self) -> dict:
+        return {"vcpus": self.vcpus, "boot_seconds": self.boot_seconds, "hypervisor_status": self.hypervisor_status}
+
+    @classmethod
+    def from_dict(cls, data, where: str) -> "GuestRun":
+        f.table(data, where)
+        return cls(
+            f.integer(data.get("vcpus"), f"{where}.vcpus", 1),
+            f.optional_number(data.get("boot_seconds"), f"{where}.boot_seconds", 0),
+            f.optional_integer(data.get("hypervisor_status"), f"{where}.hypervisor_status"),
+        )
+
+
 def _failure(data: dict, where: str) -> Failure | None:
     if f.flag(data.get("ok"), f"{where}.ok"):
         return None
@@ -247,7 +271,8 @@ class UnitRecord:
     latency: LatencyRecord | None = None
     rusage: Rusage | None = None
     rss: RssSeries | None = None
-    stderr: str = ""
+    stderr: str = ""  # natively the engine's stderr; in a guest the console's other lines
+    guest: GuestRun | None = None  # processes that ran in a guest
     criterion: dict | None = None  # imported runs: criterion's directory, throughput and estimates, verbatim
 
     @property
@@ -281,6 +306,8 @@ class UnitRecord:
             "rss": part(self.rss),
             "stderr": self.stderr,
         }
+        if self.guest is not None:
+            out["guest"] = self.guest.to_dict()
         if self.criterion is not None:
             out["criterion"] = self.criterion
         return out
@@ -305,6 +332,7 @@ class UnitRecord:
             rusage=_optional(Rusage, data, "rusage", where),
             rss=_optional(RssSeries, data, "rss", where),
             stderr=f.optional_text(data.get("stderr"), f"{where}.stderr") or "",
+            guest=_optional(GuestRun, data, "guest", where),
             criterion=f.optional_table(data.get("criterion"), f"{where}.criterion"),
         )
         if record.ok:
@@ -322,6 +350,7 @@ class UnitRecord:
         seconds: float,
         stderr: str,
         rss: RssSeries | None,
+        guest: GuestRun | None = None,
     ) -> "UnitRecord":
         """The record of a finished process from the engine's records; a
         record that does not fit its shape raises RecordError."""
@@ -348,6 +377,7 @@ class UnitRecord:
             rusage=first("rusage", Rusage.from_dict),
             rss=rss,
             stderr=stderr,
+            guest=guest,
         )
 
 

@@ -10,7 +10,7 @@ from hab.analysis.comparison import Comparison
 from hab.records.run import RunMeta
 from hab.report import units
 from hab.report.layout import plain_table
-from hab.report.run_table import heading
+from hab.report.run_table import has_guests, heading
 from hab.stats.change import Verdict
 
 VERDICT_ORDER = (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.WITHIN_NOISE, Verdict.NO_CHANGE)
@@ -57,14 +57,35 @@ def _summary_table(comp: Comparison) -> Table:
     return table
 
 
+def _on(target: str) -> str:
+    return f" on {target}" if target else ""
+
+
+def _target_warnings(targets, old_meta: RunMeta, new_meta: RunMeta) -> list[str]:
+    """Side by side targets: say what the ratio measures when a side was emulated."""
+    if not targets:
+        return []
+    a, b = old_meta.targets.get(targets[0]), new_meta.targets.get(targets[1])
+    emulated = [t.name for t in (a, b) if t is not None and t.emulated]
+    if not emulated:
+        return [f"change = {targets[1]} relative to {targets[0]} for the same cell and allocator"]
+    return [
+        f"WARNING: {', '.join(emulated)} ran under TCG (an emulated CPU): the change mostly measures the "
+        "emulator; compare allocators within a target, or run both sides under KVM"
+    ]
+
+
 def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -> str:
     buffer = io.StringIO()
     console = Console(
         file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False, soft_wrap=False
     )
     s = comp.settings
-    console.print(f"A: run {old_meta.id} ({old_meta.created})", markup=False)
-    console.print(f"B: run {new_meta.id} ({new_meta.created})", markup=False)
+    target_a, target_b = s.targets or ("", "")
+    console.print(f"A: run {old_meta.id} ({old_meta.created}){_on(target_a)}", markup=False)
+    console.print(f"B: run {new_meta.id} ({new_meta.created}){_on(target_b)}", markup=False)
+    for line in _target_warnings(s.targets, old_meta, new_meta):
+        console.print(line, markup=False)
     what = f"time relative to {s.relative_to} in the same run" if s.relative_to else "typical time"
     console.print(
         f"noise threshold {s.threshold:.1%}, significance {s.alpha:g}, "
@@ -80,7 +101,9 @@ def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -
     workloads = new_meta.workloads
     for cell in comp.cells:
         console.print()
-        console.print(heading(cell.cell, workloads), markup=False)
+        console.print(
+            heading(cell.cell, workloads, s.targets is None and has_guests(c.cell for c in comp.cells)), markup=False
+        )
         console.print(_cell_table(cell, s.confidence))
     for label, pairs in (("only in A", comp.only_old), ("only in B", comp.only_new)):
         if pairs:
@@ -105,6 +128,7 @@ def render_json(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> str:
                 "workload": c.cell.cell.workload,
                 "params": c.cell.cell.params,
                 "threads": c.cell.cell.threads,
+                "target": c.cell.cell.target,
                 "results": [
                     {
                         "allocator": r.allocator,

@@ -37,8 +37,20 @@ def render(result: RunResult, meta: RunMeta) -> str:
     doc = {
         "run": {
             k: stored.get(k)
-            for k in ("id", "status", "created", "finished", "host", "engine", "allocators", "verify", "max_rss")
+            for k in (
+                "id",
+                "status",
+                "created",
+                "finished",
+                "host",
+                "engine",
+                "allocators",
+                "verify",
+                "max_rss",
+                "targets",
+            )
         },
+        "boot_seconds": {t: e.to_dict() for t, e in result.boot_seconds.items()},
         "suite": meta.suite,
         "analysis": result.settings.to_dict(),
         "reference": result.reference,
@@ -48,6 +60,7 @@ def render(result: RunResult, meta: RunMeta) -> str:
                 "workload": c.cell.workload,
                 "params": c.cell.params,
                 "threads": c.cell.threads,
+                "target": c.cell.target,
                 "results": [_row(r) for r in c.rows],
                 "dry": _row(c.dry) if c.dry else None,
             }
@@ -55,6 +68,7 @@ def render(result: RunResult, meta: RunMeta) -> str:
         ],
         "summary": [
             {
+                "target": s.target,
                 "allocator": s.allocator,
                 "cells": s.cells,
                 "geomean_ratio": s.geomean_ratio.to_dict() if s.geomean_ratio else None,

@@ -13,6 +13,7 @@ from rich.table import Table
 from hab.analysis.run import CellResult, Row, RunResult
 from hab.records.plan import DRY
 from hab.records.run import RunMeta
+from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
 from hab.report import latency_table, memory_table, scaling_table, units
 from hab.report.layout import plain_table
@@ -35,11 +36,17 @@ scaling: allocations per second at N threads ("N thr"); speedup over the smalles
   whole interval is below 1)."""
 
 
-def heading(cell: CellResult, workloads: dict[str, WorkloadInfo]) -> str:
-    """The line naming a cell: id, workload, every parameter, threads."""
+def heading(cell: CellResult, workloads: dict[str, WorkloadInfo], with_target: bool = False) -> str:
+    """The line naming a cell: id, workload, every parameter, threads, and
+    where it ran (`with_target`: always shown when a run has guests)."""
     shown = values.show_params(workloads.get(cell.cell.workload), cell.cell.params)
     threads = f"  threads={cell.cell.threads}" if cell.cell.threads is not None else ""
-    return f"{cell.cell.id} {cell.cell.workload}  {shown}{threads}"
+    target = f"  on {cell.cell.target}" if with_target or cell.cell.target != NATIVE else ""
+    return f"{cell.cell.id} {cell.cell.workload}  {shown}{threads}{target}"
+
+
+def has_guests(cells) -> bool:
+    return any(c.cell.target != NATIVE for c in cells)
 
 
 def _outliers(counts: dict[str, int]) -> str:
@@ -102,15 +109,17 @@ def _notes(cell: CellResult, target: float | None) -> list[str]:
     return notes
 
 
-def _summary_table(result: RunResult) -> Table:
+def _summary_table(result: RunResult, target: str) -> Table:
     conf = result.settings.confidence
-    table = plain_table(title=f"Summary over {_count(len(result.cells), 'cell')}", title_justify="left")
+    cells = [c for c in result.cells if c.cell.target == target]
+    where = f" on {target}" if has_guests(result.cells) else ""
+    table = plain_table(title=f"Summary over {_count(len(cells), 'cell')}{where}", title_justify="left")
     table.add_column("allocator")
     table.add_column(f"geomean vs {result.reference}", justify="right")
     table.add_column(f"{conf:.0%} CI", justify="right")
     table.add_column("fastest in", justify="right")
     table.add_column("failed cells", justify="right")
-    for s in result.summary:
+    for s in (s for s in result.summary if s.target == target):
         if s.geomean_ratio is not None:
             g = s.geomean_ratio
             geo, ci = units.ratio(g.point), units.ratio_interval(g.lower, g.upper)
@@ -176,7 +185,30 @@ def _run_heading(meta: RunMeta, result: RunResult) -> list[str]:
         *_safety_lines(meta),
         f"host {fact(host and host.cpu_model)}, {fact(host and host.cores_usable)} cores, {fact(host and host.kernel)},"
         f" governor {(host and host.cpu_governor) or 'n/a'}, turbo {(host and host.turbo) or 'n/a'}; engine {commit}",
+        *_target_lines(meta, result),
     ]
+
+
+def _target_lines(meta: RunMeta, result: RunResult) -> list[str]:
+    """One line per guest target: how it ran, its boot time, and the warning
+    that emulated times are no allocator's performance."""
+    lines = []
+    for name, t in meta.targets.items():
+        if name == NATIVE:
+            continue
+        vcpus = str(t.vcpus) if t.vcpus else "one per engine thread"
+        boot = result.boot_seconds.get(name)
+        booted = f"; boot {boot.point:.2f} s (mean of guests)" if boot else ""
+        lines.append(
+            f"target {name}: {t.hypervisor or '?'}, accelerator {t.accelerator}, cpu {t.cpu}, "
+            f"{t.memory_mib} MiB, vCPUs {vcpus}{booted}"
+        )
+        if t.emulated:
+            lines.append(
+                f"  WARNING: {name} ran under TCG (emulated CPU): its times are not allocator performance; "
+                "compare allocators within the target only"
+            )
+    return lines
 
 
 def render(result: RunResult, meta: RunMeta, width: int) -> str:
@@ -190,9 +222,10 @@ def render(result: RunResult, meta: RunMeta, width: int) -> str:
     target = meta.precision.target if meta.precision else None
     for line in _run_heading(meta, result):
         console.print(line, markup=False)
+    with_target = has_guests(result.cells)
     for cell in result.cells:
         console.print()
-        console.print(heading(cell, workloads), markup=False)
+        console.print(heading(cell, workloads, with_target), markup=False)
         console.print(_cell_table(cell, conf))
         for note in _notes(cell, target):
             console.print(note, markup=False)
@@ -203,9 +236,9 @@ def render(result: RunResult, meta: RunMeta, width: int) -> str:
         note = latency_table.timer_note(cell)
         if note:
             console.print(note, markup=False)
-    if result.cells:
+    for target in dict.fromkeys(c.cell.target for c in result.cells):
         console.print()
-        console.print(_summary_table(result))
+        console.print(_summary_table(result, target))
     for group in result.scaling:
         console.print()
         console.print(scaling_table.heading(group, workloads), markup=False)

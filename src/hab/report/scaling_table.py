@@ -4,6 +4,7 @@ smallest count with its interval, efficiency, and collapse flags."""
 from rich.table import Table
 
 from hab.analysis.scaling import Group
+from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
 from hab.report import units
 from hab.report.layout import plain_table
@@ -13,7 +14,8 @@ from hab.suite import values
 def heading(group: Group, workloads: dict[str, WorkloadInfo]) -> str:
     shown = values.show_params(workloads.get(group.workload), group.params)
     threads = ", ".join(str(t) for t in group.threads)
-    return f"scaling {group.workload}  {shown}  threads {threads}"
+    where = f"  on {group.target}" if group.target != NATIVE else ""
+    return f"scaling {group.workload}  {shown}  threads {threads}{where}"
 
 
 def table(group: Group) -> Table:

@@ -55,25 +55,28 @@ def make_plan(
     spin: dict | None = None,
     latency_every: int | None = None,
     rss_interval: float | None = None,
+    runs_on: Callable[[str, str], bool] | None = None,
 ) -> Plan:
     """Expands and validates the suite; `check(spec)` is the engine's verdict.
-    In latency mode (`latency_every`) the dry variant is left out: it makes
-    no allocator calls to time."""
+    Every cell runs on each of the suite's targets, with the allocators for
+    which `runs_on(target, allocator)` holds (default: all). In latency mode
+    (`latency_every`) the dry variant is left out: it makes no allocator
+    calls to time."""
     sampling = suite.sampling
     cells: list[Cell] = []
     dry_cells: set[str] = set()
     seen = set()
     for info, combos in _grids(suite, workloads):
-        for params, t in itertools.product(combos, threads):
+        for params, t, target in itertools.product(combos, threads, suite.targets):
             probe = Cell("", info.name, params, t).spec(
                 sampling, False, max((spin or {}).values(), default=0.0), latency_every
             )
             valid = check(probe)
-            key = (info.name, tuple(sorted(valid["params"].items())), valid["threads"])
+            key = (info.name, tuple(sorted(valid["params"].items())), valid["threads"], target)
             if key in seen:
                 continue
             seen.add(key)
-            cell = Cell(f"c{len(cells):02d}", info.name, valid["params"], valid["threads"])
+            cell = Cell(f"c{len(cells):02d}", info.name, valid["params"], valid["threads"], target)
             cells.append(cell)
             if suite.dry and info.has_dry and not latency_every:
                 dry_cells.add(cell.id)
@@ -82,7 +85,8 @@ def make_plan(
     for rep in range(suite.repetitions):
         for cell in cells:
             # The dry variant only states the engine's share: one process is enough.
-            names = list(allocators) + ([DRY] if cell.id in dry_cells and rep == 0 else [])
+            names = [a for a in allocators if runs_on is None or runs_on(cell.target, a)]
+            names += [DRY] if cell.id in dry_cells and rep == 0 else []
             rng.shuffle(names)
             units.extend(Unit(cell.id, name, rep) for name in names)
     return Plan(

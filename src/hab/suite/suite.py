@@ -11,9 +11,33 @@ from hab.allocators import custom
 from hab.allocators.registry import Allocator
 from hab.errors import UserError
 from hab.records.plan import Sampling
+from hab.records.target import ACCELERATORS, NATIVE, TARGETS
+from hab.suite.values import parse_size
 
 _SAMPLING_MODES = ("auto", "linear", "flat")
-_TOP_KEYS = {"name", "allocators", "allocator", "threads", "repetitions", "dry", "timeout", "sampling", "benchmark"}
+_TOP_KEYS = {
+    "name",
+    "allocators",
+    "allocator",
+    "threads",
+    "repetitions",
+    "dry",
+    "timeout",
+    "sampling",
+    "benchmark",
+    "targets",
+    "guest",
+}
+
+
+@dataclass(frozen=True)
+class Guest:
+    """How guests run: memory, vCPUs (None: one per engine thread of the
+    cell) and accelerator (None: KVM when it works, else TCG)."""
+
+    memory_mib: int = 1024
+    vcpus: int | None = None
+    accel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +56,8 @@ class Suite:
     threads: tuple[int, ...] | None = None  # None: the available cores
     repetitions: int = 1  # engine processes per (cell, allocator)
     dry: bool = True  # also run each workload's dry variant
+    targets: tuple[str, ...] = (NATIVE,)  # where engine processes run
+    guest: Guest = Guest()
     timeout: float | None = None  # per engine process; None: derived from sampling
     sampling: Sampling = Sampling()
     overrides: tuple[tuple[str, list[str]], ...] = ()  # (param, values) pairs from --param, applied at planning
@@ -111,6 +137,49 @@ def _defined(tables, where: str, base: Path) -> tuple:
     return tuple(custom.from_table(name, table, base, f"{where}: [allocator.{name}]") for name, table in tables.items())
 
 
+def check_targets(value, where: str) -> tuple[str, ...]:
+    """A list of target names, each known and given once."""
+    values = value if isinstance(value, list) else [value]
+    if not values or any(not isinstance(v, str) or v not in TARGETS for v in values):
+        raise UserError(f"{where}: expected targets among {', '.join(TARGETS)}, got {value!r}")
+    if len(set(values)) != len(values):
+        raise UserError(f"{where}: target listed twice in {', '.join(values)}")
+    return tuple(values)
+
+
+def guest_memory(text, where: str) -> int:
+    """Guest memory in MiB from a size (`1GiB`, `512MiB`); at least 128 MiB."""
+    try:
+        size = parse_size(str(text)) if not isinstance(text, int) else text
+    except ValueError as e:
+        raise UserError(f"{where}: {e}") from None
+    if size < 128 << 20 or size % (1 << 20):
+        raise UserError(f"{where}: guest memory is whole MiB, at least 128MiB, got {text!r}")
+    return size >> 20
+
+
+def guest_settings(memory=None, vcpus=None, accel=None, where: str = "command line", base: Guest = Guest()) -> Guest:
+    """`base` with the given guest settings checked and applied."""
+    changes: dict = {}
+    if memory is not None:
+        changes["memory_mib"] = guest_memory(memory, f"{where}: guest memory")
+    if vcpus is not None:
+        if isinstance(vcpus, bool) or not isinstance(vcpus, int) or not 1 <= vcpus <= 255:
+            raise UserError(f"{where}: vcpus must be an integer in 1..255, got {vcpus!r}")
+        changes["vcpus"] = vcpus
+    if accel is not None:
+        if accel not in ACCELERATORS:
+            raise UserError(f"{where}: accelerator must be kvm or tcg, got {accel!r}")
+        changes["accel"] = accel
+    return replace(base, **changes)
+
+
+def _guest(table, where: str) -> Guest:
+    if not isinstance(table, dict) or set(table) - {"memory", "vcpus", "accel"}:
+        raise UserError(f"{where}: [guest] takes memory, vcpus and accel")
+    return guest_settings(table.get("memory"), table.get("vcpus"), table.get("accel"), f"{where}: [guest]")
+
+
 def parse(text: str, where: str, base: Path | None = None) -> Suite:
     """A suite from TOML text; `where` names it in error messages, and
     paths in it are relative to `base` (default: the working directory)."""
@@ -155,6 +224,8 @@ def parse(text: str, where: str, base: Path | None = None) -> Suite:
         threads=_int_list(data["threads"], f"{where}: threads", 1) if "threads" in data else None,
         repetitions=repetitions,
         dry=dry,
+        targets=check_targets(data["targets"], f"{where}: targets") if "targets" in data else (NATIVE,),
+        guest=_guest(data.get("guest", {}), where),
         timeout=float(timeout) if timeout is not None else None,
         sampling=_sampling(data.get("sampling", {}), where),
         defined=_defined(data.get("allocator", {}), where, base or Path.cwd()),
@@ -186,6 +257,8 @@ def narrow(
     repetitions=None,
     timeout=None,
     dry=None,
+    targets=None,
+    guest: dict | None = None,
     **sampling,
 ) -> Suite:
     """The suite with command-line choices applied; None leaves a field as is."""
@@ -213,6 +286,10 @@ def narrow(
         changes["timeout"] = timeout
     if dry is not None:
         changes["dry"] = dry
+    if targets is not None:
+        changes["targets"] = check_targets(list(targets), "--target")
+    if guest:
+        changes["guest"] = guest_settings(**guest, base=suite.guest)
     given = {k: v for k, v in sampling.items() if v is not None}
     if given:
         changes["sampling"] = check_sampling(replace(suite.sampling, **given), "command line")

@@ -1,0 +1,96 @@
+"""Debian packages: which are installed, installing the missing ones with
+apt-get (through sudo when not root), and downloading one without
+installing it."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from hab.errors import UserError
+
+
+def installed_version(package: str) -> str | None:
+    """The installed version of a Debian package, or None."""
+    dpkg = shutil.which("dpkg-query")
+    if dpkg is None:
+        return None
+    try:
+        done = subprocess.run(
+            [dpkg, "-W", "-f=${db:Status-Abbrev} ${Version}", package], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    status, _, version = done.stdout.strip().partition(" ")
+    return version.strip() if done.returncode == 0 and status.startswith("ii") else None
+
+
+def _apt() -> str:
+    apt = shutil.which("apt-get")
+    if apt is None:
+        raise UserError("apt-get not found: install the packages named above (or your system's equivalents) yourself")
+    return apt
+
+
+def _privileged(argv: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return argv
+    sudo = shutil.which("sudo")
+    if sudo is None:
+        raise UserError(f"installing needs root: run `{' '.join(argv)}` as root")
+    return [sudo, *argv]
+
+
+def _apt_run(argv: list[str]) -> int:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    return subprocess.run(argv, env=env, stdout=sys.stderr, stdin=subprocess.DEVNULL).returncode
+
+
+def update() -> None:
+    """Refreshes the package lists (a fresh container has none)."""
+    _apt_run(_privileged([_apt(), "update"]))
+
+
+def install(packages: list[str], console: Console) -> None:
+    """Installs `packages`; when apt-get fails, refreshes the lists once and retries."""
+    apt = _apt()
+    argv = _privileged([apt, "install", "-y", "--no-install-recommends", *packages])
+    console.print(f"installing {escape(', '.join(packages))} with apt-get")
+    if _apt_run(argv) != 0:
+        update()
+        code = _apt_run(argv)
+        if code != 0:
+            raise UserError(f"apt-get install {' '.join(packages)} failed (exit {code})")
+
+
+def missing(packages: list[str]) -> list[str]:
+    return [p for p in packages if installed_version(p) is None]
+
+
+def candidate(package: str) -> str | None:
+    """The package a virtual or meta package currently depends on first
+    (`apt-cache depends`), e.g. linux-image-amd64 -> linux-image-6.1.0-57-amd64."""
+    cache = shutil.which("apt-cache")
+    if cache is None:
+        return None
+    done = subprocess.run([cache, "depends", package], capture_output=True, text=True, timeout=60)
+    for line in done.stdout.splitlines():
+        kind, _, name = line.strip().partition(": ")
+        if kind == "Depends" and name and not name.startswith("<"):
+            return name.strip()
+    return None
+
+
+def download(package: str, directory: Path) -> Path:
+    """Downloads `package`'s .deb into `directory` (nothing is installed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = [_apt(), "-o", "APT::Sandbox::User=root", "download", package]
+    done = subprocess.run(argv, cwd=directory, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
+    debs = sorted(directory.glob(f"{package}_*.deb"))
+    if done.returncode != 0 or not debs:
+        raise UserError(f"apt-get download {package} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return debs[-1]

@@ -1,0 +1,73 @@
+"""Where each unit's engine runs: the native binary (the dry variant and the
+preload allocators on the system binary), or a guest of the cell's target
+(QEMU, or uhyve) booting that allocator's image."""
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hab.allocators.registry import SYSTEM
+from hab.build.engine import Build
+from hab.errors import UserError
+from hab.execution import guest
+from hab.execution.accel import kvm_problem
+from hab.execution.memlimit import Cap
+from hab.execution.process import Outcome, run_engine
+from hab.execution.protocol import spec_json
+from hab.records.plan import Cell, Unit
+from hab.records.target import NATIVE, UHYVE, TargetInfo
+
+
+def uhyve_binary() -> str:
+    """uhyve's path, or the one-line reason it cannot run here."""
+    problem = kvm_problem()
+    if problem is not None:
+        raise UserError(f"--target uhyve needs KVM, which is not usable here: {problem}")
+    found = shutil.which("uhyve")
+    if found is None:
+        raise UserError("--target uhyve: uhyve not found (with internet: `cargo install uhyve --locked`)")
+    return found
+
+
+@dataclass
+class Engines:
+    """Runs units: natively or in the guests of `targets`."""
+
+    built: Build
+    targets: dict[str, TargetInfo]
+    cap: Cap | None = None
+    rss_interval: float | None = None
+    uhyve: str | None = None
+    _logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hab-serial-")))
+
+    def vcpus(self, cell: Cell) -> int:
+        target = self.targets[cell.target]
+        return target.vcpus or max(1, cell.threads or 1)
+
+    def run(self, spec: dict, unit: Unit, cell: Cell, timeout: float) -> Outcome:
+        """One engine process for `unit` of `cell` with `spec`."""
+        allocator = SYSTEM if unit.dry else unit.allocator
+        if cell.target == NATIVE:
+            binary = self.built.binaries[allocator]
+            so = None if unit.dry else self.built.preloads.get(unit.allocator)
+            env = {**os.environ, "LD_PRELOAD": str(so)} if so else None
+            return run_engine(
+                [str(binary), spec_json(spec)], timeout, env, self.rss_interval, self.cap, str(so) if so else None
+            )
+        target = self.targets[cell.target]
+        image = self.built.guests[cell.target].images[allocator]
+        vcpus, args = self.vcpus(cell), [guest.spec_argument(spec)]
+        log = self._logs / f"{cell.target}-{unit.id}.log"
+        if cell.target == UHYVE:
+            argv = guest.uhyve_argv(self.uhyve or uhyve_binary(), target, image, vcpus, args)
+        else:
+            argv = guest.qemu_argv(target, image, vcpus, args, log)
+        try:
+            return guest.run_guest(argv, cell.target, log, timeout + guest.BOOT_ALLOWANCE, vcpus)
+        finally:
+            log.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self._logs, ignore_errors=True)

@@ -1,0 +1,168 @@
+"""One engine process inside a guest: the hypervisor's command line, the
+run, and its verdict from the serial log.
+
+The spec travels base64url-encoded on the kernel command line (`b64:...`:
+no quoting survives both Hermit's and Linux's argument splitting intact);
+records come back on the serial console, which QEMU writes to a file (read
+from a file, never a lost last line). The guest's own exit status is the
+console's `exit status N` line: QEMU's status only carries what the guest
+wrote to the `isa-debug-exit` port, `(N << 1) | 1`. A guest that panics,
+hangs, prints garbage or stops early fails like a native process, with the
+same failure kinds; boot time is the wall time outside the engine's own.
+"""
+
+import base64
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from hab.build.guests import GuestImage
+from hab.execution.process import STDERR_KEPT, Outcome, judge
+from hab.execution.protocol import MARKER, parse_output, spec_json
+from hab.records.failure import Failure, FailureKind
+from hab.records.target import HERMIT, LINUX_VM, UHYVE, TargetInfo
+from hab.records.unit import GuestRun
+
+QEMU = "qemu-system-x86_64"
+_EXIT = re.compile(r"exit status (-?\d+)")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc")
+#: Seconds a guest may take beyond a native process's timeout (boot, power-off).
+BOOT_ALLOWANCE = 30.0
+
+
+def spec_argument(spec: dict) -> str:
+    """A spec as one kernel command-line word."""
+    return "b64:" + base64.urlsafe_b64encode(spec_json(spec).encode()).decode().rstrip("=")
+
+
+def host_mhz() -> int | None:
+    """The host CPU's clock in MHz (`/proc/cpuinfo`): Hermit measures its own
+    under TCG and is off by up to 7% unless told."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                return round(float(line.split(":", 1)[1]))
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def qemu_argv(target: TargetInfo, image: GuestImage, vcpus: int, args: list[str], log: Path) -> list[str]:
+    """QEMU's command line for one engine process of `target` with engine arguments `args`."""
+    accel = ["-accel", "kvm", "-cpu", "host"] if target.accelerator == "kvm" else ["-accel", "tcg", "-cpu", target.cpu]
+    argv = [
+        QEMU,
+        *accel,
+        "-smp",
+        str(vcpus),
+        "-m",
+        f"{target.memory_mib}M",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        f"file:{log}",
+        "-no-reboot",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-kernel",
+        str(image.kernel),
+        "-initrd",
+        str(image.initrd),
+    ]
+    if target.name == HERMIT:
+        mhz = host_mhz() if target.accelerator == "tcg" else None
+        boot = ([f"-freq {mhz}"] if mhz else []) + ["--", *args]
+        return [*argv, "-nic", "none", "-append", " ".join(boot)]
+    if target.name == LINUX_VM:
+        return [*argv, "-net", "none", "-append", " ".join(["console=ttyS0", "panic=-1", "quiet", "--", *args])]
+    raise ValueError(f"no QEMU command line for target {target.name}")
+
+
+def uhyve_argv(uhyve: str, target: TargetInfo, image: GuestImage, vcpus: int, args: list[str]) -> list[str]:
+    """uhyve's command line: it runs the application itself, forwards the
+    guest's console to its stdout and exits with the guest's status."""
+    return [
+        uhyve,
+        "--cpu-count",
+        str(vcpus),
+        "--memory-size",
+        f"{target.memory_mib}MiB",
+        str(image.kernel),
+        "--",
+        *args,
+    ]
+
+
+def _console(log: Path) -> str:
+    try:
+        return _ANSI.sub("", log.read_bytes().decode(errors="replace")).replace("\r", "")
+    except OSError:
+        return ""
+
+
+def guest_status(target: str, status: int) -> int:
+    """The guest's `exit status N` as the runner reads exit codes (negative: a signal)."""
+    if target == LINUX_VM and status > 128:
+        return -(status - 128)  # the init reports a child killed by signal s as 128 + s
+    if target == HERMIT and status == -1:
+        return -signal.SIGABRT  # Hermit's panic=abort and allocation failures end with -1
+    return status
+
+
+def run_guest(argv: list[str], target: str, log: Path, timeout: float, vcpus: int) -> Outcome:
+    """Runs one guest whose console goes to `log` to its end (or `timeout`)
+    and judges what the console shows."""
+    log.unlink(missing_ok=True)
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+    except OSError as e:
+        reason = f"cannot start {argv[0]}: {e.strerror}"
+        return Outcome(Failure(FailureKind.START, reason), guest=GuestRun(vcpus, None, None))
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    seconds = time.monotonic() - started
+    console = _console(log) if target != UHYVE else out
+    parsed = parse_output(console)
+    others = "\n".join(line for line in console.splitlines() if MARKER not in line and line.strip())
+    statuses = _EXIT.findall(others)
+    done = parsed.first("done") or {}
+    wall = done.get("wall_ns")
+    boot = round(max(0.0, seconds - wall / 1e9), 3) if isinstance(wall, int) else None
+    guest = GuestRun(vcpus, boot, proc.returncode)
+    kept = (others + ("\n" + err.strip() if err.strip() else ""))[-STDERR_KEPT:]
+    if timed_out:
+        failure = Failure(FailureKind.TIMEOUT, f"timeout after {timeout:g} s")
+        return Outcome(failure, parsed.records, None, seconds, kept, guest=guest)
+    if target == UHYVE:
+        status = proc.returncode
+    elif statuses:
+        status = guest_status(target, int(statuses[-1]))
+    else:
+        last = others.strip().splitlines()[-1][:200] if others.strip() else "no console output"
+        reason = f"the guest ended without an exit status (QEMU exit {proc.returncode}): {last}"
+        return Outcome(Failure(FailureKind.EXIT, reason), parsed.records, None, seconds, kept, guest=guest)
+    console_tail = _EXIT.sub("", others)
+    return Outcome(judge(status, parsed, console_tail), parsed.records, status, seconds, kept, guest=guest)

@@ -1,0 +1,61 @@
+"""How each target of a run runs: its accelerator (probed for guests), CPU
+model, memory, vCPUs, the hypervisor's version and what its images were
+built from."""
+
+import shutil
+import subprocess
+
+from rich.console import Console
+from rich.markup import escape
+
+from hab.allocators.registry import SYSTEM
+from hab.build.engine import Build
+from hab.execution import accel
+from hab.execution.guest import QEMU
+from hab.records.target import NATIVE, UHYVE, TargetInfo
+from hab.suite.suite import Guest
+
+
+def _version(program: str) -> str | None:
+    path = shutil.which(program)
+    if path is None:
+        return None
+    try:
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    first = done.stdout.strip().splitlines()
+    return first[0] if first else None
+
+
+def describe(targets: tuple[str, ...], guest: Guest, built: Build, console: Console) -> dict[str, TargetInfo]:
+    """TargetInfo of every target; for guests the accelerator is chosen here
+    (KVM when it works), with a visible line when it is TCG."""
+    out = {}
+    for name in targets:
+        if name == NATIVE:
+            out[name] = TargetInfo(NATIVE)
+            continue
+        made = built.guests[name]
+        if name == UHYVE:
+            out[name] = TargetInfo(
+                name, "kvm", _version("uhyve"), "host", guest.memory_mib, guest.vcpus, made.provenance
+            )
+            continue
+        proto = TargetInfo(name, None, None, "max", guest.memory_mib, guest.vcpus, made.provenance)
+        chosen, why = accel.choose(guest.accel, proto, made.images[SYSTEM])
+        if why is not None:
+            console.print(
+                f"[yellow]{escape(name)}: QEMU emulates (TCG): {escape(why)}; times from an emulated CPU "
+                "are not allocator performance[/]"
+            )
+        out[name] = TargetInfo(
+            name,
+            chosen,
+            _version(QEMU),
+            "host" if chosen == "kvm" else "max",
+            guest.memory_mib,
+            guest.vcpus,
+            made.provenance,
+        )
+    return out
