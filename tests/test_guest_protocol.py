@@ -124,10 +124,19 @@ def test_a_guest_that_reports_exit_status_0_delivers_its_records_and_boot_time(t
 
 
 def test_guest_failures_fail_with_the_right_kind(tmp_path):
-    panic = serial([MARKER + GOOD[0], "panicked at src/main.rs:3:5: boom", "exit status -1"])
+    panic = serial(
+        [
+            MARKER + GOOD[0],
+            "thread 'main' (1) panicked at src/main.rs:3:5:",
+            "boom",
+            "Number of interrupts",
+            "[0][FPU]: 1",
+            "exit status -1",
+        ]
+    )
     outcome = run(tmp_path, panic + "sys.exit(1)\n")
     assert outcome.failure.kind is Kind.SIGNAL
-    assert outcome.failure.reason == "killed by SIGABRT: panicked at src/main.rs:3:5: boom"
+    assert outcome.failure.reason == "killed by SIGABRT: thread 'main' (1) panicked at src/main.rs:3:5: boom"
     oom = run(tmp_path, serial(["memory allocation of 4096 bytes failed", "exit status -1"]) + "sys.exit(1)\n")
     assert oom.failure.kind is Kind.OUT_OF_MEMORY
     crash = run(tmp_path, serial(["exit status 139"]) + "sys.exit(1)\n", target="linux-vm")

@@ -34,6 +34,7 @@ class GuestBuild:
     images: dict[str, GuestImage]  # allocator -> image
     seconds: float
     provenance: dict[str, str] = field(default_factory=dict)
+    probe: GuestImage | None = None  # what QEMU boots to find out whether KVM works (uhyve has no QEMU image)
 
 
 def build(target: str, engine: Path, chosen: list[Allocator], console: Console) -> GuestBuild:
@@ -45,13 +46,11 @@ def build(target: str, engine: Path, chosen: list[Allocator], console: Console) 
     cache = paths.cache_dir()
     if target in (HERMIT, UHYVE):
         made = hermit.build(engine, chosen, cache, console)
-        if target == UHYVE:
-            images = {name: GuestImage(app) for name, app in made.apps.items()}
-        else:
-            images = {name: GuestImage(made.loader, app) for name, app in made.apps.items()}
-        return GuestBuild(images, made.seconds, made.provenance)
+        bootable = {name: GuestImage(made.loader, app) for name, app in made.apps.items()}
+        images = {name: GuestImage(app) for name, app in made.apps.items()} if target == UHYVE else bootable
+        return GuestBuild(images, made.seconds, made.provenance, next(iter(bootable.values()), None))
     if target == LINUX_VM:
         made = linux_vm.build(engine, chosen, cache, console)
         images = {name: GuestImage(made.kernel, initrd) for name, initrd in made.initrds.items()}
-        return GuestBuild(images, made.seconds, made.provenance)
+        return GuestBuild(images, made.seconds, made.provenance, next(iter(images.values()), None))
     raise UserError(f"{target} is not a guest target")

@@ -164,5 +164,20 @@ def run_guest(argv: list[str], target: str, log: Path, timeout: float, vcpus: in
         last = others.strip().splitlines()[-1][:200] if others.strip() else "no console output"
         reason = f"the guest ended without an exit status (QEMU exit {proc.returncode}): {last}"
         return Outcome(Failure(FailureKind.EXIT, reason), parsed.records, None, seconds, kept, guest=guest)
-    console_tail = _EXIT.sub("", others)
-    return Outcome(judge(status, parsed, console_tail), parsed.records, status, seconds, kept, guest=guest)
+    return Outcome(judge(status, parsed, _telling(others)), parsed.records, status, seconds, kept, guest=guest)
+
+
+def _telling(console: str) -> str:
+    """The console with its most telling line last, for the one-line reason:
+    a panic with its message (`panicked at FILE:LINE:COL:` and the next line)
+    or a kernel panic, rather than the statistics a kernel prints on its way
+    down."""
+    lines = [line for line in console.splitlines() if line.strip() and not _EXIT.search(line)]
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if "panicked at" in line:
+            message = lines[i + 1].strip() if i + 1 < len(lines) and not lines[i + 1].startswith("[") else ""
+            return "\n".join([*lines, f"{line.strip()} {message}".strip()])
+        if "[PANIC]" in line or "memory allocation of" in line:
+            return "\n".join([*lines, line.strip()])
+    return "\n".join(lines)

@@ -8,11 +8,12 @@ import subprocess
 from rich.console import Console
 from rich.markup import escape
 
-from hab.allocators.registry import SYSTEM
 from hab.build.engine import Build
+from hab.errors import UserError
 from hab.execution import accel
+from hab.execution.engines import uhyve_binary
 from hab.execution.guest import QEMU
-from hab.records.target import NATIVE, UHYVE, TargetInfo
+from hab.records.target import HERMIT, NATIVE, UHYVE, TargetInfo
 from hab.suite.suite import Guest
 
 
@@ -38,12 +39,14 @@ def describe(targets: tuple[str, ...], guest: Guest, built: Build, console: Cons
             continue
         made = built.guests[name]
         if name == UHYVE:
-            out[name] = TargetInfo(
-                name, "kvm", _version("uhyve"), "host", guest.memory_mib, guest.vcpus, made.provenance
-            )
+            why = accel.probe_kvm(TargetInfo(HERMIT, memory_mib=guest.memory_mib), made.probe)
+            if why is not None:
+                raise UserError(f"--target uhyve needs KVM, which is not usable here: {why}")
+            uhyve = uhyve_binary()
+            out[name] = TargetInfo(name, "kvm", _version(uhyve), "host", guest.memory_mib, guest.vcpus, made.provenance)
             continue
         proto = TargetInfo(name, None, None, "max", guest.memory_mib, guest.vcpus, made.provenance)
-        chosen, why = accel.choose(guest.accel, proto, made.images[SYSTEM])
+        chosen, why = accel.choose(guest.accel, proto, made.probe)
         if why is not None:
             console.print(
                 f"[yellow]{escape(name)}: QEMU emulates (TCG): {escape(why)}; times from an emulated CPU "

@@ -5,6 +5,7 @@ reproduces `hab run`'s table byte for byte.
 """
 
 import io
+import re
 from collections import Counter
 
 from rich.console import Console
@@ -41,8 +42,8 @@ def heading(cell: CellResult, workloads: dict[str, WorkloadInfo], with_target: b
     where it ran (`with_target`: always shown when a run has guests)."""
     shown = values.show_params(workloads.get(cell.cell.workload), cell.cell.params)
     threads = f"  threads={cell.cell.threads}" if cell.cell.threads is not None else ""
-    target = f"  on {cell.cell.target}" if with_target or cell.cell.target != NATIVE else ""
-    return f"{cell.cell.id} {cell.cell.workload}  {shown}{threads}{target}"
+    target = f" on {cell.cell.target}" if with_target or cell.cell.target != NATIVE else ""
+    return f"{cell.cell.id} {cell.cell.workload}{target}  {shown}{threads}"
 
 
 def has_guests(cells) -> bool:
@@ -196,18 +197,16 @@ def _target_lines(meta: RunMeta, result: RunResult) -> list[str]:
     for name, t in meta.targets.items():
         if name == NATIVE:
             continue
-        vcpus = str(t.vcpus) if t.vcpus else "one per engine thread"
+        version = re.search(r"version (\S+)", t.hypervisor or "")
+        hypervisor = f"{(t.hypervisor or '?').split()[0]} {version.group(1)}" if version else (t.hypervisor or "?")
+        vcpus = str(t.vcpus) if t.vcpus else "= threads"
         boot = result.boot_seconds.get(name)
-        booted = f"; boot {boot.point:.2f} s (mean of guests)" if boot else ""
+        booted = f"; boot {boot.point:.2f} s (mean)" if boot else ""
         lines.append(
-            f"target {name}: {t.hypervisor or '?'}, accelerator {t.accelerator}, cpu {t.cpu}, "
-            f"{t.memory_mib} MiB, vCPUs {vcpus}{booted}"
+            f"target {name}: {hypervisor} {t.accelerator}, cpu {t.cpu}, {t.memory_mib} MiB, vCPUs {vcpus}{booted}"
         )
         if t.emulated:
-            lines.append(
-                f"  WARNING: {name} ran under TCG (emulated CPU): its times are not allocator performance; "
-                "compare allocators within the target only"
-            )
+            lines.append(f"  WARNING: {name} ran on an emulated CPU (TCG): its times are not allocator performance")
     return lines
 
 
