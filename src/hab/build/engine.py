@@ -14,8 +14,9 @@ from rich.console import Console
 
 from hab.allocators import preload, registry
 from hab.allocators.registry import Allocator
-from hab.build import cargo, codegen, custom
+from hab.build import codegen, custom
 from hab.build import guests as guest_images
+from hab.build.bins import workspace_bins
 from hab.build.guests import GuestBuild
 from hab.errors import UserError
 from hab.paths import target_dir
@@ -48,32 +49,6 @@ def generate(engine: Path, builtin: dict[str, Allocator], regenerate: bool) -> N
         )
 
 
-def _workspace(engine: Path, chosen: list[Allocator], console: Console) -> tuple[dict[str, Path], bool, float]:
-    """Builds the built-in crate binaries among `chosen`."""
-    wanted = {codegen.bin_name(a.name): a.name for a in chosen}
-    features = sorted({codegen.feature(a) for a in chosen} - {None})
-    argv = [
-        cargo.executable(),
-        "build",
-        "--release",
-        "--manifest-path",
-        str(engine / "Cargo.toml"),
-        "-p",
-        "hab-bins",
-        "--message-format=json-render-diagnostics",
-    ]
-    for name in wanted:
-        argv += ["--bin", name]
-    if features:
-        argv += ["--features", ",".join(features)]
-    stdout, seconds = cargo.run(argv, console, target_dir(engine) / "hab-build.log", "the engine")
-    binaries, compiled = cargo.artifacts(stdout, wanted)
-    missing = set(wanted.values()) - set(binaries)
-    if missing:
-        raise UserError(f"engine build produced no binary for {', '.join(sorted(missing))}")
-    return binaries, compiled, seconds
-
-
 def build(
     engine: Path,
     allocators: list[str],
@@ -96,7 +71,9 @@ def build(
         in_workspace.append(builtin[registry.SYSTEM])
     binaries, preloads, revisions, compiled, seconds = {}, {}, {}, False, 0.0
     if in_workspace:
-        binaries, compiled, seconds = _workspace(engine, in_workspace, console)
+        binaries, compiled, seconds = workspace_bins(
+            engine, in_workspace, console, target_dir(engine) / "hab-build.log"
+        )
     for a in chosen:
         if a.kind == "preload":
             found = preload.locate(a.preload)

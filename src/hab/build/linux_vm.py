@@ -27,7 +27,8 @@ from rich.console import Console
 
 from hab import debian
 from hab.allocators.registry import Allocator
-from hab.build import cargo, codegen, cpio, custom
+from hab.build import cpio, custom
+from hab.build.bins import workspace_bins
 from hab.errors import UserError
 
 TRIPLE = "x86_64-unknown-linux-gnu"
@@ -103,27 +104,9 @@ def _engines(engine: Path, chosen: list[Allocator], root: Path, console: Console
     builtin = [a for a in chosen if a.builtin_crate]
     binaries, seconds = {}, 0.0
     if builtin:
-        wanted = {codegen.bin_name(a.name): a.name for a in builtin}
-        features = sorted({codegen.feature(a) for a in builtin} - {None})
-        argv = [
-            cargo.executable(),
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            TRIPLE,
-            "--manifest-path",
-            str(engine / "Cargo.toml"),
-            "-p",
-            "hab-bins",
-            "--message-format=json-render-diagnostics",
-        ]
-        for name in wanted:
-            argv += ["--bin", name]
-        if features:
-            argv += ["--features", ",".join(features)]
-        stdout, seconds = cargo.run(argv, console, root / "logs" / "engine.log", "the static linux-vm engine", env)
-        binaries, _ = cargo.artifacts(stdout, wanted)
+        log = root / "logs" / "engine.log"
+        extra = ["--locked", "--target", TRIPLE]
+        binaries, _, seconds = workspace_bins(engine, builtin, console, log, "the static linux-vm engine", extra, env)
     for a in chosen:
         if not a.builtin_crate:
             made = custom.build(engine, a, console, env=env, extra=["--target", TRIPLE])

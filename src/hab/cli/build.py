@@ -32,5 +32,5 @@ def main(args) -> int:
     for target, made in result.guests.items():
         for name, image in made.images.items():
             parts = " + ".join(str(p) for p in (image.kernel, image.initrd) if p is not None)
-            print(f"{target}/{name:24} {parts}")
+            print(f"{target + '/' + name:24} {parts}")
     return 0
