@@ -20,7 +20,8 @@ def _allocators(console: Console, eng) -> None:
     locked = registry.locked_versions(eng)
     cargo = shutil.which("cargo") is not None
     table = Table(title="Allocators", title_justify="left")
-    for col in ("name", "kind", "version", "available", "targets", "about"):
+    table.add_column("name", no_wrap=True)
+    for col in ("kind", "version", "available", "targets", "about"):
         table.add_column(col)
     for a in known.values():
         binary = paths.binary_path(eng, registry.SYSTEM if a.kind == "preload" else a.name)
