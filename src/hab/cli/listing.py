@@ -22,7 +22,7 @@ def _allocators(console: Console, eng) -> None:
     table = Table(title="Allocators", title_justify="left")
     table.add_column("name", no_wrap=True)
     for col in ("kind", "version", "available", "targets", "about"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for a in known.values():
         binary = paths.binary_path(eng, registry.SYSTEM if a.kind == "preload" else a.name)
         reason = lineup.unavailable(a)
