@@ -1,7 +1,7 @@
 """criterion interop with the real thing: a criterion benchmark built from
 crates.io produces a tree; `hab import criterion` must reproduce its point
 estimates to 1e-9 and its intervals to 2%; `hab export criterion` must be
-readable by critcmp (installed from crates.io into .tools/ when missing)."""
+readable by critcmp (installed from crates.io into the cache, ~/.cache/hab/tools, when missing)."""
 
 import json
 import os
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import hab
+from hab import paths
 from hab.analysis import run as analysis
 from hab.interop.criterion import rule
 from hab.stats.change import Verdict as verdicts
@@ -28,7 +29,9 @@ ESTIMATES = ("mean", "median", "median_abs_dev", "slope", "std_dev")
 def tree(tmp_path_factory) -> Path:
     """A real criterion output tree (cargo bench of tests/criterion_bench)."""
     out = tmp_path_factory.mktemp("criterion") / "criterion"
-    env = {**os.environ, "CRITERION_HOME": str(out)}
+    # The build is cached outside the clone (a fixture's compile, not the project's).
+    target = paths.cache_dir() / "criterion-bench-target"
+    env = {**os.environ, "CRITERION_HOME": str(out), "CARGO_TARGET_DIR": str(target)}
     done = subprocess.run(
         ["cargo", "bench", "--locked", "--manifest-path", str(BENCH)],
         env=env,
@@ -45,7 +48,7 @@ def critcmp() -> str:
     found = shutil.which("critcmp")
     if found:
         return found
-    root = ROOT / ".tools"
+    root = paths.cache_dir() / "tools"  # outside the clone: later clones reuse it
     binary = root / "bin" / "critcmp"
     if not binary.exists():
         done = subprocess.run(
