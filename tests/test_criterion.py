@@ -1,6 +1,6 @@
 """criterion interop with the real thing: a criterion benchmark built from
 crates.io produces a tree; `hab import criterion` must reproduce its point
-estimates to 1e-9 and its intervals to 2%; `hab export criterion` must be
+estimates to 1e-9 and its intervals to Monte Carlo error (2%, 5% for the MAD); `hab export criterion` must be
 readable by critcmp (installed from crates.io into the cache, ~/.cache/hab/tools, when missing)."""
 
 import json
