@@ -95,7 +95,6 @@ def pairs(args, spin: str | None) -> list[dict]:
             rel = comparison.compare(
                 analysis.analyse(store.load(a)),
                 analysis.analyse(store.load(b)),
-                alpha=0.05,
                 threshold=0.01,
                 relative_to=args.reference,
             )
@@ -107,7 +106,6 @@ def pairs(args, spin: str | None) -> list[dict]:
                         "allocator": allocator,
                         "hab": change["verdict"],
                         "ratio": change["ratio"],
-                        "p": change["p_value"],
                         "criterion": crit,
                         "relative": relative.get(allocator),
                     }

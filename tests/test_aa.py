@@ -48,7 +48,7 @@ def test_identical_code_is_rarely_called_changed(binaries, tmp_path):
         for side in "ab":
             hab("run", *CELL, "--out", f"{side}{i}", cwd=tmp_path, check_exit=0)
             sides.append(analysis.analyse(runs.load(runs.resolve(str(tmp_path / f"{side}{i}"), tmp_path))))
-        comp = comparison.compare(sides[0], sides[1], alpha=0.05, threshold=0.01, relative_to="system")
+        comp = comparison.compare(sides[0], sides[1], threshold=0.01, relative_to="system")
         (jemalloc,) = [r for r in comp.cells[0].rows if r.allocator == "jemalloc"]
         calls.append(jemalloc.change.verdict)
     false = sum(v in (Verdict.IMPROVED, Verdict.REGRESSED) for v in calls)

@@ -6,14 +6,12 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from hab.analysis.run import CellResult, Row, RunResult
-from hab.stats import bootstrap
 from hab.stats.bootstrap import Estimate
-from hab.stats.change import Change, Verdict, change
+from hab.stats.change import Change, Verdict, change, geometric_mean
 
 
 @dataclass(frozen=True)
 class CompareSettings:
-    alpha: float  # significance level
     threshold: float  # noise threshold, as a fraction
     confidence: float
     relative_to: str | None  # the reference allocator of a relative comparison
@@ -55,7 +53,11 @@ class Comparison:
 
     @property
     def regressions(self) -> int:
-        return sum(1 for c in self.cells for r in c.rows if r.change and r.change.verdict is Verdict.REGRESSED)
+        return self.count({Verdict.REGRESSED})
+
+    def count(self, verdicts: set[Verdict]) -> int:
+        """Pairs whose verdict is one of `verdicts`."""
+        return sum(1 for c in self.cells for r in c.rows if r.change and r.change.verdict in verdicts)
 
 
 def cell_key(cell, with_target: bool = True) -> tuple:
@@ -69,60 +71,66 @@ def _rows(cell: CellResult) -> dict:
     return {r.allocator: r for r in cell.rows}
 
 
-def relative(row: Row, ref: Row) -> tuple[Estimate, np.ndarray, list]:
-    """A row's typical time relative to a reference row of the same run: the
-    ratio, its bootstrap distribution, and the per-process ratios of
-    processes from the same repetition (neighbours in time)."""
-    estimate, dist = bootstrap.ratio(row.typical.point, row.dist, ref.typical.point, ref.dist, row.typical.confidence)
-    if row.typical.exact and ref.typical.exact:
-        estimate = Estimate.exact_value(estimate.point, estimate.confidence)
+def relative(row: Row, ref: Row) -> tuple[list[float], tuple[float, np.ndarray]]:
+    """A row's time relative to a reference row of the same run: the ratio
+    of each round's processes (same repetition: neighbours in time, so what
+    the machine did to both cancels), and the bootstrap distribution of the
+    ratio of their typical times."""
     ref_by_rep = dict(zip(ref.repetitions, ref.process_typicals, strict=True))
-    per_process = [
+    per_round = [
         t / ref_by_rep[r] for r, t in zip(row.repetitions, row.process_typicals, strict=True) if r in ref_by_rep
     ]
-    return estimate, dist, per_process
+    return per_round, (row.typical.point / ref.typical.point, row.dist / ref.dist)
 
 
-def _change(o: Row, n: Row, old_ref: Row | None, new_ref: Row | None, alpha: float, threshold: float):
+def _change(o: Row, n: Row, old_ref: Row | None, new_ref: Row | None, threshold: float, confidence: float):
     if old_ref is None:
         return change(
-            o.typical,
-            o.dist,
             o.process_typicals,
-            n.typical,
-            n.dist,
             n.process_typicals,
-            alpha=alpha,
             threshold=threshold,
+            confidence=confidence,
+            bootstrap=(n.typical.point / o.typical.point, n.dist / o.dist),
+            exact=o.typical.exact and n.typical.exact,
         )
     if not (old_ref.ok and new_ref.ok):
         return None
-    old_est, old_dist, old_processes = relative(o, old_ref)
-    new_est, new_dist, new_processes = relative(n, new_ref)
-    return change(old_est, old_dist, old_processes, new_est, new_dist, new_processes, alpha=alpha, threshold=threshold)
+    old_rounds, (old_point, old_dist) = relative(o, old_ref)
+    new_rounds, (new_point, new_dist) = relative(n, new_ref)
+    if not old_rounds or not new_rounds:
+        return None
+    exact = all(r.typical.exact for r in (o, n, old_ref, new_ref))
+    return change(
+        old_rounds,
+        new_rounds,
+        threshold=threshold,
+        confidence=confidence,
+        bootstrap=(new_point / old_point, new_dist / old_dist),
+        exact=exact,
+    )
 
 
 def compare(
     old: RunResult,
     new: RunResult,
     *,
-    alpha: float,
     threshold: float,
     relative_to: str | None = None,
     targets: tuple[str, str] | None = None,
+    confidence: float | None = None,
 ) -> Comparison:
     """Every (cell, allocator) of `new` that `old` also has, compared; with
     `relative_to`, each allocator's time relative to that allocator in the
     same run is compared instead, which cancels what the machine did to both.
     With `targets` (A's, B's), A's cells on the first target are compared with
     B's on the second (the same run may be both: native against hermit)."""
-    conf = new.settings.confidence
+    conf = confidence or new.settings.confidence
     with_target = targets is None
     old_list = [c for c in old.cells if targets is None or c.cell.target == targets[0]]
     new_list = [c for c in new.cells if targets is None or c.cell.target == targets[1]]
     old_cells = {cell_key(c.cell, with_target): c for c in old_list}
     new_keys = {cell_key(c.cell, with_target) for c in new_list}
-    out = Comparison([], settings=CompareSettings(alpha, threshold, conf, relative_to, targets))
+    out = Comparison([], settings=CompareSettings(threshold, conf, relative_to, targets))
     for c in new_list:
         before = old_cells.get(cell_key(c.cell, with_target))
         old_rows = _rows(before) if before else {}
@@ -137,11 +145,11 @@ def compare(
             if o.ok and n.ok:
                 refs = (old_rows.get(relative_to), new_rows.get(relative_to)) if relative_to else (None, None)
                 if allocator == relative_to:
-                    ch = replace(_change(o, n, None, None, alpha, threshold), verdict=Verdict.REFERENCE)
+                    ch = replace(_change(o, n, None, None, threshold, conf), verdict=Verdict.REFERENCE, reason=None)
                 elif relative_to and None in refs:
                     continue
                 else:
-                    ch = _change(o, n, *refs, alpha, threshold)
+                    ch = _change(o, n, *refs, threshold, conf)
             rows.append(RowChange(allocator, o, n, ch))
         out.only_old += [(before.cell.id, a) for a in old_rows if a not in _rows(c)] if before else []
         if rows:
@@ -155,10 +163,6 @@ def compare(
         verdicts: dict = {}
         for ch in changes:
             verdicts[ch.verdict] = verdicts.get(ch.verdict, 0) + 1
-        geo = (
-            bootstrap.geometric_mean([ch.ratio.point for ch in changes], [ch.ratio_dist for ch in changes], conf)
-            if changes
-            else None
-        )
+        geo = geometric_mean(changes, conf) if changes else None
         out.summary.append(AllocatorSummary(a, len(changes), geo, verdicts))
     return out

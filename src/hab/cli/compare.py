@@ -8,7 +8,9 @@ from hab.analysis.run import DEFAULT_REFERENCE, analyse
 from hab.cli.common import width
 from hab.errors import UserError
 from hab.paths import RESULTS_ROOT
+from hab.records.run import RunStatus
 from hab.report import comparison_table
+from hab.stats.change import Verdict
 from hab.store import runs
 from hab.suite.suite import split_list
 
@@ -57,28 +59,55 @@ def _relative_to(args, old, new) -> str | None:
     return DEFAULT_REFERENCE if DEFAULT_REFERENCE in common and len(common) > 1 else None
 
 
+def _refusals(args, old, new, old_path, new_path, targets) -> list[str]:
+    """Comparisons that would mislead are errors; differences of machine are warnings."""
+    if old_path == new_path and targets is None:
+        raise UserError(
+            f"run {old.meta.id} compared with itself: give two runs, or --targets A,B for two targets of it"
+        )
+    for run in (old, new):
+        if run.meta.status != RunStatus.COMPLETE and not args.allow_incomplete:
+            raise UserError(
+                f"run {run.meta.id} is {run.meta.status}: its missing processes would bias the "
+                "comparison (--allow-incomplete compares it anyway)"
+            )
+    warnings = []
+    a, b = old.meta.host, new.meta.host
+    if a and b and (a.cpu_model, a.cores_usable) != (b.cpu_model, b.cores_usable):
+        warnings.append(
+            f"the runs are from different machines ({a.cpu_model}, {a.cores_usable} cores; "
+            f"{b.cpu_model}, {b.cores_usable} cores): the change includes the machine's"
+        )
+    return warnings
+
+
 def main(args) -> int:
-    if not 0 < args.alpha < 1:
-        raise UserError("--alpha must be in (0, 1)")
     if not 0 <= args.threshold < 1:
         raise UserError("--threshold must be in [0, 1)")
+    if args.confidence is not None and not 0.5 <= args.confidence < 1:
+        raise UserError("--confidence must be in [0.5, 1)")
     old_path, new_path = _runs(args)
     old, new = runs.load(old_path), runs.load(new_path)
     targets = _targets(args, old, new)
+    warnings = _refusals(args, old, new, old_path, new_path, targets)
     relative_to = _relative_to(args, old, new)
     comp = comparison.compare(
         analyse(old),
         analyse(new),
-        alpha=args.alpha,
         threshold=args.threshold,
         relative_to=relative_to,
         targets=targets,
+        confidence=args.confidence,
     )
+    if not comp.cells:
+        raise UserError(f"runs {old.meta.id} and {new.meta.id} have no (cell, allocator) in common")
     if args.json:
         text = comparison_table.render_json(comp, old.meta, new.meta)
     else:
         text = comparison_table.render(comp, old.meta, new.meta, width())
     sys.stdout.write(text)
-    if not comp.cells:
-        print("hab: warning: the two runs have no (cell, allocator) in common", file=sys.stderr)
-    return 1 if args.fail_on_regression and comp.regressions else 0
+    for warning in warnings:
+        print(f"hab: warning: {warning}", file=sys.stderr)
+    fail_on = "regressed" if args.fail_on_regression and args.fail_on is None else args.fail_on
+    failing = {Verdict.REGRESSED} | ({Verdict.INCONCLUSIVE} if fail_on == "inconclusive" else set())
+    return 1 if fail_on and comp.count(failing) else 0

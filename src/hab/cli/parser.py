@@ -134,7 +134,9 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("runs", nargs="*", metavar="RUN", help="A B: run directories, results roots or baseline names")
     cmp.add_argument("--baseline", metavar="NAME", help="compare baseline NAME (A) with RUN or the latest run (B)")
     cmp.add_argument("--threshold", type=float, default=0.01, help="noise threshold as a fraction (default 0.01)")
-    cmp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    cmp.add_argument(
+        "--confidence", type=float, help="confidence level of the change intervals (default: the runs', 0.95)"
+    )
     cmp.add_argument(
         "--relative-to",
         metavar="ALLOCATOR",
@@ -148,7 +150,16 @@ def parser() -> argparse.ArgumentParser:
         "e.g. native,hermit)",
     )
     cmp.add_argument("--absolute", action="store_true", help="compare raw times, not relative to a reference")
-    cmp.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any cell regressed")
+    cmp.add_argument(
+        "--fail-on",
+        choices=["regressed", "inconclusive"],
+        help="exit 1 when any cell regressed (regressed), or regressed or could not be decided (inconclusive: "
+        "a strict gate)",
+    )
+    cmp.add_argument("--fail-on-regression", action="store_true", help="the same as --fail-on regressed")
+    cmp.add_argument(
+        "--allow-incomplete", action="store_true", help="compare runs that were interrupted or are still running"
+    )
     cmp.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
 

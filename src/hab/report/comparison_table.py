@@ -13,8 +13,7 @@ from hab.report.layout import plain_table
 from hab.report.run_table import has_guests, heading
 from hab.stats.change import Verdict
 
-VERDICT_ORDER = (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.WITHIN_NOISE, Verdict.NO_CHANGE)
-TESTS = {"welch": "Welch t over processes", "exact": "exact (no variation)", "bootstrap": "bootstrap, 1 process"}
+VERDICT_ORDER = (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.NO_CHANGE, Verdict.INCONCLUSIVE)
 
 
 def _change(x: float) -> str:
@@ -23,12 +22,13 @@ def _change(x: float) -> str:
 
 def _cell_table(cell, conf: float) -> Table:
     table = plain_table()
-    for name in ("allocator", "A", "B", "change", f"{conf:.0%} CI", "p", "test", "verdict"):
-        table.add_column(name, no_wrap=True, justify="left" if name in ("allocator", "test", "verdict") else "right")
+    for name in ("allocator", "A", "B", "change", f"{conf:.0%} CI", "processes", "verdict"):
+        table.add_column(name, no_wrap=True, justify="left" if name in ("allocator", "verdict") else "right")
     for r in cell.rows:
         if r.change is None:
-            side = "A" if not r.old.ok else "B"
-            table.add_row(r.allocator, "", "", "", "", "", "", f"failed in {side}")
+            failed = "A" if not r.old.ok else "B" if not r.new.ok else None
+            why = f"failed in {failed}" if failed else "no round with the reference on both sides"
+            table.add_row(r.allocator, "", "", "", "", "", why)
             continue
         ch = r.change
         table.add_row(
@@ -37,11 +37,15 @@ def _cell_table(cell, conf: float) -> Table:
             units.duration(r.new.typical.point),
             _change(ch.ratio.point),
             f"{_change(ch.ratio.lower)} – {_change(ch.ratio.upper)}",
-            f"{ch.p_value:.3f}",
-            TESTS[ch.test],
+            f"{ch.processes[0]} / {ch.processes[1]}",
             ch.verdict,
         )
     return table
+
+
+def _reasons(cell) -> list[str]:
+    """Why each inconclusive pair of a cell could not be decided."""
+    return [f"  ? {r.allocator}: {r.change.reason}" for r in cell.rows if r.change and r.change.reason]
 
 
 def _summary_table(comp: Comparison) -> Table:
@@ -86,10 +90,16 @@ def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -
     console.print(f"B: run {new_meta.id} ({new_meta.created}){_on(target_b)}", markup=False)
     for line in _target_warnings(s.targets, old_meta, new_meta):
         console.print(line, markup=False)
-    what = f"time relative to {s.relative_to} in the same run" if s.relative_to else "typical time"
+    mode = (
+        f"relative to {s.relative_to}: each allocator's time over {s.relative_to}'s in the same round of its run"
+        if s.relative_to
+        else "absolute: typical times"
+    )
+    console.print(f"mode: {mode}", markup=False)
     console.print(
-        f"noise threshold {s.threshold:.1%}, significance {s.alpha:g}, "
-        f"{s.confidence:.0%} intervals; change = {what}, B/A - 1",
+        f"change = B/A - 1 with its {s.confidence:.0%} interval (Welch t over engine processes); verdict: "
+        f"regressed or improved when the interval lies wholly beyond ±{s.threshold:.1%}, no change when wholly "
+        "inside, else inconclusive",
         markup=False,
     )
     if s.relative_to:
@@ -105,6 +115,8 @@ def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -
             heading(cell.cell, workloads, s.targets is None and has_guests(c.cell for c in comp.cells)), markup=False
         )
         console.print(_cell_table(cell, s.confidence))
+        for line in _reasons(cell):
+            console.print(line, markup=False)
     for label, pairs in (("only in A", comp.only_old), ("only in B", comp.only_new)):
         if pairs:
             console.print()
@@ -113,7 +125,8 @@ def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -
         console.print()
         console.print(_summary_table(comp))
     console.print()
-    console.print(f"{comp.regressions} regressed", markup=False)
+    inconclusive = comp.count({Verdict.INCONCLUSIVE})
+    console.print(f"{comp.regressions} regressed, {inconclusive} inconclusive", markup=False)
     return buffer.getvalue()
 
 
@@ -153,5 +166,6 @@ def render_json(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> str:
             for s in comp.summary
         ],
         "regressed": comp.regressions,
+        "inconclusive": comp.count({Verdict.INCONCLUSIVE}),
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"

@@ -1,92 +1,124 @@
-"""Is B faster or slower than A? Verdicts in criterion's vocabulary.
+"""Is B faster or slower than A? One model gives both the interval and the
+verdict, so a verdict can never contradict the interval printed beside it.
 
-The effect is the ratio of typical times B/A with an interval from the two
-runs' independent hierarchical bootstrap distributions. The significance
-test treats the engine process as the unit of replication (Georges et al.):
-Welch's t-test on the per-process typical times, which carries the
-between-process variance that within-process samples cannot show. With a
-single process on a side the test falls back to the bootstrap distribution
-of the ratio and says so. Values that never varied take an exact path.
+The engine process is the unit of replication (Georges et al.): each side
+is a set of per-process values (typical times, or, relative to a reference
+allocator, each process's time over the reference's in the same round).
+The change is the ratio of their geometric means, B/A, and its interval is
+Welch's t interval on the difference of the mean logarithms (unequal
+variances, Welch-Satterthwaite degrees of freedom), mapped back to a ratio.
 
-Verdict: p >= alpha -> "no change"; otherwise the interval of the change
-wholly above +threshold -> "regressed", wholly below -threshold ->
-"improved", else "within noise".
+Verdict, with the noise threshold t:
+- regressed: the whole interval above 1 + t;
+- improved: the whole interval below 1 - t;
+- no change: the whole interval inside [1 - t, 1 + t];
+- inconclusive: anything else, with the reason (the interval is wider than
+  the noise band, or it straddles an edge of it).
+
+With a single process on a side the between-process variation is unknown:
+the interval falls back to the bootstrap of that process's samples (too
+narrow for a claim of sameness), and "no change" becomes inconclusive.
+Values that never varied take an exact path: the ratio itself.
 """
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 from scipy import stats as sps
 
-from hab.stats import bootstrap
-from hab.stats.bootstrap import Estimate
+from hab.stats.bootstrap import Estimate, summarize
 
 
 class Verdict(StrEnum):
     IMPROVED = "improved"
     REGRESSED = "regressed"
-    WITHIN_NOISE = "within noise"
     NO_CHANGE = "no change"
+    INCONCLUSIVE = "inconclusive"
     #: The slot of the reference allocator in a relative comparison: its own
     #: change is what the machine did between the runs, not a verdict.
     REFERENCE = "reference"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Change:
-    ratio: Estimate  # typical time B / A
-    ratio_dist: np.ndarray
-    p_value: float
-    test: str  # "welch", "exact" or "bootstrap"
+    ratio: Estimate  # B / A, geometric, with its interval
     verdict: Verdict
+    reason: str | None  # why it is inconclusive
+    processes: tuple[int, int]  # per-process values on each side
+    method: str  # "welch" (processes), "bootstrap" (one process a side) or "exact"
+    log_se: float  # standard error of log(B/A), for summaries
+    dof: float  # its degrees of freedom (inf for the exact and bootstrap paths)
 
     def to_dict(self) -> dict:
         return {
             "ratio": self.ratio.to_dict(),
-            "p_value": self.p_value,
-            "test": self.test,
             "verdict": self.verdict.value,
+            "reason": self.reason,
+            "processes": list(self.processes),
+            "method": self.method,
         }
 
 
-def _p_value(a: np.ndarray, b: np.ndarray, ratio_dist: np.ndarray, exact: bool) -> tuple[float, str]:
-    if exact:
-        return (1.0 if a[0] == b[0] else 0.0), "exact"
-    if a.size >= 2 and b.size >= 2:
-        return float(sps.ttest_ind(b, a, equal_var=False).pvalue), "welch"
-    below = float(np.mean(ratio_dist <= 1.0))
-    above = float(np.mean(ratio_dist >= 1.0))
-    return min(1.0, 2.0 * min(below, above)), "bootstrap"
-
-
-def verdict(p_value: float, ratio: Estimate, alpha: float, threshold: float) -> Verdict:
-    if p_value >= alpha:
-        return Verdict.NO_CHANGE
-    if ratio.lower - 1.0 > threshold:
-        return Verdict.REGRESSED
-    if ratio.upper - 1.0 < -threshold:
-        return Verdict.IMPROVED
-    return Verdict.WITHIN_NOISE
+def decide(ratio: Estimate, threshold: float, one_process: bool = False) -> tuple[Verdict, str | None]:
+    """The verdict of a ratio's interval against the noise band ±threshold."""
+    low, high = 1.0 - threshold, 1.0 + threshold
+    if ratio.lower > high:
+        return Verdict.REGRESSED, None
+    if ratio.upper < low:
+        return Verdict.IMPROVED, None
+    if low <= ratio.lower and ratio.upper <= high:
+        if one_process:
+            return Verdict.INCONCLUSIVE, "one process on a side: the variation between processes is unknown"
+        return Verdict.NO_CHANGE, None
+    if ratio.lower < low and ratio.upper > high:
+        return Verdict.INCONCLUSIVE, f"interval wider than the ±{threshold:.1%} noise band: more processes narrow it"
+    return Verdict.INCONCLUSIVE, f"interval crosses the edge of the ±{threshold:.1%} noise band"
 
 
 def change(
-    old: Estimate,
-    old_dist: np.ndarray,
-    old_processes: list,
-    new: Estimate,
-    new_dist: np.ndarray,
-    new_processes: list,
+    old: list[float],
+    new: list[float],
     *,
-    alpha: float,
     threshold: float,
+    confidence: float,
+    bootstrap: tuple[float, np.ndarray] | None = None,
+    exact: bool = False,
 ) -> Change:
-    """The change from A (old) to B (new) of one (cell, allocator): their
-    typical times, its bootstrap distributions and per-process values."""
-    ratio, dist = bootstrap.ratio(new.point, new_dist, old.point, old_dist, new.confidence)
-    if old.exact and new.exact:
-        ratio = Estimate.exact_value(new.point / old.point, new.confidence)
-    p, test = _p_value(
-        np.asarray(old_processes, float), np.asarray(new_processes, float), dist, old.exact and new.exact
-    )
-    return Change(ratio, dist, p, test, verdict(p, ratio, alpha, threshold))
+    """The change from per-process values `old` (A) to `new` (B). With one
+    process on a side, `bootstrap` (the ratio of the typical times and its
+    bootstrap distribution) gives the estimate; `exact` says that no sample
+    on either side varied."""
+    a, b = np.log(np.asarray(old, float)), np.log(np.asarray(new, float))
+    diff = float(b.mean() - a.mean())
+    point = math.exp(diff)
+    processes = (a.size, b.size)
+    if exact:
+        ratio = Estimate.exact_value(point, confidence)
+        return Change(ratio, *decide(ratio, threshold), processes, "exact", 0.0, math.inf)
+    if a.size < 2 or b.size < 2:
+        if bootstrap is None:
+            raise ValueError("one process on a side needs the bootstrap distribution of the ratio")
+        ratio = summarize(*bootstrap, confidence)
+        log_se = float(np.std(np.log(bootstrap[1])))
+        return Change(ratio, *decide(ratio, threshold, one_process=True), processes, "bootstrap", log_se, math.inf)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = math.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)) if se > 0 else math.inf
+    half = float(sps.t.ppf(0.5 + confidence / 2, dof)) * se
+    ratio = Estimate(point, math.exp(diff - half), math.exp(diff + half), point * se, confidence)
+    return Change(ratio, *decide(ratio, threshold), processes, "welch", se, dof)
+
+
+def geometric_mean(changes: list[Change], confidence: float) -> Estimate:
+    """The geometric mean of independent changes (cells) with a t interval
+    (degrees of freedom: the smallest of the cells')."""
+    logs = [math.log(c.ratio.point) for c in changes]
+    mean = sum(logs) / len(logs)
+    se = math.sqrt(sum(c.log_se**2 for c in changes)) / len(changes)
+    if se == 0:
+        return Estimate.exact_value(math.exp(mean), confidence)
+    dof = min(c.dof for c in changes)
+    half = float(sps.t.ppf(0.5 + confidence / 2, dof)) * se
+    return Estimate(math.exp(mean), math.exp(mean - half), math.exp(mean + half), math.exp(mean) * se, confidence)

@@ -12,7 +12,8 @@ positive rate next to hab's on the same data.
 
 import numpy as np
 
-from hab.stats.change import Verdict
+#: criterion's own verdicts (hab's are in `hab.stats.change`).
+IMPROVED, REGRESSED, WITHIN_NOISE, NO_CHANGE = "improved", "regressed", "within noise", "no change"
 
 
 def _welch_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -29,7 +30,7 @@ def decide(
     significance: float = 0.05,
     noise: float = 0.01,
     confidence: float = 0.95,
-) -> Verdict:
+) -> str:
     """criterion's verdict for per-iteration times `new` against `base`."""
     base, new = np.asarray(base, float), np.asarray(new, float)
     t = _welch_t(new[None, :], base[None, :])[0]
@@ -43,9 +44,9 @@ def decide(
     means_base = base[rng.integers(0, base.size, size=(nresamples, base.size))].mean(axis=1)
     lower, upper = np.percentile(means_new / means_base - 1, [50 * (1 - confidence), 50 * (1 + confidence)])
     if p >= significance:
-        return Verdict.NO_CHANGE
+        return NO_CHANGE
     if lower > noise and upper > noise:
-        return Verdict.REGRESSED
+        return REGRESSED
     if lower < -noise and upper < -noise:
-        return Verdict.IMPROVED
-    return Verdict.WITHIN_NOISE
+        return IMPROVED
+    return WITHIN_NOISE
