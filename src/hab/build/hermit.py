@@ -137,10 +137,13 @@ def _write(path: Path, text: str) -> None:
 
 
 def _workspace(root: Path, engine: Path, kernel: Path, chosen: list[Allocator]) -> Path:
-    """Generates the apps workspace for `chosen` (other apps stay as they are)."""
+    """Generates the apps workspace with the applications of `chosen` as its
+    members (folders of other allocators, or of other clones' user crates,
+    stay on disk for later but out of this build)."""
     apps = root / "apps"
+    folders = [f"app-{_crate_name(a, engine)[len('hab-hermit-') :]}" for a in chosen]
     manifest = {
-        "workspace": {"resolver": "2", "members": ["link", "app-*"]},
+        "workspace": {"resolver": "2", "members": ["link", *folders]},
         "profile": {"release": custom.release_profile(engine)},
     }
     _write(apps / "Cargo.toml", f"# {_HEADER}\n" + tomli_w.dumps(manifest))
@@ -157,9 +160,9 @@ def _workspace(root: Path, engine: Path, kernel: Path, chosen: list[Allocator]) 
     _write(apps / "link" / "Cargo.toml", f"# {_HEADER}\n" + tomli_w.dumps(link))
     _write(apps / "link" / "build.rs", _LINK_BUILD.format(header=_HEADER, kernel=kernel))
     _write(apps / "link" / "lib.rs", f"// {_HEADER}\n//! Links the Hermit kernel into the application.\n#![no_std]\n")
-    for a in chosen:
+    for a, folder in zip(chosen, folders, strict=True):
         for name, text in _app_files(a, engine).items():
-            _write(apps / f"app-{_crate_name(a, engine)[len('hab-hermit-') :]}" / name, text)
+            _write(apps / folder / name, text)
     if not (apps / "Cargo.lock").is_file() and (engine / "Cargo.lock").is_file():
         shutil.copyfile(engine / "Cargo.lock", apps / "Cargo.lock")
     return apps
