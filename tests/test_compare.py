@@ -9,8 +9,9 @@ import pytest
 from conftest import hab
 from hab.analysis import comparison
 from hab.analysis import run as analysis
+from hab.stats.bootstrap import Estimate
 from hab.stats.change import Verdict as verdicts
-from hab.stats.change import change
+from hab.stats.change import change, decide
 from hab.stats.metrics import across_processes
 from hab.store import runs
 from synthetic import CELL, write_run
@@ -85,6 +86,8 @@ def test_one_process_per_side_falls_back_to_the_bootstrap(tmp_path):
     assert ch.method == "bootstrap" and ch.verdict == verdicts.REGRESSED
     same = only_change(compare_runs(a, write_run(tmp_path / "c", {"system": [1000.0]}, seed=3), threshold=0.2))
     assert same.verdict == verdicts.INCONCLUSIVE and "one process on a side" in same.reason
+    wide = decide(Estimate(1.0, 0.5, 2.0, 0.3, 0.95), 0.02, one_process=True)
+    assert wide[0] == verdicts.INCONCLUSIVE and wide[1].startswith("one process on a side, interval wider")
 
 
 def test_cells_and_allocators_are_matched_by_what_they_are(tmp_path):

@@ -62,7 +62,9 @@ class Change:
 
 
 def decide(ratio: Estimate, threshold: float, one_process: bool = False) -> tuple[Verdict, str | None]:
-    """The verdict of a ratio's interval against the noise band ±threshold."""
+    """The verdict of a ratio's interval against the noise band ±threshold.
+    With one process on a side sameness is never claimed, and an unclear
+    interval says so first."""
     low, high = 1.0 - threshold, 1.0 + threshold
     if ratio.lower > high:
         return Verdict.REGRESSED, None
@@ -73,8 +75,10 @@ def decide(ratio: Estimate, threshold: float, one_process: bool = False) -> tupl
             return Verdict.INCONCLUSIVE, "one process on a side: the variation between processes is unknown"
         return Verdict.NO_CHANGE, None
     if ratio.lower < low and ratio.upper > high:
-        return Verdict.INCONCLUSIVE, f"interval wider than the ±{threshold:.1%} noise band: more processes narrow it"
-    return Verdict.INCONCLUSIVE, f"interval crosses the edge of the ±{threshold:.1%} noise band"
+        reason = f"interval wider than the ±{threshold:.1%} noise band: more processes narrow it"
+    else:
+        reason = f"interval crosses the edge of the ±{threshold:.1%} noise band"
+    return Verdict.INCONCLUSIVE, f"one process on a side, {reason}" if one_process else reason
 
 
 def change(
