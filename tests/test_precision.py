@@ -2,6 +2,7 @@
 are narrow enough or the budget is spent; misses are flagged."""
 
 import json
+import math
 import random
 
 import pytest
@@ -17,11 +18,12 @@ def test_parse_precision_and_duration():
     assert adaptive.parse_precision("1%") == pytest.approx(0.01)
     assert adaptive.parse_precision("0.02") == 0.02
     assert [adaptive.parse_duration(t) for t in ("90", "90s", "10m", "1.5h")] == [90, 90, 600, 5400]
-    for bad in ("0%", "150%"):
+    for bad in ("0%", "150%", "nan", "nan%"):
         with pytest.raises(ValueError):
             adaptive.parse_precision(bad)
-    with pytest.raises(ValueError):
-        adaptive.parse_duration("-3m")
+    for bad in ("-3m", "nan", "infs", "0"):
+        with pytest.raises(ValueError):
+            adaptive.parse_duration(bad)
 
 
 def test_next_round_targets_the_imprecise_pairs_within_the_budget(tmp_path):
@@ -38,6 +40,17 @@ def test_next_round_targets_the_imprecise_pairs_within_the_budget(tmp_path):
     assert adaptive.next_round(stored.plan, result.imprecise(0.5), 0.5, 1.0, 100.0, random.Random(0)) == []
     extended = stored.plan.extended(units)
     assert extended.units[-2:] == tuple(units)
+    # From ±h at R processes, ±target takes R (h / target)^2 in all.
+    (pair,) = result.imprecise(0.05)
+    assert adaptive.shortfall([pair], 0.05) == math.ceil(2 * (pair[2] / 0.05) ** 2) - 2
+
+
+def test_processes_are_limited_by_the_budget_only(tmp_path):
+    path = write_run(tmp_path, {"system": [1000.0, 1300.0]}, noise=0.001)
+    stored = runs.load(path)
+    # A pair far from its target keeps doubling past any fixed count while the budget lasts.
+    units = adaptive.next_round(stored.plan, [("c00", "system", 0.5, 100)], 0.01, 0.1, 1e6, random.Random(0))
+    assert len(units) == 100
 
 
 @pytest.mark.slow
@@ -86,6 +99,11 @@ def test_precision_run_adds_rounds_and_flags_what_it_missed(binaries, tmp_path):
     assert stored == sorted(f"{c}-{a}-r{r}" for c, a, r in order)
     assert "above the ±0.01% target" in done.stdout
     assert "precision target" in done.stdout
+    # Out of budget: how far it is, as a budget, in the run and in its table.
+    missed = meta["precision"]
+    assert missed["missed"] == 1 and missed["budget_needed_s"] > 4
+    assert "--budget" in done.stderr and "would reach it" in done.stderr
+    assert "1 pair above the target when the budget ran out" in done.stdout
     bad = hab("run", "--precision", "2", cwd=tmp_path)
     assert bad.returncode == 2 and "precision must be between" in bad.stderr
     assert hab("run", "--budget", "5m", cwd=tmp_path).returncode == 2

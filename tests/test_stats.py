@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from hab.stats import bootstrap, outliers
+from hab.stats import bootstrap, outliers, ratio
 from hab.stats.estimates import MAD_SCALE, estimate, points
 
 
@@ -113,6 +113,26 @@ def test_ratio_and_geometric_mean():
     est, dist = bootstrap.ratio(4.0, a, 2.0, b, 0.95)
     assert est.point == 2.0
     assert list(dist) == [2.0, 2.0, 3.0]
-    geo = bootstrap.geometric_mean([2.0, 8.0], [np.full(10, 2.0), np.full(10, 8.0)], 0.95)
-    assert geo.point == pytest.approx(4.0)
-    assert geo.lower == pytest.approx(4.0) and geo.upper == pytest.approx(4.0)
+    exact = [ratio.exact(2.0, 0.95), ratio.exact(8.0, 0.95)]
+    geo = ratio.geometric_mean(exact, 0.95)
+    assert geo.exact and geo.point == pytest.approx(4.0)
+
+
+def test_paired_ratio_is_a_t_interval_on_the_logs_of_the_rounds():
+    rounds = [1.1, 1.25, 1.3, 1.18]
+    logs = np.log(rounds)
+    low, high = sps.t.interval(0.95, len(logs) - 1, loc=logs.mean(), scale=sps.sem(logs))
+    paired = ratio.paired(rounds, 0.95)
+    assert paired.method == "paired" and paired.dof == 3
+    assert paired.estimate.point == pytest.approx(np.exp(logs.mean()))
+    assert (paired.estimate.lower, paired.estimate.upper) == pytest.approx((np.exp(low), np.exp(high)))
+    assert ratio.paired([1.5, 1.5, 1.5], 0.95).estimate.exact
+    with pytest.raises(ValueError):
+        ratio.paired([1.5], 0.95)
+    # The mean of two cells: standard errors add in quadrature, the smaller dof wins.
+    other = ratio.paired([0.9, 0.8, 0.85], 0.95)
+    geo = ratio.geometric_mean([paired, other], 0.95)
+    se = np.hypot(paired.log_se, other.log_se) / 2
+    centre = (np.log(paired.estimate.point) + np.log(other.estimate.point)) / 2
+    half = sps.t.ppf(0.975, 2) * se
+    assert (geo.lower, geo.point, geo.upper) == pytest.approx(np.exp([centre - half, centre, centre + half]))

@@ -3,11 +3,10 @@ both have, the change of each, and a geometric-mean summary per allocator."""
 
 from dataclasses import asdict, dataclass, field, replace
 
-import numpy as np
-
-from hab.analysis.run import CellResult, Row, RunResult
+from hab.analysis.run import CellResult, Row, RunResult, per_round
+from hab.stats import ratio
 from hab.stats.bootstrap import Estimate
-from hab.stats.change import Change, Verdict, change, geometric_mean
+from hab.stats.change import Change, Verdict, change
 
 
 @dataclass(frozen=True)
@@ -71,18 +70,6 @@ def _rows(cell: CellResult) -> dict:
     return {r.allocator: r for r in cell.rows}
 
 
-def relative(row: Row, ref: Row) -> tuple[list[float], tuple[float, np.ndarray]]:
-    """A row's time relative to a reference row of the same run: the ratio
-    of each round's processes (same repetition: neighbours in time, so what
-    the machine did to both cancels), and the bootstrap distribution of the
-    ratio of their typical times."""
-    ref_by_rep = dict(zip(ref.repetitions, ref.process_typicals, strict=True))
-    per_round = [
-        t / ref_by_rep[r] for r, t in zip(row.repetitions, row.process_typicals, strict=True) if r in ref_by_rep
-    ]
-    return per_round, (row.typical.point / ref.typical.point, row.dist / ref.dist)
-
-
 def _change(o: Row, n: Row, old_ref: Row | None, new_ref: Row | None, threshold: float, confidence: float):
     if old_ref is None:
         return change(
@@ -95,8 +82,7 @@ def _change(o: Row, n: Row, old_ref: Row | None, new_ref: Row | None, threshold:
         )
     if not (old_ref.ok and new_ref.ok):
         return None
-    old_rounds, (old_point, old_dist) = relative(o, old_ref)
-    new_rounds, (new_point, new_dist) = relative(n, new_ref)
+    old_rounds, new_rounds = per_round(o, old_ref), per_round(n, new_ref)
     if not old_rounds or not new_rounds:
         return None
     exact = all(r.typical.exact for r in (o, n, old_ref, new_ref))
@@ -105,7 +91,10 @@ def _change(o: Row, n: Row, old_ref: Row | None, new_ref: Row | None, threshold:
         new_rounds,
         threshold=threshold,
         confidence=confidence,
-        bootstrap=(new_point / old_point, new_dist / old_dist),
+        bootstrap=(
+            (n.typical.point / new_ref.typical.point) / (o.typical.point / old_ref.typical.point),
+            (n.dist / new_ref.dist) / (o.dist / old_ref.dist),
+        ),
         exact=exact,
     )
 
@@ -163,6 +152,6 @@ def compare(
         verdicts: dict = {}
         for ch in changes:
             verdicts[ch.verdict] = verdicts.get(ch.verdict, 0) + 1
-        geo = geometric_mean(changes, conf) if changes else None
+        geo = ratio.geometric_mean([c.log_ratio for c in changes], conf) if changes else None
         out.summary.append(AllocatorSummary(a, len(changes), geo, verdicts))
     return out

@@ -22,9 +22,10 @@ from hab.analysis.scaling import Group
 from hab.records.plan import DRY, Cell
 from hab.records.run import AnalysisSettings
 from hab.records.unit import RUSAGE_FIELDS, UnitRecord, Work
-from hab.stats import bootstrap, metrics, outliers
+from hab.stats import bootstrap, metrics, outliers, ratio
 from hab.stats.bootstrap import Estimate
 from hab.stats.estimates import estimate, points, variance_components
+from hab.stats.ratio import LogRatio
 from hab.store.runs import StoredRun
 
 #: The allocator ratios are taken against when it ran and none is named.
@@ -45,8 +46,8 @@ class Row:
     process_typicals: list[float] = field(default_factory=list)  # typical time of each process
     repetitions: list[int] = field(default_factory=list)  # repetition of each of those processes
     variance: dict[str, float] | None = None  # between/within-process split, 2+ processes
-    ratio: Estimate | None = None  # typical time / reference's
-    engine_share: Estimate | None = None  # dry typical time / this typical time
+    ratio: LogRatio | None = None  # typical time / reference's
+    engine_share: LogRatio | None = None  # dry typical time / this typical time
     allocations_per_s: Estimate | None = None
     bytes_per_s: Estimate | None = None
     outliers: dict[str, int] = field(default_factory=dict)  # Tukey class -> count
@@ -55,7 +56,6 @@ class Row:
     memory: Memory | None = None
     latency: Latency | None = None  # latency mode only
     dist: np.ndarray | None = field(default=None, repr=False)  # bootstrap of the typical time
-    ratio_dist: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -172,6 +172,25 @@ def reference_of(allocators, wanted: str | None = None) -> str | None:
     return allocators[0] if allocators else None
 
 
+def per_round(row: Row, ref: Row) -> list[float]:
+    """A row's time over a reference row's of the same run, round by round:
+    the processes of one repetition ran next to each other, so what the
+    machine did to both cancels."""
+    ref_by_rep = dict(zip(ref.repetitions, ref.process_typicals, strict=True))
+    return [t / ref_by_rep[r] for r, t in zip(row.repetitions, row.process_typicals, strict=True) if r in ref_by_rep]
+
+
+def _ratio_of(row: Row, ref: Row, confidence: float) -> LogRatio:
+    """row / ref, paired over rounds; the bootstrap of the samples when fewer
+    than two rounds have both."""
+    rounds = per_round(row, ref)
+    if len(rounds) >= 2:
+        return ratio.paired(rounds, confidence)
+    if row.typical.exact and ref.typical.exact:
+        return ratio.exact(row.typical.point / ref.typical.point, confidence)
+    return ratio.from_bootstrap(row.typical.point / ref.typical.point, row.dist / ref.dist, confidence)
+
+
 def _cell(stored: StoredRun, cell: Cell, settings: AnalysisSettings, reference: str | None) -> CellResult | None:
     by_alloc: dict[str, list] = {}
     for unit in stored.plan.units:
@@ -188,11 +207,11 @@ def _cell(stored: StoredRun, cell: Cell, settings: AnalysisSettings, reference: 
         if not row.ok:
             continue
         if row is ref:
-            row.ratio, row.ratio_dist = Estimate.exact_value(1.0, conf), np.ones_like(row.dist)
+            row.ratio = ratio.exact(1.0, conf)
         elif ref is not None and ref.ok:
-            row.ratio, row.ratio_dist = bootstrap.ratio(row.typical.point, row.dist, ref.typical.point, ref.dist, conf)
+            row.ratio = _ratio_of(row, ref, conf)
         if dry is not None and dry.ok:
-            row.engine_share, _ = bootstrap.ratio(dry.typical.point, dry.dist, row.typical.point, row.dist, conf)
+            row.engine_share = _ratio_of(dry, row, conf)
     ordered = [rows[a] for a in stored.plan.allocators if a in rows]
     return CellResult(cell, reference if ref is not None else None, ordered, dry)
 
@@ -211,11 +230,8 @@ def _summary(cells: list[CellResult], allocators, confidence: float) -> list[Sum
             rows = [r for c in mine for r in c.rows if r.allocator == a]
             if not rows:
                 continue
-            ratios = [r for r in rows if r.ratio is not None]
-            geo = None
-            if ratios:
-                points, dists = [r.ratio.point for r in ratios], [r.ratio_dist for r in ratios]
-                geo = bootstrap.geometric_mean(points, dists, confidence)
+            ratios = [r.ratio for r in rows if r.ratio is not None]
+            geo = ratio.geometric_mean(ratios, confidence) if ratios else None
             fastest = sum(1 for c in mine if _fastest(c) == a)
             failed = sum(1 for r in rows if r.failures)
             out.append(SummaryRow(target, a, len(ratios), geo, fastest, failed))

@@ -46,7 +46,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--precision", metavar="P", help="add processes until every 95%% interval is within ±P of its time (e.g. 1%%)"
     )
-    run.add_argument("--budget", metavar="T", help="time budget for --precision (e.g. 600s, 10m, 1h)")
+    run.add_argument(
+        "--budget",
+        metavar="T",
+        help="wall-time budget of the whole run with --precision (e.g. 90s, 10m, 1h; default 10m)",
+    )
     run.add_argument("--no-dry", action="store_true", help="skip the dry (engine-only) variant")
     run.add_argument(
         "--spin",

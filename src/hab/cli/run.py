@@ -1,5 +1,6 @@
 """`hab run`: suite -> plan -> engine runs -> stored samples -> table."""
 
+import math
 import random
 import secrets
 import sys
@@ -138,17 +139,18 @@ def _metadata(root, suite, plan, settings, eng, built, known, allocators, worklo
 
 def _refine(args, plan, engines, run, console, executed, started: float, skip):
     """Adds rounds of engine processes until every pair meets --precision or
-    --budget (wall time since `started`) is spent; records the rounds."""
+    --budget (wall time since `started`) is spent; records the rounds, and
+    when the budget ran out first, what budget would have reached the target."""
     target = adaptive.parse_precision(args.precision)
-    budget = adaptive.parse_duration(args.budget) if args.budget else float("inf")
+    budget = adaptive.parse_duration(args.budget) if args.budget else adaptive.DEFAULT_BUDGET
     rng = random.Random(plan.order_seed)
     spent, done, failed = executed.seconds, executed.done, executed.failed
     rounds = []
     while True:
         imprecise = analyse(runs.load(run.path), nresamples=INTERIM_RESAMPLES).imprecise(target)
         per_unit = spent / max(done, 1)
-        left = budget - (time.monotonic() - started)
-        units = adaptive.next_round(plan, imprecise, target, per_unit, left, rng)
+        elapsed = time.monotonic() - started
+        units = adaptive.next_round(plan, imprecise, target, per_unit, budget - elapsed, rng)
         if not units:
             break
         console.print(
@@ -163,7 +165,15 @@ def _refine(args, plan, engines, run, console, executed, started: float, skip):
         spent, done, failed = spent + step.seconds, done + step.done, failed + step.failed
         if step.interrupted:
             return Executed(done, failed, spent, True)
-    run.meta.precision = Precision(target, None if budget == float("inf") else budget, tuple(rounds))
+    needed = None
+    if imprecise:
+        more = adaptive.shortfall(imprecise, target)
+        needed = elapsed + more * per_unit
+        console.print(
+            f"[yellow]{len(imprecise)} pairs still above ±{target * 100:g}% when the {budget:g} s budget ran out: "
+            f"about {more} more engine processes of {per_unit:.1f} s; --budget {math.ceil(needed)}s would reach it[/]"
+        )
+    run.meta.precision = Precision(target, budget, tuple(rounds), len(imprecise), needed)
     return Executed(done, failed, spent, False)
 
 

@@ -131,11 +131,15 @@ class HostFacts:
 
 @dataclass(frozen=True)
 class Precision:
-    """`--precision`: the target, the budget, processes added per round."""
+    """`--precision`: the target, the budget, processes added per round, and
+    when the budget ran out first, the pairs still above the target and the
+    estimated budget that would reach it."""
 
     target: float
     budget_s: float | None
     rounds: tuple[int, ...]
+    missed: int = 0
+    budget_needed_s: float | None = None
 
     @classmethod
     def from_dict(cls, data, where: str) -> "Precision":
@@ -144,10 +148,18 @@ class Precision:
             f.number(data.get("target"), f"{where}.target", 0),
             f.optional_number(data.get("budget_s"), f"{where}.budget_s", 0),
             tuple(int(n) for n in f.numbers(data.get("rounds"), f"{where}.rounds", 0)),
+            int(f.number(data.get("missed", 0), f"{where}.missed", 0)),
+            f.optional_number(data.get("budget_needed_s"), f"{where}.budget_needed_s", 0),
         )
 
     def to_dict(self) -> dict:
-        return {"target": self.target, "budget_s": self.budget_s, "rounds": list(self.rounds)}
+        return {
+            "target": self.target,
+            "budget_s": self.budget_s,
+            "rounds": list(self.rounds),
+            "missed": self.missed,
+            "budget_needed_s": self.budget_needed_s,
+        }
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ def _row(row: Row) -> dict:
     def est(e):
         return e.to_dict() if e is not None else None
 
+    def ratio(r):
+        return dict(r.estimate.to_dict(), method=r.method) if r is not None else None
+
     return {
         "allocator": row.allocator,
         "ok": row.ok,
@@ -19,8 +22,8 @@ def _row(row: Row) -> dict:
         "sampling_mode": row.mode,
         "typical": row.typical_name,
         "estimates": {k: v.to_dict() for k, v in row.estimates.items()},
-        "ratio_to_reference": est(row.ratio),
-        "engine_share": est(row.engine_share),
+        "ratio_to_reference": ratio(row.ratio),
+        "engine_share": ratio(row.engine_share),
         "throughput": {"allocations_per_s": est(row.allocations_per_s), "bytes_per_s": est(row.bytes_per_s)},
         "process_typicals": row.process_typicals,
         "variance": row.variance,

@@ -23,11 +23,13 @@ from hab.suite import values
 LEGEND = """\
 time: typical time of one workload iteration (criterion's slope for linear sampling, else the mean), with its
   {conf:.0%} interval from a hierarchical bootstrap (engine processes, then samples within them).
-vs {ref}: time relative to {ref} (below 1 is faster), with interval. allocs/s: blocks allocated per second.
+vs {ref}: time relative to {ref} (below 1 is faster): geometric mean of the rounds' ratios (each round's
+  processes ran side by side) with a t interval. allocs/s: blocks allocated per second.
 between: share of the variance of one sample that lies between engine processes rather than within one
   (Kalibera & Jones).
 outliers: Tukey mild/severe counts (reported, not removed). dry %: time of the dry variant (the same work
-  without allocator calls: the engine's own share) relative to this allocator's time.
+  without allocator calls: the engine's own share) relative to this allocator's time, paired by round;
+  "!" above 100%: the machine moved more than the allocator's share, so that share cannot be read off.
 memory (means over processes): peak live = highest sum of requested bytes alive (the workload's own books);
   max RSS = peak resident memory of the engine process (VmHWM); RSS/live = their ratio (memory overhead);
   net/live leaves out the RSS the engine had before the workload was set up (binary, libraries). faults:
@@ -55,19 +57,27 @@ def _outliers(counts: dict[str, int]) -> str:
     return f"{counts['low_mild'] + counts['high_mild']}/{counts['low_severe'] + counts['high_severe']}"
 
 
+def _share(share: float) -> str:
+    """The dry share, flagged when the dry variant took longer than the allocator."""
+    return units.percent(share) + ("!" if share > 1 else "")
+
+
 def _cells(row: Row, reference: str | None) -> list[str]:
     t = row.typical
     cols = [units.duration(t.point), units.interval(t.lower, t.upper, t.point)]
     if reference is not None:
         if row.ratio is not None:
-            cols += [units.ratio(row.ratio.point), units.ratio_interval(row.ratio.lower, row.ratio.upper)]
+            cols += [
+                units.ratio(row.ratio.estimate.point),
+                units.ratio_interval(row.ratio.estimate.lower, row.ratio.estimate.upper),
+            ]
         else:
             cols += ["–", ""]
     cols += [
         units.rate(row.allocations_per_s.point, "") if row.allocations_per_s else "–",
         units.percent(row.variance["between_share"]) if row.variance else "–",
         _outliers(row.outliers),
-        units.percent(row.engine_share.point) if row.engine_share else "–",
+        _share(row.engine_share.estimate.point) if row.engine_share else "–",
     ]
     return cols
 
@@ -139,10 +149,16 @@ def _precision_line(meta: RunMeta) -> list[str]:
     if not p:
         return []
     budget = f", budget {p.budget_s:g} s" if p.budget_s else ""
-    return [
+    lines = [
         f"precision target ±{p.target * 100:g}%{budget}: {len(p.rounds)} added rounds "
         f"({sum(p.rounds)} engine processes)"
     ]
+    if p.missed and p.budget_needed_s is not None:
+        lines.append(
+            f"  {_count(p.missed, 'pair')} above the target when the budget ran out; "
+            f"about {p.budget_needed_s:.0f} s of budget would reach it"
+        )
+    return lines
 
 
 def _safety_lines(meta: RunMeta) -> list[str]:

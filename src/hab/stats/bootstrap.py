@@ -56,10 +56,3 @@ def ratio(
     and b; also returns the ratio's distribution."""
     dist = a_dist / b_dist
     return summarize(a_point / b_point, dist, confidence), dist
-
-
-def geometric_mean(points: list[float], dists: list[np.ndarray], confidence: float) -> Estimate:
-    """Geometric mean of independent ratios, with its bootstrap interval."""
-    logs = np.mean([np.log(d) for d in dists], axis=0)
-    point = float(np.exp(np.mean(np.log(points))))
-    return summarize(point, np.exp(logs), confidence)

@@ -29,6 +29,7 @@ import numpy as np
 from scipy import stats as sps
 
 from hab.stats.bootstrap import Estimate, summarize
+from hab.stats.ratio import LogRatio
 
 
 class Verdict(StrEnum):
@@ -50,6 +51,10 @@ class Change:
     method: str  # "welch" (processes), "bootstrap" (one process a side) or "exact"
     log_se: float  # standard error of log(B/A), for summaries
     dof: float  # its degrees of freedom (inf for the exact and bootstrap paths)
+
+    @property
+    def log_ratio(self) -> LogRatio:
+        return LogRatio(self.ratio, self.log_se, self.dof, self.method)
 
     def to_dict(self) -> dict:
         return {
@@ -113,16 +118,3 @@ def change(
     half = float(sps.t.ppf(0.5 + confidence / 2, dof)) * se
     ratio = Estimate(point, math.exp(diff - half), math.exp(diff + half), point * se, confidence)
     return Change(ratio, *decide(ratio, threshold), processes, "welch", se, dof)
-
-
-def geometric_mean(changes: list[Change], confidence: float) -> Estimate:
-    """The geometric mean of independent changes (cells) with a t interval
-    (degrees of freedom: the smallest of the cells')."""
-    logs = [math.log(c.ratio.point) for c in changes]
-    mean = sum(logs) / len(logs)
-    se = math.sqrt(sum(c.log_se**2 for c in changes)) / len(changes)
-    if se == 0:
-        return Estimate.exact_value(math.exp(mean), confidence)
-    dof = min(c.dof for c in changes)
-    half = float(sps.t.ppf(0.5 + confidence / 2, dof)) * se
-    return Estimate(math.exp(mean), math.exp(mean - half), math.exp(mean + half), math.exp(mean) * se, confidence)

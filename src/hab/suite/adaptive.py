@@ -6,7 +6,9 @@ The precision of a pair is the half-width of its confidence interval
 relative to its typical time. Intervals narrow roughly with the square root
 of the number of processes, so a pair at half-width h with R processes
 needs about R (h / target)^2; each round at most doubles a pair's processes,
-so that one noisy estimate cannot order a huge round.
+so that one noisy estimate cannot order a huge round. Only the budget
+bounds the rounds; when it runs out first, `shortfall` says how many more
+processes (and seconds) the target would take.
 """
 
 import math
@@ -14,8 +16,8 @@ import random
 
 from hab.records.plan import Plan, Unit
 
-#: Processes a pair may reach before adding more is given up.
-MAX_PROCESSES = 64
+#: The budget of `--precision` without `--budget`, in seconds.
+DEFAULT_BUDGET = 600.0
 #: A pair above the target: (cell id, allocator, relative half-width, processes).
 Imprecise = tuple[str, str, float, int]
 
@@ -23,7 +25,7 @@ Imprecise = tuple[str, str, float, int]
 def parse_precision(text: str) -> float:
     """`1%` or `0.01` -> 0.01."""
     value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    if not 0 < value < 1:
+    if not 0 < value < 1:  # also refuses nan
         raise ValueError(f"precision must be between 0 and 100%, got {text}")
     return value
 
@@ -32,9 +34,19 @@ def parse_duration(text: str) -> float:
     """`90`, `90s`, `10m`, `1.5h` -> seconds."""
     factor = {"s": 1, "m": 60, "h": 3600}.get(text[-1:], None)
     value = float(text[:-1]) if factor else float(text)
-    if value <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise ValueError(f"expected a positive duration, got {text}")
     return value * (factor or 1)
+
+
+def _needed(h: float, processes: int, target: float) -> int:
+    """Processes that bring half-width `h` at `processes` down to `target`."""
+    return math.ceil(processes * (h / target) ** 2)
+
+
+def shortfall(imprecise: list[Imprecise], target: float) -> int:
+    """Engine processes still missing for every pair to meet the target."""
+    return sum(max(_needed(h, n, target) - n, 1) for _, _, h, n in imprecise)
 
 
 def next_round(
@@ -50,10 +62,7 @@ def next_round(
     can grow, or the budget is spent."""
     wanted: dict[str, list[str]] = {}
     for cell, allocator, h, processes in imprecise:
-        if processes >= MAX_PROCESSES:
-            continue
-        needed = math.ceil(processes * (h / target) ** 2)
-        extra = min(max(needed - processes, 1), processes, MAX_PROCESSES - processes)
+        extra = min(max(_needed(h, processes, target) - processes, 1), processes)
         wanted.setdefault(cell, []).extend([allocator] * extra)
     affordable = int(seconds_left // max(seconds_per_unit, 1e-3))
     next_rep = 1 + max((u.repetition for u in plan.units), default=-1)

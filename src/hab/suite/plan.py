@@ -84,9 +84,10 @@ def make_plan(
     units = []
     for rep in range(suite.repetitions):
         for cell in cells:
-            # The dry variant only states the engine's share: one process is enough.
+            # The dry variant runs in every round, as the allocators do: its
+            # share is a ratio paired by round like theirs.
             names = [a for a in allocators if runs_on is None or runs_on(cell.target, a)]
-            names += [DRY] if cell.id in dry_cells and rep == 0 else []
+            names += [DRY] if cell.id in dry_cells else []
             rng.shuffle(names)
             units.extend(Unit(cell.id, name, rep) for name in names)
     return Plan(
