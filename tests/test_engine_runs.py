@@ -82,6 +82,7 @@ def test_run_directory_holds_metadata_and_every_process_raw_samples(small_run):
     units = sorted(p.name for p in (run / "units").iterdir())
     assert units == [
         "c00-dry-r0.json",
+        "c00-dry-r1.json",
         "c00-jemalloc-r0.json",
         "c00-jemalloc-r1.json",
         "c00-system-r0.json",
