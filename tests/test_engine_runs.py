@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,15 @@ def test_run_prints_a_table_with_intervals_and_ratios(small_run):
         "c00 rayon_boxes  init=zero iters_per_task=200 keep_max=8 keep_prob=0.01 max_size=4KiB tasks=4  threads=2"
         in out
     )
-    for needle in ("system ", "jemalloc ", "dry (engine only)", "vs system", "95% CI", "Summary over 1 cell"):
+    for needle in (
+        "system ",
+        "jemalloc ",
+        "dry (engine only)",
+        "vs system",
+        "95% CI",
+        "Summary over 1 cell",
+        "machine load: ",
+    ):
         assert needle in out
     rows = [line for line in out.splitlines() if line.startswith("jemalloc ")]
     assert "×" in rows[0] and "/s" in rows[0]
@@ -97,6 +106,10 @@ def test_run_directory_holds_metadata_and_every_process_raw_samples(small_run):
         assert 4 * 200 <= unit["work"]["bytes"] <= 4 * 200 * 4096
         assert unit["rusage"]["max_rss_kib"] > 0 and unit["rusage"]["minor_faults"] > 0
         assert unit["hello"]["dry"] == name.startswith("c00-dry")
+        # How busy the machine was around the process (None only where /proc does not say).
+        busy = unit["contention"]
+        assert busy["others_runnable"] is None or busy["others_runnable"] >= 0
+        assert all(busy[k] is None or 0 <= busy[k] <= 1 for k in ("cpu_pressure", "steal"))
     assert not list(run.rglob(".*.tmp"))
 
 
@@ -126,17 +139,27 @@ def test_json_results_are_complete_and_deterministic(small_run):
     assert doc["reference"] == "system" and cell["dry"]["ok"]
 
 
-def _engine_pids(name: str) -> list[int]:
+def _tagged_env() -> tuple[dict, str]:
+    """An environment marked with a tag of its own: the engines this test's
+    hab starts inherit it, so they are found among the machine's processes
+    (other runs of the same binaries included) even once orphaned."""
+    tag = uuid.uuid4().hex
+    return {**os.environ, "COLUMNS": "120", "HAB_TEST_TAG": tag}, tag
+
+
+def _engine_pids(name: str, tag: str) -> list[int]:
+    """Live engine processes named `name` that carry `tag`."""
+    marker = f"HAB_TEST_TAG={tag}".encode()
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             argv0 = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0]
+            if argv0.endswith(name.encode()) and marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                pids.append(int(entry))
         except OSError:
             continue
-        if argv0.endswith(name.encode()):
-            pids.append(int(entry))
     return pids
 
 
@@ -168,7 +191,7 @@ def test_an_engine_killed_mid_cell_fails_only_that_cell(binaries, tmp_path):
         "--out",
         "res",
     ]
-    env = {**os.environ, "COLUMNS": "120"}
+    env, tag = _tagged_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "hab", *args],
         cwd=tmp_path,
@@ -180,7 +203,7 @@ def test_an_engine_killed_mid_cell_fails_only_that_cell(binaries, tmp_path):
     deadline = time.monotonic() + 300
     killed = False
     while not killed and time.monotonic() < deadline and proc.poll() is None:
-        pids = _engine_pids("hab-engine-jemalloc")
+        pids = _engine_pids("hab-engine-jemalloc", tag)
         if pids:
             time.sleep(0.5)  # past start-up, into the samples
             for pid in pids:
@@ -269,7 +292,7 @@ def test_an_interrupted_run_keeps_every_finished_process(binaries, tmp_path):
         "--out",
         "res",
     ]
-    env = {**os.environ, "COLUMNS": "120"}
+    env, tag = _tagged_env()
     # Python leaves Ctrl-C ignored when it starts ignored (a background job), so set the default.
     proc = subprocess.Popen(
         [sys.executable, "-m", "hab", *args],
@@ -295,7 +318,7 @@ def test_an_interrupted_run_keeps_every_finished_process(binaries, tmp_path):
     assert 1 <= len(stored) < 3
     assert all(json.loads(p.read_text())["ok"] for p in stored)
     assert not list((tmp_path / "res").rglob(".*.tmp"))
-    assert not _engine_pids("hab-engine-system") and not _engine_pids("hab-engine-jemalloc")
+    assert not _engine_pids("hab-engine-system", tag) and not _engine_pids("hab-engine-jemalloc", tag)
     shown = hab("show", "res", cwd=tmp_path, check_exit=0).stdout
     assert shown == stdout and "status interrupted" in shown
 

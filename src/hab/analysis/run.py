@@ -14,6 +14,8 @@ import numpy as np
 
 from hab.allocators.registry import SYSTEM
 from hab.analysis import scaling
+from hab.analysis.contention import Busy
+from hab.analysis.contention import summarise as summarise_contention
 from hab.analysis.latency import Latency
 from hab.analysis.latency import merge as merge_latency
 from hab.analysis.memory import Memory
@@ -78,6 +80,7 @@ class CellResult:
     reference: str | None
     rows: list[Row]  # allocators in plan order
     dry: Row | None
+    busy: Busy | None = None  # how busy the machine was while the cell ran
 
 
 @dataclass
@@ -100,6 +103,7 @@ class RunResult:
     processes_planned: int
     scaling: list[Group] = field(default_factory=list)  # cells differing only in threads
     boot_seconds: dict[str, Estimate] = field(default_factory=dict)  # guest target -> mean boot time
+    busy: Busy | None = None  # how busy the machine was during the run
 
     def imprecise(self, target: float) -> list[tuple[str, str, float, int]]:
         """(cell, allocator, relative half-width, processes) of the pairs above
@@ -213,7 +217,12 @@ def _cell(stored: StoredRun, cell: Cell, settings: AnalysisSettings, reference: 
         if dry is not None and dry.ok:
             row.engine_share = _ratio_of(dry, row, conf)
     ordered = [rows[a] for a in stored.plan.allocators if a in rows]
-    return CellResult(cell, reference if ref is not None else None, ordered, dry)
+    busy = summarise_contention([u for units in by_alloc.values() for u in units], {cell.id: cell}, _cores(stored))
+    return CellResult(cell, reference if ref is not None else None, ordered, dry, busy)
+
+
+def _cores(stored: StoredRun) -> int | None:
+    return stored.meta.host.cores_usable if stored.meta.host else None
 
 
 def _fastest(cell: CellResult) -> str | None:
@@ -260,4 +269,5 @@ def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | N
     summary = _summary(cells, stored.plan.allocators, settings.confidence)
     groups = scaling.groups(cells, stored.plan.allocators, settings.confidence, stored.meta.workloads)
     boot = _boot(stored, settings.confidence)
-    return RunResult(cells, ref, summary, settings, len(stored.units), len(stored.plan.units), groups, boot)
+    busy = summarise_contention(list(stored.units.values()), {c.id: c for c in stored.plan.cells}, _cores(stored))
+    return RunResult(cells, ref, summary, settings, len(stored.units), len(stored.plan.units), groups, boot, busy)

@@ -4,12 +4,13 @@ the terminal."""
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from hab.execution import noise
 from hab.execution.engines import Engines
 from hab.execution.process import Outcome
 from hab.records.failure import Failure, FailureKind
@@ -98,8 +99,10 @@ def execute(
                 if skipped:
                     record = UnitRecord(unit, skipped)
                 else:
+                    before = noise.snapshot()
                     outcome = engines.run(plan.unit_spec(unit), unit, cell, plan.timeout)
-                    record = record_of(unit, outcome)
+                    contention = noise.between(before, noise.snapshot())
+                    record = replace(record_of(unit, outcome), contention=contention)
                 keep(record)
                 done += 1
                 failed += not record.ok

@@ -237,6 +237,37 @@ class GuestRun:
         )
 
 
+@dataclass(frozen=True)
+class Contention:
+    """How busy the machine was around one engine process: other runnable
+    threads just before it started, and over its lifetime the share of time
+    some task waited for a CPU (pressure) and the share of CPU time the
+    hypervisor gave to others (steal); None where the kernel does not say."""
+
+    others_runnable: int | None
+    cpu_pressure: float | None
+    steal: float | None
+
+    def to_dict(self) -> dict:
+        return {"others_runnable": self.others_runnable, "cpu_pressure": self.cpu_pressure, "steal": self.steal}
+
+    @classmethod
+    def from_dict(cls, data, where: str) -> "Contention":
+        f.table(data, where)
+
+        def share(key):
+            value = f.optional_number(data.get(key), f"{where}.{key}", 0)
+            if value is not None and value > 1:
+                raise f.RecordError(f"{where}.{key}: expected a share in [0, 1], got {value:g}")
+            return value
+
+        return cls(
+            f.optional_integer(data.get("others_runnable"), f"{where}.others_runnable", 0),
+            share("cpu_pressure"),
+            share("steal"),
+        )
+
+
 def _failure(data: dict, where: str) -> Failure | None:
     if f.flag(data.get("ok"), f"{where}.ok"):
         return None
@@ -273,6 +304,7 @@ class UnitRecord:
     rss: RssSeries | None = None
     stderr: str = ""  # natively the engine's stderr; in a guest the console's other lines
     guest: GuestRun | None = None  # processes that ran in a guest
+    contention: Contention | None = None  # how busy the machine was meanwhile
     criterion: dict | None = None  # imported runs: criterion's directory, throughput and estimates, verbatim
 
     @property
@@ -308,6 +340,8 @@ class UnitRecord:
         }
         if self.guest is not None:
             out["guest"] = self.guest.to_dict()
+        if self.contention is not None:
+            out["contention"] = self.contention.to_dict()
         if self.criterion is not None:
             out["criterion"] = self.criterion
         return out
@@ -333,6 +367,7 @@ class UnitRecord:
             rss=_optional(RssSeries, data, "rss", where),
             stderr=f.optional_text(data.get("stderr"), f"{where}.stderr") or "",
             guest=_optional(GuestRun, data, "guest", where),
+            contention=_optional(Contention, data, "contention", where),
             criterion=f.optional_table(data.get("criterion"), f"{where}.criterion"),
         )
         if record.ok:

@@ -54,6 +54,7 @@ def render(result: RunResult, meta: RunMeta) -> str:
             )
         },
         "boot_seconds": {t: e.to_dict() for t, e in result.boot_seconds.items()},
+        "busy": result.busy.to_dict() if result.busy else None,
         "suite": meta.suite,
         "analysis": result.settings.to_dict(),
         "reference": result.reference,
@@ -66,6 +67,7 @@ def render(result: RunResult, meta: RunMeta) -> str:
                 "target": c.cell.target,
                 "results": [_row(r) for r in c.rows],
                 "dry": _row(c.dry) if c.dry else None,
+                "busy": c.busy.to_dict() if c.busy else None,
             }
             for c in result.cells
         ],

@@ -202,8 +202,28 @@ def _run_heading(meta: RunMeta, result: RunResult) -> list[str]:
         *_safety_lines(meta),
         f"host {fact(host and host.cpu_model)}, {fact(host and host.cores_usable)} cores, {fact(host and host.kernel)},"
         f" governor {(host and host.cpu_governor) or 'n/a'}, turbo {(host and host.turbo) or 'n/a'}; engine {commit}",
+        *_busy_lines(result),
         *_target_lines(meta, result),
     ]
+
+
+def _percent(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.0%}"
+
+
+def _busy_lines(result: RunResult) -> list[str]:
+    """How busy the machine was during the run, and a warning when too busy."""
+    b = result.busy
+    if b is None:
+        return []
+    others = "n/a" if b.others_runnable is None else f"{b.others_runnable:.1f}"
+    lines = [
+        f"machine load: {others} other runnable threads, CPU pressure {_percent(b.cpu_pressure)},"
+        f" steal {_percent(b.steal)} (means over {_count(b.processes, 'engine process', 'engine processes')})"
+    ]
+    if b.reasons:
+        lines.append(f"  WARNING: the machine was busy ({'; '.join(b.reasons)}): the figures may be unstable")
+    return lines
 
 
 def _target_lines(meta: RunMeta, result: RunResult) -> list[str]:
@@ -241,6 +261,8 @@ def render(result: RunResult, meta: RunMeta, width: int) -> str:
     for cell in result.cells:
         console.print()
         console.print(heading(cell, workloads, with_target), markup=False)
+        if cell.busy and cell.busy.reasons:
+            console.print(f"  busy while this cell ran: {'; '.join(cell.busy.reasons)}", markup=False)
         console.print(_cell_table(cell, conf))
         for note in _notes(cell, target):
             console.print(note, markup=False)
