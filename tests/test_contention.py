@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conftest import hab
 from hab.analysis import contention
 from hab.analysis import run as analysis
 from hab.execution import noise
@@ -75,16 +76,21 @@ def test_busy_reasons_and_which_processes_count_for_pressure():
     assert contention.summarise([UnitRecord(Unit("c00", "system", 0), None)], {}, 2) is None
 
 
-def test_a_busy_run_says_so_in_its_table_and_json(tmp_path):
-    path = write_run(tmp_path, {"system": [1000.0, 1010.0], "talc": [900.0, 905.0]})
+def _busy_run(root, pressure: float = 0.4, seed: int = 0):
+    """A stored run whose processes all met the given CPU pressure on 2 cores."""
+    path = write_run(root, {"system": [1000.0, 1010.0], "talc": [900.0, 905.0]}, seed=seed)
     for unit in (path / "units").glob("*.json"):
         doc = json.loads(unit.read_text())
-        doc["contention"] = {"others_runnable": 0, "cpu_pressure": 0.4, "steal": 0.0}
+        doc["contention"] = {"others_runnable": 0, "cpu_pressure": pressure, "steal": 0.0}
         unit.write_text(json.dumps(doc))
     meta = json.loads((path / "run.json").read_text())
     meta["host"] = {"cores_usable": 2}
     (path / "run.json").write_text(json.dumps(meta))
-    stored = runs.load(path)
+    return path
+
+
+def test_a_busy_run_says_so_in_its_table_and_json(tmp_path):
+    stored = runs.load(_busy_run(tmp_path))
     result = analysis.analyse(stored)
     assert result.busy.reasons == ["tasks waited for a CPU 40% of the time"]
     assert result.cells[0].busy.reasons == result.busy.reasons
@@ -96,3 +102,10 @@ def test_a_busy_run_says_so_in_its_table_and_json(tmp_path):
     assert "busy while this cell ran: tasks waited for a CPU 40% of the time" in text
     doc = json.loads(jsonout.render(result, stored.meta))
     assert doc["busy"]["cpu_pressure"] == pytest.approx(0.4) and doc["cells"][0]["busy"]["reasons"]
+
+
+def test_compare_warns_about_a_run_from_a_busy_machine(tmp_path):
+    quiet, busy = _busy_run(tmp_path / "a", 0.0), _busy_run(tmp_path / "b", 0.4, seed=1)
+    done = hab("compare", str(quiet), str(busy), cwd=tmp_path, check_exit=0)
+    assert "hab: warning: run B was measured on a busy machine (tasks waited for a CPU 40% of the time)" in done.stderr
+    assert "run A" not in done.stderr

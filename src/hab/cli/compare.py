@@ -91,9 +91,13 @@ def main(args) -> int:
     targets = _targets(args, old, new)
     warnings = _refusals(args, old, new, old_path, new_path, targets)
     relative_to = _relative_to(args, old, new)
+    old_result, new_result = analyse(old), analyse(new)
+    for name, result in (("A", old_result), ("B", new_result)):
+        if result.busy and result.busy.reasons:
+            warnings.append(f"run {name} was measured on a busy machine ({'; '.join(result.busy.reasons)})")
     comp = comparison.compare(
-        analyse(old),
-        analyse(new),
+        old_result,
+        new_result,
         threshold=args.threshold,
         relative_to=relative_to,
         targets=targets,
