@@ -1,14 +1,15 @@
 """Validates hab's statistics with real engine runs (issue 3's five figures).
 
-  aa            A/A false positives: one cell of the default suite with its
-                allocators, two `hab run`s of identical code back to back,
-                `hab compare`; repeated N times; every allocator's verdict
-                counts. criterion's decision rule is applied to the same pairs.
-  power         the same with a calibrated slowdown of the target allocator
-                in run B (`hab run --spin`, sized from a pilot): fraction of
-                the target's verdicts that are "regressed" (absolute and
-                relative to the reference), and how often the ratio's
-                interval covers the true slowdown.
+  aa            A/A: one cell of the default suite with its allocators, two
+                `hab run`s of identical code back to back, compared in both
+                modes (relative to the reference, --absolute); repeated N
+                times; every allocator's verdict counts, with Clopper-Pearson
+                intervals. criterion's decision rule on the same pairs.
+                Interval coverage: how often run B's estimate falls inside
+                run A's interval (times; ratios paired and unpaired).
+  power         the same with a slowdown of the target allocator planted in
+                run B (`hab run --spin`), calibrated by measurement; the
+                achieved slowdown from the data, detection rates.
   agreement     builds and runs tests/criterion_bench with criterion, imports
                 the tree, compares hab's estimates with criterion's.
   reproducible  analyses one stored run twice: byte-identical table and JSON?
@@ -32,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binomtest
 
 from hab.analysis import comparison
 from hab.analysis import run as analysis
@@ -39,6 +41,7 @@ from hab.interop.criterion import rule
 from hab.records.plan import Cell, Plan, Sampling, Unit
 from hab.records.run import RunMeta, RunStatus
 from hab.records.unit import EnginePlan, Samples, UnitRecord, Work
+from hab.stats import bootstrap
 from hab.stats.change import Verdict
 from hab.store import runs as store
 from hab.store.rundir import RunDir, new_id
@@ -48,6 +51,8 @@ IMPROVED, REGRESSED = Verdict.IMPROVED, Verdict.REGRESSED
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The cell every A/A and power pair runs: the default suite's second cell.
+#: Extra `hab run` options for every run (--run-args), e.g. finer interleaving.
+RUN_ARGS: list[str] = []
 CELL = ["-w", "rayon_boxes", "-p", "max_size=64KiB", "-p", "iters_per_task=1000", "-p", "keep_max=64"]
 
 
@@ -58,17 +63,12 @@ def hab(*args, cwd) -> subprocess.CompletedProcess:
     return done
 
 
-def run_cell(cwd: Path, allocators: str, name: str, spin: str | None = None) -> Path:
+def run_cell(cwd: Path, allocators: str, name: str, spin: str | None = None, extra=()) -> Path:
     """One default-settings run of the cell for `allocators` (comma list);
     `spin` is a `--spin ALLOC=NS` value."""
-    hab("run", "-a", allocators, *CELL, *(["--spin", spin] if spin else []), "--out", str(cwd / name), cwd=cwd)
+    spun = ["--spin", spin] if spin else []
+    hab("run", "-a", allocators, *CELL, *RUN_ARGS, *spun, *extra, "--out", str(cwd / name), cwd=cwd)
     return (cwd / name / "latest").resolve()
-
-
-def compare(cwd: Path, a: Path, b: Path) -> dict:
-    """allocator -> change record of `hab compare a b --json`."""
-    out = hab("compare", str(a), str(b), "--json", cwd=cwd).stdout
-    return {r["allocator"]: r["change"] for r in json.loads(out)["cells"][0]["results"]}
 
 
 def per_iteration(run: Path, allocator: str) -> np.ndarray:
@@ -82,6 +82,17 @@ def per_iteration(run: Path, allocator: str) -> np.ndarray:
     )
 
 
+def independent_ratio(row, ref, confidence=0.95):
+    """The ratio to the reference as hab computed it before pairing: two
+    independent bootstrap distributions."""
+    est, _ = bootstrap.ratio(row.typical.point, row.dist, ref.typical.point, ref.dist, confidence)
+    return est
+
+
+def inside(value: float, est) -> bool:
+    return est.lower <= value <= est.upper
+
+
 def pairs(args, spin: str | None) -> list[dict]:
     """A/B pairs of runs (B with `--spin spin`); one record per pair and allocator."""
     out = []
@@ -91,91 +102,156 @@ def pairs(args, spin: str | None) -> list[dict]:
         for i in range(args.pairs):
             a = run_cell(cwd, args.allocators, f"a{i}")
             b = run_cell(cwd, args.allocators, f"b{i}", spin)
-            changes = compare(cwd, a, b)
-            rel = comparison.compare(
-                analysis.analyse(store.load(a)),
-                analysis.analyse(store.load(b)),
-                threshold=0.01,
-                relative_to=args.reference,
-            )
-            relative = {r.allocator: r.change.verdict for c in rel.cells for r in c.rows if r.change}
-            for allocator, change in changes.items():
-                crit = rule.decide(per_iteration(a, allocator), per_iteration(b, allocator), rng)
-                out.append(
-                    {
-                        "allocator": allocator,
-                        "hab": change["verdict"],
-                        "ratio": change["ratio"],
-                        "criterion": crit,
-                        "relative": relative.get(allocator),
+            ra, rb = analysis.analyse(store.load(a)), analysis.analyse(store.load(b))
+            absolute = comparison.compare(ra, rb, threshold=0.01)
+            relative = comparison.compare(ra, rb, threshold=0.01, relative_to=args.reference)
+            by = {
+                mode: {r.allocator: r.change for r in comp.cells[0].rows if r.change}
+                for mode, comp in (("absolute", absolute), ("relative", relative))
+            }
+            rows_a = {r.allocator: r for r in ra.cells[0].rows}
+            rows_b = {r.allocator: r for r in rb.cells[0].rows}
+            ref_a, ref_b = rows_a[args.reference], rows_b[args.reference]
+            for allocator, change in by["absolute"].items():
+                row_a, row_b = rows_a[allocator], rows_b[allocator]
+                record = {
+                    "allocator": allocator,
+                    "absolute": change.verdict,
+                    "absolute_ratio": change.ratio,
+                    "relative": by["relative"][allocator].verdict,
+                    "relative_ratio": by["relative"][allocator].ratio,
+                    "criterion": rule.decide(per_iteration(a, allocator), per_iteration(b, allocator), rng),
+                    "time_covered": inside(row_b.typical.point, row_a.typical),
+                    "time_half_width": row_a.relative_half_width,
+                }
+                if allocator != args.reference:
+                    paired = row_a.ratio.estimate
+                    unpaired = independent_ratio(row_a, ref_a)
+                    b_point = row_b.typical.point / ref_b.typical.point
+                    record |= {
+                        "paired_covered": inside(b_point, paired),
+                        "paired_width": paired.upper / paired.lower,
+                        "unpaired_covered": inside(b_point, unpaired),
+                        "unpaired_width": unpaired.upper / unpaired.lower,
                     }
-                )
-            summary = ", ".join(f"{r['allocator']} {r['hab']}" for r in out[-len(changes) :])
+                out.append(record)
+            summary = ", ".join(
+                f"{r['allocator']} {r['relative']}/{r['absolute']}" for r in out[-len(by["absolute"]) :]
+            )
             print(f"  pair {i + 1}/{args.pairs}: {summary}", file=sys.stderr)
             shutil.rmtree(cwd / f"a{i}")
             shutil.rmtree(cwd / f"b{i}")
     return out
 
 
+def rate(k: int, n: int) -> str:
+    """k/n with its exact (Clopper-Pearson) 95% interval."""
+    if n == 0:
+        return "0/0"
+    ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+    return f"{k}/{n} = {k / n:.1%} [{ci.low:.1%}, {ci.high:.1%}]"
+
+
+def _calls(results, key) -> tuple[int, int, int]:
+    """(false calls, inconclusive, n) of a verdict column."""
+    verdicts = [r[key] for r in results if r[key] not in (None, Verdict.REFERENCE)]
+    false = sum(v in (IMPROVED, REGRESSED) for v in verdicts)
+    return false, sum(v == Verdict.INCONCLUSIVE for v in verdicts), len(verdicts)
+
+
 def aa(args) -> str:
     results = pairs(args, None)
-    n = len(results)
-    ours = sum(r["hab"] in (IMPROVED, REGRESSED) for r in results)
-    crit = sum(r["criterion"] in (IMPROVED, REGRESSED) for r in results)
-    ours_reg = sum(r["hab"] == REGRESSED for r in results)
-    crit_reg = sum(r["criterion"] == REGRESSED for r in results)
-    ratios = [r["ratio"]["point"] for r in results]
-    per_alloc = ", ".join(
-        f"{a} {sum(r['hab'] in (IMPROVED, REGRESSED) for r in results if r['allocator'] == a)}"
-        for a in dict.fromkeys(r["allocator"] for r in results)
-    )
-    rel = [r["relative"] for r in results if r["relative"] is not None]
-    rel_false = sum(v in (IMPROVED, REGRESSED) for v in rel)
-    return (
-        f"| A/A comparisons ({args.pairs} pairs of runs x allocators) | {n} |\n|---|---|\n"
-        f"| hab: improved or regressed | {ours}/{n} = {ours / n:.1%} (regressed {ours_reg}) |\n"
-        f"| hab, per allocator | {per_alloc} |\n"
-        f"| hab compare --relative-to {args.reference}: improved or regressed | "
-        f"{rel_false}/{len(rel)} = {rel_false / max(len(rel), 1):.1%} |\n"
-        f"| criterion's rule: improved or regressed | {crit}/{n} = {crit / n:.1%} (regressed {crit_reg}) |\n"
-        f"| B/A ratio of typical times, min-max | {min(ratios):.3f}-{max(ratios):.3f} |\n"
-    )
+    lines = [
+        f"| {args.pairs} A/A pairs of runs, every allocator of each | improved or regressed | inconclusive |",
+        "|---|---|---|",
+    ]
+    for label, key in (
+        (f"`hab compare` (default: relative to {args.reference})", "relative"),
+        ("`hab compare --absolute`", "absolute"),
+        ("criterion's rule", "criterion"),
+    ):
+        false, unsure, n = _calls(results, key)
+        lines.append(f"| {label} | {rate(false, n)} | {unsure}/{n} |")
+    ratios = [r["absolute_ratio"].point for r in results]
+    lines.append(f"| B/A ratio of typical times, min-max | {min(ratios):.3f}-{max(ratios):.3f} | |")
+    times = [r["time_covered"] for r in results]
+    rel = [r for r in results if "paired_covered" in r]
+    lines += [
+        "",
+        "| coverage: run B's point inside run A's 95% interval (83% for correct independent intervals) | rate |",
+        "|---|---|",
+        f"| typical time (hierarchical bootstrap) | {rate(sum(times), len(times))} |",
+        f"| ratio to {args.reference}, paired by round (t) | {rate(sum(r['paired_covered'] for r in rel), len(rel))} |",
+        f"| ratio to {args.reference}, independent bootstraps (before pairing) "
+        f"| {rate(sum(r['unpaired_covered'] for r in rel), len(rel))} |",
+        "",
+        f"Median interval width (upper/lower) of the ratio to {args.reference}: paired "
+        f"{np.median([r['paired_width'] for r in rel]):.3f}, independent "
+        f"{np.median([r['unpaired_width'] for r in rel]):.3f}; median half-width of a typical time "
+        f"{np.median([r['time_half_width'] for r in results]):.1%}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def measured_slowdown(args, spin_ns: float, repetitions: int = 10) -> float:
+    """The target's slowdown that `spin_ns` achieves, measured: a run without
+    spin and one with it, each relative to the reference of its own run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(tmp)
+        allocators = f"{args.reference},{args.target}"
+        extra = ["--repetitions", str(repetitions)]
+        a = run_cell(cwd, allocators, "a", extra=extra)
+        b = run_cell(cwd, allocators, "b", f"{args.target}={spin_ns:g}", extra=extra)
+        ra, rb = analysis.analyse(store.load(a)), analysis.analyse(store.load(b))
+        comp = comparison.compare(ra, rb, threshold=0.01, relative_to=args.reference)
+        (row,) = [r for r in comp.cells[0].rows if r.allocator == args.target]
+        return row.change.ratio.point - 1
 
 
 def calibrate(args, slowdown: float) -> float:
-    """spin_ns that slows the target allocator by `slowdown`: a pilot run
-    (10 processes) gives its typical time T per iteration and A allocations;
-    s*T*threads/A ns of busy work per allocation add s*T of wall time on
-    `threads` workers."""
+    """spin_ns for `slowdown`, by measurement: a first guess from the time
+    per allocation (which assumes the spin gets whole cores), then scaled by
+    what a measured pilot pair achieved (spin cost is linear in ns)."""
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
-        hab("run", "-a", args.allocators, *CELL, "--repetitions", "10", "--out", str(cwd / "pilot"), cwd=cwd)
-        base = analysis.analyse(store.load((cwd / "pilot" / "latest").resolve())).cells[0]
-        row = next(r for r in base.rows if r.allocator == args.target)
-        return slowdown * row.typical.point * base.cell.threads / row.work["allocations"]
+        pilot = run_cell(cwd, f"{args.reference},{args.target}", "pilot", extra=["--repetitions", "6"])
+        base = analysis.analyse(store.load(pilot)).cells[0]
+    row = next(r for r in base.rows if r.allocator == args.target)
+    guess = slowdown * row.typical.point * base.cell.threads / row.work.allocations
+    for _ in range(2):
+        achieved = measured_slowdown(args, guess)
+        print(f"  spin {guess:.1f} ns -> {achieved:+.1%} (wanted {slowdown:+.0%})", file=sys.stderr)
+        if achieved <= 0.002:
+            guess *= 2
+            continue
+        guess *= slowdown / achieved
+    return guess
 
 
 def power(args) -> str:
     lines = []
     for slowdown in args.slowdowns:
         spin_ns = calibrate(args, slowdown)
-        true_ratio = 1.0 + slowdown
         print(f"slowdown {slowdown:.0%}: spin_ns {spin_ns:.1f} for {args.target}", file=sys.stderr)
         results = [r for r in pairs(args, f"{args.target}={spin_ns:g}") if r["allocator"] == args.target]
         n = len(results)
-        detected = sum(r["hab"] == REGRESSED for r in results)
-        relative = sum(r["relative"] == REGRESSED for r in results)
-        crit = sum(r["criterion"] == REGRESSED for r in results)
-        covered = sum(r["ratio"]["lower"] <= true_ratio <= r["ratio"]["upper"] for r in results)
-        lines.append(
-            f"| {slowdown:.0%} | {spin_ns:.1f} | {detected}/{n} = {detected / n:.1%} "
-            f"| {relative}/{n} = {relative / n:.1%} | {covered}/{n} = {covered / n:.1%} "
-            f"| {crit}/{n} = {crit / n:.1%} |"
-        )
+        achieved = np.array([r["relative_ratio"].point for r in results])
+        gm = float(np.exp(np.mean(np.log(achieved))))
+        cells = [
+            f"{slowdown:.0%}",
+            f"{spin_ns:.1f}",
+            f"{gm - 1:+.1%} ({achieved.min() - 1:+.1%} to {achieved.max() - 1:+.1%})",
+            rate(sum(r["relative"] == REGRESSED for r in results), n),
+            rate(sum(r["absolute"] == REGRESSED for r in results), n),
+            rate(sum(inside(gm, r["relative_ratio"]) for r in results), n),
+            rate(sum(r["criterion"] == REGRESSED for r in results), n),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return (
-        f"Target allocator {args.target}; the other allocators of the run unchanged.\n\n"
-        f"| slowdown | spin_ns | hab: regressed | hab --relative-to {args.reference}: regressed "
-        "| CI covers 1 + slowdown | criterion's rule: regressed |\n|---|---|---|---|---|---|\n"
+        f"Target allocator {args.target}, runs of {args.allocators}; the others unchanged.\n\n"
+        f"| intended | spin_ns (calibrated) | achieved: geometric mean (range) over pairs "
+        f"| regressed (relative to {args.reference}) | regressed (--absolute) "
+        "| interval covers the achieved mean | criterion's rule: regressed |\n|---|---|---|---|---|---|---|\n"
         + "\n".join(lines)
         + "\n"
     )
@@ -277,11 +353,18 @@ def main():
     parser.add_argument("--slowdowns", type=lambda s: [float(x) for x in s.split(",")], default=[0.03, 0.10])
     parser.add_argument("--cells", type=int, default=1000)
     parser.add_argument("--run", help="stored run for `reproducible` (default: hab-results/latest)")
+    parser.add_argument(
+        "--run-args",
+        default="",
+        help="extra hab run options for every run, e.g. '--repetitions 8 --measurement-time 0.125'",
+    )
     args = parser.parse_args()
+    RUN_ARGS.extend(args.run_args.split())
     s = load_preset("default").sampling
     print(
         f"<!-- {time.strftime('%Y-%m-%d %H:%M')}, default sampling: {load_preset('default').repetitions} processes x "
-        f"{s.sample_size} samples, warm-up {s.warm_up_time} s, measurement {s.measurement_time} s -->"
+        f"{s.sample_size} samples, warm-up {s.warm_up_time} s, measurement {s.measurement_time} s;"
+        f" run args {' '.join(RUN_ARGS) or 'none'} -->"
     )
     for name in ["aa", "power", "agreement", "reproducible", "speed"] if args.what == "all" else [args.what]:
         print(f"\n### {name}\n")
