@@ -1,10 +1,14 @@
 """The allocator registry and the engine binaries generated from it."""
 
+import io
+import sys
+
 import pytest
+from rich.console import Console
 
 from hab import paths
 from hab.allocators import registry
-from hab.build import codegen
+from hab.build import cargo, codegen
 from hab.errors import UserError
 
 
@@ -91,3 +95,21 @@ def test_preload_entries_are_not_generated_into_the_engine_workspace(tmp_path):
     assert (known["c"].kind, known["p"].kind) == ("crate", "preload")
     assert known["p"].debian == "libp1" and known["p"].builtin_crate is False
     assert sorted(codegen.render(list(known.values()))) == ["Cargo.toml", "src/bin/c.rs"]
+
+
+def _script(body: str) -> list[str]:
+    return [sys.executable, "-c", f"import sys; {body}"]
+
+
+def test_a_build_is_announced_only_when_cargo_builds(tmp_path):
+    waiting = "sys.stderr.write('    Blocking waiting for file lock on package cache\\n    Finished release\\n')"
+    out = io.StringIO()
+    cargo.run(_script(waiting), Console(file=out), tmp_path / "log", "the engine")
+    assert "building" not in out.getvalue(), "waiting for another cargo's lock is no build"
+    out = io.StringIO()
+    cargo.run(_script("sys.stderr.write('   Compiling hab-bins v0.1.0\\n')"), Console(file=out), tmp_path / "log", "x")
+    assert "building x with cargo (release)" in out.getvalue()
+    with pytest.raises(UserError, match=r"^building x failed: error\[E0425\]: nope \(full log: "):
+        cargo.run(
+            _script("sys.stderr.write('error[E0425]: nope\\n'); sys.exit(101)"), Console(file=out), tmp_path / "l", "x"
+        )

@@ -13,6 +13,9 @@ from rich.markup import escape
 
 from hab.errors import UserError
 
+#: cargo's lines that do not mean a build is under way (shown on the status line only).
+QUIET = ("Finished", "Blocking")
+
 
 def first_error(log: str) -> tuple[str, str]:
     """The first error of a cargo log: its headline and its whole rendered
@@ -59,7 +62,8 @@ def run(
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
         log_lines, announced = [], False
         for line in proc.stderr:
-            if not announced and line.strip() and not line.lstrip().startswith("Finished"):
+            # Waiting for another cargo's lock (other work on the machine) is no build of ours.
+            if not announced and line.strip() and not line.lstrip().startswith(QUIET):
                 console.print(f"[dim]building {escape(what)} with cargo (release)[/]")
                 announced = True
             log_lines.append(line)
