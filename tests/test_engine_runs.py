@@ -139,12 +139,27 @@ def test_json_results_are_complete_and_deterministic(small_run):
     assert doc["reference"] == "system" and cell["dry"]["ok"]
 
 
-def _tagged_env() -> tuple[dict, str]:
-    """An environment marked with a tag of its own: the engines this test's
-    hab starts inherit it, so they are found among the machine's processes
-    (other runs of the same binaries included) even once orphaned."""
+def _start(tmp_path, *options: str) -> tuple[subprocess.Popen, str]:
+    """`hab run` on a small rayon_boxes cell of system and jemalloc, in the
+    background, with Ctrl-C at its default (Python leaves it ignored when it
+    starts ignored, as in a background job). Its environment carries a tag of
+    its own: the engines it starts inherit it, so they are found among the
+    machine's processes (other runs of the same binaries included) even once
+    orphaned."""
     tag = uuid.uuid4().hex
-    return {**os.environ, "COLUMNS": "120", "HAB_TEST_TAG": tag}, tag
+    argv = [sys.executable, "-m", "hab", "run", "-w", "rayon_boxes", "-a", "system,jemalloc"]
+    argv += ["-p", "max_size=4KiB", "-p", "iters_per_task=200", "--threads", "2", "--warm-up-time", "0.1"]
+    argv += ["--repetitions", "1", "--nresamples", "1000", "--out", "res", *options]
+    proc = subprocess.Popen(
+        argv,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "120", "HAB_TEST_TAG": tag},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    return proc, tag
 
 
 def _engine_pids(name: str, tag: str) -> list[int]:
@@ -165,41 +180,7 @@ def _engine_pids(name: str, tag: str) -> list[int]:
 
 @pytest.mark.slow
 def test_an_engine_killed_mid_cell_fails_only_that_cell(binaries, tmp_path):
-    args = [
-        "run",
-        "-w",
-        "rayon_boxes",
-        "-a",
-        "system,jemalloc",
-        "--no-dry",
-        "-p",
-        "max_size=4KiB",
-        "-p",
-        "iters_per_task=200",
-        "--threads",
-        "2",
-        "--sample-size",
-        "10",
-        "--warm-up-time",
-        "0.1",
-        "--measurement-time",
-        "3",
-        "--repetitions",
-        "1",
-        "--nresamples",
-        "1000",
-        "--out",
-        "res",
-    ]
-    env, tag = _tagged_env()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hab", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, tag = _start(tmp_path, "--no-dry", "--sample-size", "10", "--measurement-time", "3")
     deadline = time.monotonic() + 300
     killed = False
     while not killed and time.monotonic() < deadline and proc.poll() is None:
@@ -267,42 +248,7 @@ def test_engine_describe_and_check(binaries):
 
 @pytest.mark.slow
 def test_an_interrupted_run_keeps_every_finished_process(binaries, tmp_path):
-    args = [
-        "run",
-        "-w",
-        "rayon_boxes",
-        "-a",
-        "system,jemalloc",
-        "-p",
-        "max_size=4KiB",
-        "-p",
-        "iters_per_task=200",
-        "--threads",
-        "2",
-        "--sample-size",
-        "5",
-        "--warm-up-time",
-        "0.1",
-        "--measurement-time",
-        "1",
-        "--nresamples",
-        "1000",
-        "--repetitions",
-        "1",
-        "--out",
-        "res",
-    ]
-    env, tag = _tagged_env()
-    # Python leaves Ctrl-C ignored when it starts ignored (a background job), so set the default.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hab", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    proc, tag = _start(tmp_path, "--sample-size", "5", "--measurement-time", "1")
     units = tmp_path / "res" / "latest" / "units"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
