@@ -123,12 +123,15 @@ def pairs(args, spin: str | None) -> list[dict]:
                     "criterion": rule.decide(per_iteration(a, allocator), per_iteration(b, allocator), rng),
                     "time_covered": inside(row_b.typical.point, row_a.typical),
                     "time_half_width": row_a.relative_half_width,
+                    "process_cv": float(np.std(row_a.process_typicals, ddof=1) / np.mean(row_a.process_typicals)),
                 }
                 if allocator != args.reference:
                     paired = row_a.ratio.estimate
                     unpaired = independent_ratio(row_a, ref_a)
                     b_point = row_b.typical.point / ref_b.typical.point
+                    rounds = np.log(analysis.per_round(row_a, ref_a))
                     record |= {
+                        "round_sd": float(np.std(rounds, ddof=1)),
                         "paired_covered": inside(b_point, paired),
                         "paired_width": paired.upper / paired.lower,
                         "unpaired_covered": inside(b_point, unpaired),
@@ -189,6 +192,10 @@ def aa(args) -> str:
         f"{np.median([r['paired_width'] for r in rel]):.3f}, independent "
         f"{np.median([r['unpaired_width'] for r in rel]):.3f}; median half-width of a typical time "
         f"{np.median([r['time_half_width'] for r in results]):.1%}.",
+        "",
+        "Spread between the engine processes of one run (median over runs): coefficient of variation of a "
+        f"typical time {np.median([r['process_cv'] for r in results]):.1%}; standard deviation of the log "
+        f"per-round ratio to {args.reference} {np.median([r['round_sd'] for r in rel]):.3f}.",
     ]
     return "\n".join(lines) + "\n"
 
