@@ -216,23 +216,22 @@ def measured_slowdown(args, spin_ns: float, repetitions: int = 10) -> float:
 
 
 def calibrate(args, slowdown: float) -> float:
-    """spin_ns for `slowdown`, by measurement: a first guess from the time
-    per allocation (which assumes the spin gets whole cores), then scaled by
-    what a measured pilot pair achieved (spin cost is linear in ns)."""
+    """spin_ns for `slowdown`, by measurement. A first guess from the time
+    per allocation assumes the spin gets whole cores (under load it plants
+    several times the intent); instead the slowdown of three times that
+    spin is measured on a 16-process pair, where it stands well above the
+    noise, and the spin scaled down to the intent (its cost is linear in ns)."""
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         pilot = run_cell(cwd, f"{args.reference},{args.target}", "pilot", extra=["--repetitions", "6"])
         base = analysis.analyse(store.load(pilot)).cells[0]
     row = next(r for r in base.rows if r.allocator == args.target)
-    guess = slowdown * row.typical.point * base.cell.threads / row.work.allocations
-    for _ in range(2):
-        achieved = measured_slowdown(args, guess)
-        print(f"  spin {guess:.1f} ns -> {achieved:+.1%} (wanted {slowdown:+.0%})", file=sys.stderr)
-        if achieved <= 0.002:
-            guess *= 2
-            continue
-        guess *= slowdown / achieved
-    return guess
+    probe = 3 * slowdown * row.typical.point * base.cell.threads / row.work.allocations
+    achieved = measured_slowdown(args, probe, repetitions=16)
+    print(f"  spin {probe:.1f} ns -> {achieved:+.1%}", file=sys.stderr)
+    if achieved <= slowdown:
+        raise SystemExit(f"calibration: {probe:.1f} ns of spin achieved only {achieved:+.1%}; the machine is too noisy")
+    return probe * slowdown / achieved
 
 
 def power(args) -> str:
