@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import hab
+from hab import debian
 from hab.build import cpio
 from hab.build.guests import GuestImage
 from hab.execution import guest
@@ -169,3 +170,11 @@ def test_bad_target_options_are_one_line_errors(tmp_path, args, message):
     done = hab("run", *args, cwd=tmp_path, check_exit=2)
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_debian_packages_below_their_minimum_version_count_as_missing():
+    # dpkg itself is installed on any Debian machine; its version is far above 1.0 and below 999.
+    assert debian.missing(["dpkg"], {"dpkg": "1.0"}) == []
+    assert debian.missing(["dpkg"], {"dpkg": "999"}) == ["dpkg"]
+    assert debian.missing(["hab-no-such-package"]) == ["hab-no-such-package"]
+    assert debian.at_least("1.96.0+dfsg1-1~deb12u2", "1.88") and not debian.at_least("1.85.0+dfsg3-1~deb12u3", "1.88")

@@ -51,24 +51,40 @@ def _apt_run(argv: list[str]) -> int:
 
 
 def update() -> None:
-    """Refreshes the package lists (a fresh container has none)."""
+    """Refreshes the package lists (a fresh container has none; a machine
+    image may carry lists months old, whose candidates are outdated)."""
     _apt_run(_privileged([_apt(), "update"]))
 
 
 def install(packages: list[str], console: Console) -> None:
-    """Installs `packages`; when apt-get fails, refreshes the lists once and retries."""
+    """Installs (or upgrades to the current candidate) `packages`, after
+    refreshing the package lists."""
     apt = _apt()
-    argv = _privileged([apt, "install", "-y", "--no-install-recommends", *packages])
     console.print(f"installing {escape(', '.join(packages))} with apt-get")
-    if _apt_run(argv) != 0:
-        update()
-        code = _apt_run(argv)
-        if code != 0:
-            raise UserError(f"apt-get install {' '.join(packages)} failed (exit {code})")
+    update()
+    code = _apt_run(_privileged([apt, "install", "-y", "--no-install-recommends", *packages]))
+    if code != 0:
+        raise UserError(f"apt-get install {' '.join(packages)} failed (exit {code})")
 
 
-def missing(packages: list[str]) -> list[str]:
-    return [p for p in packages if installed_version(p) is None]
+def at_least(version: str, minimum: str) -> bool:
+    """Whether Debian version `version` is `minimum` or later (dpkg's ordering)."""
+    dpkg = shutil.which("dpkg") or "dpkg"
+    try:
+        done = subprocess.run([dpkg, "--compare-versions", version, "ge", minimum], timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return True  # cannot tell: the build will say what is wrong
+    return done.returncode == 0
+
+
+def missing(packages: list[str], minimum: dict[str, str] | None = None) -> list[str]:
+    """The packages not installed, or installed older than their `minimum` version."""
+    out = []
+    for p in packages:
+        version = installed_version(p)
+        if version is None or (minimum and p in minimum and not at_least(version, minimum[p])):
+            out.append(p)
+    return out
 
 
 def candidate(package: str) -> str | None:

@@ -18,10 +18,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from hab import debian
 from hab.errors import UserError
 
 #: Debian packages of the debian route (and QEMU, to run the images).
 DEBIAN_PACKAGES = ("rustc-web", "cargo-web", "rust-web-src", "llvm-19", "lld-19")
+#: The oldest Debian Rust that builds kernel v0.11.0 and loader v0.5.6: the
+#: loader's dependencies need 1.88 (sysinfo 0.37); 1.96 is the measured one.
+#: Bookworm's own 1.85 is too old; bookworm-security carries newer ones.
+DEBIAN_MINIMUM = {"rustc-web": "1.88", "cargo-web": "1.88", "rust-web-src": "1.88"}
 _DEBIAN_RUSTC = Path("/usr/bin/rustc")
 _DEBIAN_CARGO = Path("/usr/bin/cargo")
 _DEBIAN_RUST_SRC = Path("/usr/lib/rustlib/src/rust/library")
@@ -80,6 +85,9 @@ def _debian_ready() -> str | None:
     for path in (_DEBIAN_RUSTC, _DEBIAN_CARGO, _DEBIAN_RUST_SRC, _LLVM / "lld", _LLVM / "llvm-objcopy"):
         if not path.exists():
             return f"{path} is missing"
+    for package in debian.missing(list(DEBIAN_MINIMUM), DEBIAN_MINIMUM):
+        version = debian.installed_version(package) or "not installed"
+        return f"{package} is {version}, older than the {DEBIAN_MINIMUM[package]} it needs"
     return None
 
 

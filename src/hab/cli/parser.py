@@ -128,6 +128,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--save-baseline", metavar="NAME", help="also keep the run as baseline NAME")
     run.add_argument("--out", help="results root (default: hab-results)")
     run.add_argument("--json", action="store_true", help="print results as JSON")
+    run.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        metavar="RUN",
+        help="finish an interrupted or abandoned run (default: the latest under --out) with its own options",
+    )
 
     show = sub.add_parser("show", help="re-analyse a stored run and print it")
     show.add_argument("run", nargs="?", help="run directory or results root (default: hab-results/latest)")

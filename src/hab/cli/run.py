@@ -1,11 +1,12 @@
 """`hab run`: suite -> plan -> engine runs -> stored samples -> table."""
 
 import math
+import os
 import random
 import secrets
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from rich.markup import escape
@@ -22,14 +23,31 @@ from hab.execution.execute import Executed, execute
 from hab.execution.protocol import PROTOCOL_VERSION
 from hab.records.run import AllocatorInfo, AnalysisSettings, EngineInfo, Precision, RunMeta, RunStatus
 from hab.records.target import HERMIT, NATIVE, UHYVE
-from hab.store import runs
+from hab.store import ownership, runs
 from hab.store.rundir import RunDir, new_id
 from hab.suite import adaptive, values
 from hab.suite.plan import make_plan
-from hab.suite.suite import load_file, load_preset, narrow, parse_param_option, split_list
+from hab.suite.suite import Suite, load_file, load_preset, narrow, parse_param_option, split_list
 
 #: Resamples for the interim looks of --precision (the final table uses the run's setting).
 INTERIM_RESAMPLES = 20_000
+
+
+@dataclass
+class Prepared:
+    """What a run needs besides its plan: allocators, built engines, workloads, targets."""
+
+    suite: Suite
+    known: dict
+    allocators: list[str]  # as asked for
+    needed: list[str]  # with the system binary the dry variant needs
+    threads: list[int]
+    built: engine.Build
+    probe: Path  # the binary that answers --describe and --check
+    workloads: dict
+    targets: dict
+    cap: memlimit.Cap | None
+    settings: AnalysisSettings
 
 
 def _suite(args):
@@ -111,8 +129,9 @@ def _describe(a: registry.Allocator, locked: dict, built: engine.Build) -> Alloc
     return AllocatorInfo(a.kind, version, a.about, a.origin)
 
 
-def _metadata(root, suite, plan, settings, eng, built, known, allocators, workloads, cap) -> RunMeta:
+def _metadata(root, ready: Prepared, plan) -> RunMeta:
     """Everything run.json records besides the raw samples."""
+    eng = paths.engine_dir()
     locked = registry.locked_versions(eng)
     used = {c.workload for c in plan.cells}
     return RunMeta(
@@ -121,19 +140,22 @@ def _metadata(root, suite, plan, settings, eng, built, known, allocators, worklo
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         argv=sys.argv,
         hab_version=__version__,
-        suite=asdict(suite),
+        suite=asdict(ready.suite),
         plan=plan,
-        analysis=settings,
+        analysis=ready.settings,
         engine=EngineInfo(
             **hostinfo.git_revision(eng),
             protocol=PROTOCOL_VERSION,
-            build_seconds=round(built.seconds, 2),
-            compiled=built.compiled,
+            build_seconds=round(ready.built.seconds, 2),
+            compiled=ready.built.compiled,
         ),
-        allocators={a: _describe(known[a], locked, built) for a in allocators},
-        max_rss=cap.record() if cap else None,
-        workloads={name: w for name, w in workloads.items() if name in used},
+        allocators={a: _describe(ready.known[a], locked, ready.built) for a in ready.needed},
+        max_rss=ready.cap.record() if ready.cap else None,
+        workloads={name: w for name, w in ready.workloads.items() if name in used},
         host=hostinfo.collect(),
+        targets=ready.targets,
+        owner=ownership.current(),
+        cwd=os.getcwd(),
     )
 
 
@@ -144,11 +166,10 @@ def _refine(args, plan, engines, run, console, executed, started: float, skip):
     target = adaptive.parse_precision(args.precision)
     budget = adaptive.parse_duration(args.budget) if args.budget else adaptive.DEFAULT_BUDGET
     rng = random.Random(plan.order_seed)
-    spent, done, failed = executed.seconds, executed.done, executed.failed
-    rounds = []
+    rounds = list(run.meta.precision.rounds) if run.meta.precision else []  # earlier attempts' rounds
     while True:
         imprecise = analyse(runs.load(run.path), nresamples=INTERIM_RESAMPLES).imprecise(target)
-        per_unit = spent / max(done, 1)
+        per_unit = executed.seconds / max(executed.done, 1)
         elapsed = time.monotonic() - started
         units = adaptive.next_round(plan, imprecise, target, per_unit, budget - elapsed, rng)
         if not units:
@@ -158,13 +179,13 @@ def _refine(args, plan, engines, run, console, executed, started: float, skip):
             f"{len(imprecise)} pairs above ±{target * 100:g}%[/]"
         )
         plan = plan.extended(units)
-        run.meta.plan = plan
-        run.save()
-        step = execute(plan, engines, run.keep_unit, console, units, skip)
         rounds.append(len(units))
-        spent, done, failed = spent + step.seconds, done + step.done, failed + step.failed
-        if step.interrupted:
-            return Executed(done, failed, spent, True)
+        run.meta.plan = plan
+        run.meta.precision = Precision(target, budget, tuple(rounds))
+        run.save()
+        executed = executed.then(execute(plan, engines, run.keep_unit, console, units, skip))
+        if executed.interrupted:
+            return executed
     needed = None
     if imprecise:
         more = adaptive.shortfall(imprecise, target)
@@ -174,7 +195,7 @@ def _refine(args, plan, engines, run, console, executed, started: float, skip):
             f"about {more} more engine processes of {per_unit:.1f} s; --budget {math.ceil(needed)}s would reach it[/]"
         )
     run.meta.precision = Precision(target, budget, tuple(rounds), len(imprecise), needed)
-    return Executed(done, failed, spent, False)
+    return executed
 
 
 def _check_targets(suite, args) -> None:
@@ -188,9 +209,8 @@ def _check_targets(suite, args) -> None:
         uhyve_binary()
 
 
-def main(args) -> int:
-    console = stderr_console()
-    suite = _suite(args)
+def _check_options(args) -> None:
+    """Option checks that need neither a build nor a suite."""
     if args.save_baseline:
         runs.baseline_path(paths.RESULTS_ROOT, args.save_baseline)  # checks the name before running
     try:
@@ -206,6 +226,12 @@ def main(args) -> int:
         raise UserError("--latency: EVERY must be in 1..1000000")
     if args.rss_interval < 0 or 0 < args.rss_interval < 0.001:
         raise UserError("--rss-interval: 0 (off) or at least 0.001 seconds")
+
+
+def prepare(args, console) -> Prepared:
+    """From options to built engines: suite, allocators, targets, builds."""
+    suite = _suite(args)
+    _check_options(args)
     cap = _cap(args.max_rss)
     settings = _analysis_settings(args)
     eng = paths.engine_dir()
@@ -236,44 +262,75 @@ def main(args) -> int:
     native = with_dry.pop(NATIVE, [registry.SYSTEM])  # the system binary answers --describe and --check
     built = engine.build(eng, native or [registry.SYSTEM], console, chosen.known, guests=with_dry)
     probe = built.binaries[registry.SYSTEM] if registry.SYSTEM in built.binaries else built.binaries[native[0]]
-    workloads = query.describe(probe)
-    target_infos = targets.describe(suite.targets, suite.guest, built, console)
-    seed = args.seed if args.seed is not None else secrets.randbits(32)
-    spin = _spin(args.spin, allocators)
-    plan = make_plan(
+    needed = allocators + ([registry.SYSTEM] if suite.dry and registry.SYSTEM not in allocators else [])
+    return Prepared(
         suite,
+        chosen.known,
         allocators,
+        needed,
         threads,
-        workloads,
-        lambda spec: query.check(probe, spec),
+        built,
+        probe,
+        query.describe(probe),
+        targets.describe(suite.targets, suite.guest, built, console),
+        cap,
+        settings,
+    )
+
+
+def main(args) -> int:
+    if args.resume is not None:
+        from hab.cli import resume
+
+        return resume.main(args)
+    console = stderr_console()
+    ready = prepare(args, console)
+    seed = args.seed if args.seed is not None else secrets.randbits(32)
+    plan = make_plan(
+        ready.suite,
+        ready.allocators,
+        ready.threads,
+        ready.workloads,
+        lambda spec: query.check(ready.probe, spec),
         seed,
-        spin,
+        _spin(args.spin, ready.allocators),
         args.latency,
         args.rss_interval or None,
-        lambda target, allocator: chosen.known[allocator].unavailable_on(target) is None,
+        lambda target, allocator: ready.known[allocator].unavailable_on(target) is None,
     )
-    engines = Engines(built, target_infos, cap, plan.rss_interval)
-
     root = Path(args.out) if args.out else paths.RESULTS_ROOT
-    needed = allocators + ([registry.SYSTEM] if suite.dry and registry.SYSTEM not in allocators else [])
-    meta = _metadata(root, suite, plan, settings, eng, built, chosen.known, needed, workloads, cap)
-    meta.targets = target_infos
+    meta = _metadata(root, ready, plan)
     run = RunDir.create(root, meta)
     console.print(f"[dim]run {escape(str(run.path))}: {len(plan.cells)} cells, {len(plan.units)} engine processes[/]")
-    started = time.monotonic()
+    return conduct(args, ready, run, console, list(plan.units), Executed(0, 0, 0.0, False))
+
+
+def conduct(args, ready: Prepared, run: RunDir, console, todo: list, before: Executed) -> int:
+    """Runs `todo` (and --verify first, --precision rounds after) into `run`,
+    then marks it complete or interrupted and prints the results. `before`
+    counts what earlier attempts of the run did (when resumed)."""
+    plan = run.meta.plan
+    engines = Engines(ready.built, ready.targets, ready.cap, plan.rss_interval)
+    started = time.monotonic() - before.seconds
     skip: dict | None = {}
-    if args.verify:
-        try:
-            run.meta.verify = verification.verify(plan, engines, run.keep_verify, console)
-            run.save()
+    try:
+        if args.verify and run.meta.verify is None:
+            try:
+                run.meta.verify = verification.verify(plan, engines, run.keep_verify, console)
+                run.save()
+            except KeyboardInterrupt:
+                skip = None
+        if args.verify and skip is not None:
             skip = verification.not_timed(run.meta.verify)
-        except KeyboardInterrupt:
-            skip, executed = None, Executed(0, 0, time.monotonic() - started, True)
-    if skip is not None:
-        executed = execute(plan, engines, run.keep_unit, console, skip=skip)
-    if args.precision and not executed.interrupted:
-        executed = _refine(args, plan, engines, run, console, executed, started, skip)
-    engines.close()
+        if skip is None:
+            executed = replace(before, interrupted=True)
+        else:
+            step = execute(plan, engines, run.keep_unit, console, todo, skip)
+            executed = before.then(step)
+        if args.precision and not executed.interrupted:
+            executed = _refine(args, plan, engines, run, console, executed, started, skip)
+    finally:
+        engines.close()
     run.meta.status = RunStatus.INTERRUPTED if executed.interrupted else RunStatus.COMPLETE
     run.meta.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     run.meta.suite_seconds = round(executed.seconds, 2)
@@ -284,11 +341,12 @@ def main(args) -> int:
         console.print(f"[dim]saved as baseline {escape(args.save_baseline)} ({escape(str(saved))})[/]")
     console.print(
         f"[dim]suite: {executed.done} engine processes in {executed.seconds:.1f} s"
-        f" ({executed.failed} failed); engine build {built.seconds:.1f} s; results in {escape(str(run.path))}[/]"
+        f" ({executed.failed} failed); engine build {ready.built.seconds:.1f} s; results in {escape(str(run.path))}[/]"
     )
     if executed.interrupted:
         console.print(
-            f"interrupted: the {executed.done} finished processes are stored; `hab show {run.path}` shows them",
+            f"interrupted: the {executed.done} finished processes are stored; "
+            f"`hab run --resume {run.path}` finishes the run, `hab show {run.path}` shows what it has",
             markup=False,
         )
         return 130

@@ -8,6 +8,7 @@ from rich.markup import escape
 from hab import debian, paths
 from hab.allocators import preload, registry
 from hab.build.guests import PACKAGES
+from hab.build.hermit_toolchain import DEBIAN_MINIMUM
 from hab.cli.common import stderr_console
 from hab.errors import UserError
 from hab.records.target import NATIVE
@@ -21,7 +22,7 @@ def main(args) -> int:
     wanted = preload.missing_packages(known)
     for target in targets:
         if target != NATIVE:
-            wanted += [p for p in debian.missing(list(PACKAGES[target])) if p not in wanted]
+            wanted += [p for p in debian.missing(list(PACKAGES[target]), DEBIAN_MINIMUM) if p not in wanted]
     if not wanted:
         console.print("everything is installed; nothing to do")
         return 0

@@ -29,6 +29,12 @@ class Executed:
     seconds: float
     interrupted: bool
 
+    def then(self, later: "Executed") -> "Executed":
+        """This stretch of a run and a later one together."""
+        return Executed(
+            self.done + later.done, self.failed + later.failed, self.seconds + later.seconds, later.interrupted
+        )
+
 
 def expected_seconds(plan: Plan) -> float:
     """Rough duration of one unit, for progress and ETA."""

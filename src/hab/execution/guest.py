@@ -12,14 +12,13 @@ same failure kinds; boot time is the wall time outside the engine's own.
 """
 
 import base64
-import os
 import re
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 from hab.build.guests import GuestImage
+from hab.execution.child import Child
 from hab.execution.process import STDERR_KEPT, Outcome, judge
 from hab.execution.protocol import MARKER, parse_output, spec_json
 from hab.records.failure import Failure, FailureKind
@@ -120,29 +119,13 @@ def run_guest(argv: list[str], target: str, log: Path, timeout: float, vcpus: in
     log.unlink(missing_ok=True)
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
+        child = Child(argv)
     except OSError as e:
         reason = f"cannot start {argv[0]}: {e.strerror}"
         return Outcome(Failure(FailureKind.START, reason), guest=GuestRun(vcpus, None, None))
-    timed_out = False
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
+    with child:
+        ended = child.wait(timeout)
+    out, err, timed_out = ended.stdout, ended.stderr, ended.timed_out
     seconds = time.monotonic() - started
     console = _console(log) if target != UHYVE else out
     parsed = parse_output(console)
@@ -151,18 +134,18 @@ def run_guest(argv: list[str], target: str, log: Path, timeout: float, vcpus: in
     done = parsed.first("done") or {}
     wall = done.get("wall_ns")
     boot = round(max(0.0, seconds - wall / 1e9), 3) if isinstance(wall, int) else None
-    guest = GuestRun(vcpus, boot, proc.returncode)
+    guest = GuestRun(vcpus, boot, ended.returncode)
     kept = (others + ("\n" + err.strip() if err.strip() else ""))[-STDERR_KEPT:]
     if timed_out:
         failure = Failure(FailureKind.TIMEOUT, f"timeout after {timeout:g} s")
         return Outcome(failure, parsed.records, None, seconds, kept, guest=guest)
     if target == UHYVE:
-        status = proc.returncode
+        status = ended.returncode
     elif statuses:
         status = guest_status(target, int(statuses[-1]))
     else:
         last = others.strip().splitlines()[-1][:200] if others.strip() else "no console output"
-        reason = f"the guest ended without an exit status (QEMU exit {proc.returncode}): {last}"
+        reason = f"the guest ended without an exit status (QEMU exit {ended.returncode}): {last}"
         return Outcome(Failure(FailureKind.EXIT, reason), parsed.records, None, seconds, kept, guest=guest)
     return Outcome(judge(status, parsed, _telling(others)), parsed.records, status, seconds, kept, guest=guest)
 

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hab.execution.guardian import GUARDIAN
 from hab.records.run import MemoryCap
 
 _ROOT = Path("/sys/fs/cgroup")
@@ -53,6 +54,7 @@ class Group:
         self.layout = layout
         self.path = layout.parent / f"hab-{os.getpid()}-{next(_counter)}"
         self.path.mkdir()
+        GUARDIAN.watch_cgroup(self.path)
         try:
             if layout.version == 2:
                 (self.path / "memory.max").write_text(str(limit))
@@ -83,8 +85,11 @@ class Group:
     def remove(self) -> None:
         try:
             self.path.rmdir()
-        except OSError:
+        except FileNotFoundError:
             pass
+        except OSError:
+            return  # still busy: the guardian retries when hab ends
+        GUARDIAN.release_cgroup(self.path)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ allocator's misbehaviour.
 import os
 import re
 import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 
 from hab.execution import rss
+from hab.execution.child import Child, kill_group
 from hab.execution.memlimit import Cap, Group
 from hab.execution.protocol import Parsed, parse_output
 from hab.records.failure import Failure, FailureKind
@@ -103,39 +103,6 @@ def judge(exit_code: int, parsed: Parsed, stderr: str, preload: str | None = Non
     return None
 
 
-class _HeldInterrupt:
-    """Holds Ctrl-C back while a child is being started: a KeyboardInterrupt
-    inside `Popen` would orphan the child, since `Popen` never returns it.
-    (Blocking SIGINT in this thread is not enough: the kernel may deliver it
-    to another thread, numpy's for one, and Python still raises it here.)
-    Outside the main thread, where handlers cannot be set, nothing is held."""
-
-    def __init__(self):
-        self.caught = False
-        try:
-            self.previous = signal.signal(signal.SIGINT, self._note)
-        except ValueError:
-            self.previous = None
-
-    def _note(self, signum, frame) -> None:
-        self.caught = True
-
-    def release(self) -> None:
-        """Puts the handler back and hands it a Ctrl-C that came meanwhile."""
-        if self.previous is None:
-            return
-        signal.signal(signal.SIGINT, self.previous)
-        if self.caught and callable(self.previous):
-            self.previous(signal.SIGINT, None)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def _out_of_memory(cap: Cap, why: str, enforced_by: str | None = None) -> Failure:
     reason = f"out of memory: {why} --max-rss {format_size(cap.limit_bytes)} ({enforced_by or cap.enforced_by})"
     return Failure(FailureKind.OUT_OF_MEMORY, reason)
@@ -168,47 +135,29 @@ def run_engine(
     sampling its RSS every `rss_interval` seconds if given, capped by `cap`;
     `preload` is the shared object an `LD_PRELOAD` in `env` should put in place."""
     started = time.monotonic()
-    held = _HeldInterrupt()
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            env=env,
-            start_new_session=True,
-        )
+        child = Child(argv, env)
     except OSError as e:
-        held.release()
         return Outcome(Failure(FailureKind.START, f"cannot start engine: {e.strerror}"))
-    timed_out = False
     sampler = group = None
-    try:
-        held.release()  # inside the try: a Ctrl-C from here on kills the child
-        limit_kib = None
-        if cap is not None:
-            group = _confine(cap, proc.pid)
-            if group is None:
-                limit_kib = cap.limit_bytes // 1024
-        if rss_interval or limit_kib:
-            sampler = rss.Sampler(
-                proc.pid, rss_interval or rss.DEFAULT_INTERVAL, limit_kib, lambda: _kill_group(proc)
-            ).start()
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
-        stdout, stderr = proc.communicate()
-    except BaseException:
-        _kill_group(proc)
-        proc.wait()
-        raise
-    finally:
-        series = sampler.stop() if sampler else None
-        oom_killed = group is not None and group.oom_killed()
-        if group is not None:
-            group.remove()
+    with child:
+        try:
+            limit_kib = None
+            if cap is not None:
+                group = _confine(cap, child.pid)
+                if group is None:
+                    limit_kib = cap.limit_bytes // 1024
+            if rss_interval or limit_kib:
+                sampler = rss.Sampler(
+                    child.pid, rss_interval or rss.DEFAULT_INTERVAL, limit_kib, lambda: kill_group(child.proc)
+                ).start()
+            ended = child.wait(timeout)
+        finally:
+            series = sampler.stop() if sampler else None
+            oom_killed = group is not None and group.oom_killed()
+            if group is not None:
+                group.remove()
+    stdout, stderr, timed_out = ended.stdout, ended.stderr, ended.timed_out
     seconds = time.monotonic() - started
     parsed = parse_output(stdout)
     if timed_out:
@@ -218,7 +167,7 @@ def run_engine(
     elif sampler is not None and sampler.exceeded_kib is not None:
         failure = _out_of_memory(cap, f"RSS {sampler.exceeded_kib // 1024} MiB exceeded", "RSS sampler")
     else:
-        failure = judge(proc.returncode, parsed, stderr, preload)
+        failure = judge(ended.returncode, parsed, stderr, preload)
         if failure and failure.kind is FailureKind.OUT_OF_MEMORY and cap is not None:
             failure = _out_of_memory(cap, "allocation failed under")
-    return Outcome(failure, parsed.records, proc.returncode, seconds, stderr[-STDERR_KEPT:], series)
+    return Outcome(failure, parsed.records, ended.returncode, seconds, stderr[-STDERR_KEPT:], series)

@@ -16,6 +16,26 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"
+    ABANDONED = "abandoned"  # never written: "running" whose owner is gone
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The `hab` process writing a run: its PID, the boot it ran in and its
+    start time, so that a dead owner is never mistaken for a later process."""
+
+    pid: int
+    boot_id: str | None
+    start_ticks: int | None
+
+    @classmethod
+    def from_dict(cls, data, where: str) -> "Owner":
+        f.table(data, where)
+        return cls(
+            f.integer(data.get("pid"), f"{where}.pid", 1),
+            f.optional_text(data.get("boot_id"), f"{where}.boot_id"),
+            f.optional_integer(data.get("start_ticks"), f"{where}.start_ticks", 0),
+        )
 
 
 @dataclass(frozen=True)
@@ -218,6 +238,9 @@ class RunMeta:
     suite_seconds: float | None = None
     source: ImportSource | None = None  # imported runs
     targets: dict[str, TargetInfo] = field(default_factory=lambda: {NATIVE: TargetInfo(NATIVE)})
+    owner: Owner | None = None  # the hab process writing it (the last one, when resumed)
+    cwd: str | None = None  # where `argv` was given, for --resume
+    resumed: int = 0  # times it was resumed
 
     @property
     def suite_name(self) -> str:
@@ -252,6 +275,9 @@ class RunMeta:
             "finished": self.finished,
             "suite_seconds": self.suite_seconds,
             "source": part(self.source),
+            "owner": part(self.owner),
+            "cwd": self.cwd,
+            "resumed": self.resumed or None,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
         return out
@@ -264,7 +290,9 @@ class RunMeta:
         try:
             status = RunStatus(data.get("status"))
         except ValueError:
-            raise f.RecordError(f"{where}.status: unknown status {data.get('status')!r}") from None
+            status = None
+        if status is None or status is RunStatus.ABANDONED:
+            raise f.RecordError(f"{where}.status: unknown status {data.get('status')!r}")
         workloads = f.table(data.get("workloads", {}), f"{where}.workloads")
         allocators = f.table(data.get("allocators", {}), f"{where}.allocators")
         verify = f.optional_table(data.get("verify"), f"{where}.verify")
@@ -291,4 +319,7 @@ class RunMeta:
                 n: TargetInfo.from_dict(t, f"{where}.targets.{n}")
                 for n, t in f.table(data.get("targets", {NATIVE: {"name": NATIVE}}), f"{where}.targets").items()
             },
+            owner=_optional(Owner, data, "owner", where),
+            cwd=f.optional_text(data.get("cwd"), f"{where}.cwd"),
+            resumed=f.integer(data.get("resumed", 0), f"{where}.resumed", 0),
         )

@@ -11,8 +11,9 @@ from pathlib import Path
 from hab.errors import UserError
 from hab.records.fields import RecordError
 from hab.records.plan import Plan
-from hab.records.run import RunMeta
+from hab.records.run import RunMeta, RunStatus
 from hab.records.unit import UnitRecord
+from hab.store import ownership
 from hab.store.rundir import LATEST, RUN_FILE, UNITS_DIR
 
 BASELINES = "baselines"
@@ -77,9 +78,18 @@ def _read(path: Path, parse):
         raise UserError(f"cannot read {path}: {e}") from None
 
 
+def read_meta(path: Path) -> RunMeta:
+    """A run's run.json, validated; a run whose `hab` died while it was
+    running reads as abandoned."""
+    meta = _read(path / RUN_FILE, RunMeta.from_dict)
+    if meta.status is RunStatus.RUNNING and meta.owner is not None and not ownership.alive(meta.owner):
+        meta.status = RunStatus.ABANDONED
+    return meta
+
+
 def load(path: Path) -> StoredRun:
     """A stored run with its metadata and every unit record, validated."""
-    meta = _read(path / RUN_FILE, RunMeta.from_dict)
+    meta = read_meta(path)
     units = {}
     for file in sorted((path / UNITS_DIR).glob("*.json")):
         record = _read(file, UnitRecord.from_dict)
