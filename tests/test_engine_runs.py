@@ -10,14 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 
 from conftest import hab
 from hab import paths
 from hab.execution import query
+from processes import new_tag, tagged_env, tagged_pids
 
 SMALL = [
     "-w",
@@ -146,14 +145,14 @@ def _start(tmp_path, *options: str) -> tuple[subprocess.Popen, str]:
     its own: the engines it starts inherit it, so they are found among the
     machine's processes (other runs of the same binaries included) even once
     orphaned."""
-    tag = uuid.uuid4().hex
+    tag = new_tag()
     argv = [sys.executable, "-m", "hab", "run", "-w", "rayon_boxes", "-a", "system,jemalloc"]
     argv += ["-p", "max_size=4KiB", "-p", "iters_per_task=200", "--threads", "2", "--warm-up-time", "0.1"]
     argv += ["--repetitions", "1", "--nresamples", "1000", "--out", "res", *options]
     proc = subprocess.Popen(
         argv,
         cwd=tmp_path,
-        env={**os.environ, "COLUMNS": "120", "HAB_TEST_TAG": tag},
+        env=tagged_env(tag),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -162,29 +161,13 @@ def _start(tmp_path, *options: str) -> tuple[subprocess.Popen, str]:
     return proc, tag
 
 
-def _engine_pids(name: str, tag: str) -> list[int]:
-    """Live engine processes named `name` that carry `tag`."""
-    marker = f"HAB_TEST_TAG={tag}".encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            argv0 = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0]
-            if argv0.endswith(name.encode()) and marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
-                pids.append(int(entry))
-        except OSError:
-            continue
-    return pids
-
-
 @pytest.mark.slow
 def test_an_engine_killed_mid_cell_fails_only_that_cell(binaries, tmp_path):
     proc, tag = _start(tmp_path, "--no-dry", "--sample-size", "10", "--measurement-time", "3")
     deadline = time.monotonic() + 300
     killed = False
     while not killed and time.monotonic() < deadline and proc.poll() is None:
-        pids = _engine_pids("hab-engine-jemalloc", tag)
+        pids = tagged_pids(tag, "hab-engine-jemalloc")
         if pids:
             time.sleep(0.5)  # past start-up, into the samples
             for pid in pids:
@@ -264,7 +247,7 @@ def test_an_interrupted_run_keeps_every_finished_process(binaries, tmp_path):
     assert 1 <= len(stored) < 3
     assert all(json.loads(p.read_text())["ok"] for p in stored)
     assert not list((tmp_path / "res").rglob(".*.tmp"))
-    assert not _engine_pids("hab-engine-system", tag) and not _engine_pids("hab-engine-jemalloc", tag)
+    assert not tagged_pids(tag, "hab-engine-system") and not tagged_pids(tag, "hab-engine-jemalloc")
     shown = hab("show", "res", cwd=tmp_path, check_exit=0).stdout
     assert shown == stdout and "status interrupted" in shown
 

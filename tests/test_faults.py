@@ -1,0 +1,82 @@
+"""Faults of the harness itself: hab killed at random moments, runs resumed."""
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import hab
+from hab.execution import memlimit
+from hab.records.run import RunStatus
+from hab.store import runs
+from processes import new_tag, tagged_env, tagged_pids
+
+QUICK = ["-a", "system,talc", "-w", "fastpath", "--repetitions", "3", "--sample-size", "3"]
+QUICK += ["--measurement-time", "0.1", "--warm-up-time", "0.01", "--nresamples", "1000", "--max-rss", "256MiB"]
+
+
+def _cgroups_of(pid: int) -> list[Path]:
+    """The cgroups hab process `pid` made for its engines (none where it cannot make any)."""
+    layout = memlimit._own_cgroup()
+    return list(layout.parent.glob(f"hab-{pid}-*")) if layout else []
+
+
+def _wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def _kill_and_resume(tmp_path: Path, trial: int, delay: float) -> bool:
+    """One trial: `hab run`, SIGKILL after `delay` seconds of its run, checks
+    that nothing of it survives, resumes it. False if it finished first."""
+    tag, out = new_tag(), tmp_path / f"res{trial}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hab", "run", *QUICK, "--out", str(out)],
+        cwd=tmp_path,
+        env=tagged_env(tag),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert _wait_until(lambda: (out / "latest" / "run.json").is_file() or proc.poll() is not None, 300)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # Nothing of hab's survives it: no engine, no guardian, no cgroup.
+    assert _wait_until(lambda: not tagged_pids(tag), 15), f"trial {trial}: {tagged_pids(tag)} survived"
+    assert _wait_until(lambda: not _cgroups_of(proc.pid), 15), f"trial {trial}: cgroups left"
+    path = runs.resolve(str(out), tmp_path)
+    meta = runs.read_meta(path)
+    if meta.status is RunStatus.COMPLETE:
+        return False
+    assert meta.status is RunStatus.ABANDONED
+    units = path / "units"
+    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in units.glob("*.json")}
+    done = hab("run", "--resume", str(out), "--json", cwd=tmp_path, check_exit=0)
+    said = " ".join(done.stderr.split())
+    assert f"{len(before)} of {len(meta.plan.units)} engine processes stored" in said
+    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in units.glob("*.json")}
+    # The full plan, every unit once; what was stored before was not run again.
+    assert sorted(after) == sorted(f"{u.id}.json" for u in meta.plan.units)
+    assert all(after[name] == stamp for name, stamp in before.items())
+    resumed = json.loads((path / "run.json").read_text())
+    assert resumed["status"] == "complete" and resumed["resumed"] == 1
+    assert len(json.loads(done.stdout)["cells"]) == len(meta.plan.cells)
+    return True
+
+
+@pytest.mark.slow
+def test_hab_killed_at_random_moments_leaves_no_engine_and_resume_completes(binaries, tmp_path):
+    rng = random.Random(20261201)
+    trials = 20
+    mid_run = sum(_kill_and_resume(tmp_path, trial, rng.uniform(0.0, 1.0)) for trial in range(trials))
+    print(f"{trials} trials, {mid_run} killed mid-run and resumed")
+    assert mid_run >= trials // 2
