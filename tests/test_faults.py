@@ -1,6 +1,7 @@
 """Faults of the harness itself: hab killed at random moments, runs resumed."""
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -80,3 +81,57 @@ def test_hab_killed_at_random_moments_leaves_no_engine_and_resume_completes(bina
     mid_run = sum(_kill_and_resume(tmp_path, trial, rng.uniform(0.0, 1.0)) for trial in range(trials))
     print(f"{trials} trials, {mid_run} killed mid-run and resumed")
     assert mid_run >= trials // 2
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs (root only: skipped elsewhere)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(disk: Path, leave_kib: int) -> Path:
+    """Fills `disk` but for about `leave_kib` KiB."""
+    filler = disk / "filler"
+    free = os.statvfs(disk)
+    filler.write_bytes(b"\0" * max(0, free.f_bavail * free.f_frsize - leave_kib * 1024))
+    return filler
+
+
+@pytest.mark.slow
+def test_a_disk_full_mid_run_stops_with_one_line_and_resume_completes(binaries, tmp_path, small_disk):
+    filler = _fill(small_disk, 40)
+    out = small_disk / "res"
+    done = hab("run", *QUICK, "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("hab: error: cannot write ") and "No space left on device" in last
+    assert "finished processes are stored" in last and "hab run --resume" in last
+    assert "Traceback" not in done.stderr
+    path = runs.resolve(str(out), tmp_path)
+    meta = runs.read_meta(path)
+    assert meta.status is RunStatus.INTERRUPTED
+    stored = len(list((path / "units").glob("*.json")))
+    assert 0 < stored < len(meta.plan.units)
+    assert not list(path.rglob(".*.tmp"))
+    filler.unlink()
+    hab("run", "--resume", str(out), cwd=tmp_path, check_exit=0)
+    assert runs.load(path).meta.status is RunStatus.COMPLETE
+    assert len(list((path / "units").glob("*.json"))) == len(meta.plan.units)
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_the_start_leaves_no_run_directory(binaries, tmp_path, small_disk):
+    _fill(small_disk, 0)
+    done = hab("run", *QUICK, "--out", str(small_disk / "res"), cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "cannot write results under" in done.stderr and "No space left on device" in done.stderr
+    root = small_disk / "res"
+    assert not root.exists() or not any(root.iterdir())

@@ -9,3 +9,8 @@ class UserError(Exception):
     """
 
     exit_code = 2
+
+
+class StorageError(UserError):
+    """A result could not be written (a full disk, a vanished directory): the
+    run stops as interrupted, with every finished process kept, to be resumed."""

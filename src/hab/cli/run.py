@@ -16,7 +16,7 @@ from hab.allocators import custom, lineup, preload, registry
 from hab.analysis.run import analyse
 from hab.build import engine
 from hab.cli.common import print_results, stderr_console
-from hab.errors import UserError
+from hab.errors import StorageError, UserError
 from hab.execution import hostinfo, memlimit, query, targets, verification
 from hab.execution.engines import Engines, uhyve_binary
 from hab.execution.execute import Executed, execute
@@ -313,6 +313,7 @@ def conduct(args, ready: Prepared, run: RunDir, console, todo: list, before: Exe
     engines = Engines(ready.built, ready.targets, ready.cap, plan.rss_interval)
     started = time.monotonic() - before.seconds
     skip: dict | None = {}
+    executed = before
     try:
         if args.verify and run.meta.verify is None:
             try:
@@ -325,28 +326,44 @@ def conduct(args, ready: Prepared, run: RunDir, console, todo: list, before: Exe
         if skip is None:
             executed = replace(before, interrupted=True)
         else:
-            step = execute(plan, engines, run.keep_unit, console, todo, skip)
-            executed = before.then(step)
+            executed = before.then(execute(plan, engines, run.keep_unit, console, todo, skip))
         if args.precision and not executed.interrupted:
             executed = _refine(args, plan, engines, run, console, executed, started, skip)
+    except StorageError as e:
+        executed = replace(executed, interrupted=True, problem=str(e))
     finally:
         engines.close()
+    return _finish(args, ready, run, console, executed)
+
+
+def _finish(args, ready: Prepared, run: RunDir, console, executed: Executed) -> int:
+    """Marks the run complete or interrupted, prints its results, says how it ended."""
     run.meta.status = RunStatus.INTERRUPTED if executed.interrupted else RunStatus.COMPLETE
     run.meta.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     run.meta.suite_seconds = round(executed.seconds, 2)
-    run.save()
+    resume = f"`hab run --resume {run.path}` finishes the run"
+    try:
+        run.save()
+    except StorageError as e:
+        raise StorageError(
+            f"{executed.problem or e}; {executed.done} finished processes are stored; {resume}"
+        ) from None
     print_results(runs.load(run.path), args.json, args.reference)
-    if args.save_baseline:
+    if args.save_baseline and not executed.interrupted:
         saved = runs.save_baseline(run.path, run.path.parent, args.save_baseline)
         console.print(f"[dim]saved as baseline {escape(args.save_baseline)} ({escape(str(saved))})[/]")
     console.print(
         f"[dim]suite: {executed.done} engine processes in {executed.seconds:.1f} s"
         f" ({executed.failed} failed); engine build {ready.built.seconds:.1f} s; results in {escape(str(run.path))}[/]"
     )
+    if executed.problem:
+        raise StorageError(
+            f"{executed.problem}; {executed.done} finished processes are stored; once there is room, {resume}"
+        )
     if executed.interrupted:
         console.print(
             f"interrupted: the {executed.done} finished processes are stored; "
-            f"`hab run --resume {run.path}` finishes the run, `hab show {run.path}` shows what it has",
+            f"{resume}, `hab show {run.path}` shows what it has",
             markup=False,
         )
         return 130

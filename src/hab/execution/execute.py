@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from hab.errors import StorageError
 from hab.execution import noise
 from hab.execution.engines import Engines
 from hab.execution.process import Outcome
@@ -28,11 +29,16 @@ class Executed:
     failed: int
     seconds: float
     interrupted: bool
+    problem: str | None = None  # why it stopped early, when not by Ctrl-C (a result could not be stored)
 
     def then(self, later: "Executed") -> "Executed":
         """This stretch of a run and a later one together."""
         return Executed(
-            self.done + later.done, self.failed + later.failed, self.seconds + later.seconds, later.interrupted
+            self.done + later.done,
+            self.failed + later.failed,
+            self.seconds + later.seconds,
+            later.interrupted,
+            later.problem,
         )
 
 
@@ -73,7 +79,8 @@ def execute(
     skip: dict[tuple[str, str], Failure] | None = None,
 ) -> Executed:
     """Runs `units` (default: every unit of `plan`), handing each record to
-    `keep`; Ctrl-C stops after killing the current engine. Units whose
+    `keep`; Ctrl-C, or a record `keep` cannot store, stops after killing
+    the current engine. Units whose
     (cell, allocator) is in `skip` are not run but kept as failed with the
     failure given there."""
     started = time.monotonic()
@@ -94,7 +101,7 @@ def execute(
         transient=True,
         disable=not live,
     )
-    interrupted = False
+    interrupted, problem = False, None
     with progress:
         task = progress.add_task("running", total=total * weight, count=f"0/{total}")
         try:
@@ -109,7 +116,11 @@ def execute(
                     outcome = engines.run(plan.unit_spec(unit), unit, cell, plan.timeout)
                     contention = noise.between(before, noise.snapshot())
                     record = replace(record_of(unit, outcome), contention=contention)
-                keep(record)
+                try:
+                    keep(record)
+                except StorageError as e:
+                    interrupted, problem = True, str(e)
+                    break
                 done += 1
                 failed += not record.ok
                 progress.update(task, advance=weight, count=f"{done}/{total}")
@@ -117,4 +128,4 @@ def execute(
                     _report(console, unit, record, done, total, live)
         except KeyboardInterrupt:
             interrupted = True
-    return Executed(done, failed, time.monotonic() - started, interrupted)
+    return Executed(done, failed, time.monotonic() - started, interrupted, problem)

@@ -8,14 +8,18 @@ Layout of `<root>/<YYYYmmdd-HHMMSS>/`:
 
 Every file is written to a temporary name and renamed into place, so an
 interrupted run leaves only complete files: every finished unit survives.
+A write that fails (a full disk, a vanished directory) raises
+`StorageError`, which stops the run as interrupted, to be resumed.
 """
 
+import errno
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
-from hab.errors import UserError
+from hab.errors import StorageError, UserError
 from hab.records.run import RunMeta
 from hab.records.unit import UnitRecord, VerifyRecord
 
@@ -45,6 +49,22 @@ def new_id(root: Path) -> str:
     return name
 
 
+def _in_place(path: Path, data) -> bool:
+    """With the disk full, rewrites `path` in place in compact JSON if that
+    fits in the blocks it already has (a last resort for run.json's status,
+    not atomic); False if it cannot."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
+    try:
+        if len(text.encode()) > path.stat().st_size:
+            return False
+        with open(path, "r+b") as f:
+            f.write(text.encode())
+            f.truncate()
+        return True
+    except OSError:
+        return False
+
+
 class RunDir:
     """A run directory being written."""
 
@@ -56,26 +76,42 @@ class RunDir:
     def create(cls, root: Path, meta: RunMeta) -> "RunDir":
         """Creates `<root>/<meta.id>` (an id from `new_id`) with its run.json,
         and points `latest` at it."""
+        path = root / meta.id
         try:
             root.mkdir(parents=True, exist_ok=True)
-            path = root / meta.id
             (path / UNITS_DIR).mkdir(parents=True)
             run = cls(path, meta)
-            run.save()
+            write_json(path / RUN_FILE, meta.to_dict())
             _point_latest(root, path.name)
         except OSError as e:
+            shutil.rmtree(path, ignore_errors=True)  # nothing half-written stays
             raise UserError(f"cannot write results under {root}: {e.strerror or e}") from None
         return run
 
+    def _write(self, path: Path, data) -> None:
+        try:
+            write_json(path, data)
+        except OSError as e:
+            raise StorageError(f"cannot write {path}: {e.strerror or e}") from None
+
     def save(self) -> None:
-        write_json(self.path / RUN_FILE, self.meta.to_dict())
+        """Writes run.json; on a full disk, in place if it fits (see `_in_place`)."""
+        data = self.meta.to_dict()
+        try:
+            write_json(self.path / RUN_FILE, data)
+        except OSError as e:
+            if e.errno != errno.ENOSPC or not _in_place(self.path / RUN_FILE, data):
+                raise StorageError(f"cannot write {self.path / RUN_FILE}: {e.strerror or e}") from None
 
     def keep_unit(self, record: UnitRecord) -> None:
-        write_json(self.path / UNITS_DIR / f"{record.unit.id}.json", record.to_dict())
+        self._write(self.path / UNITS_DIR / f"{record.unit.id}.json", record.to_dict())
 
     def keep_verify(self, record: VerifyRecord) -> None:
-        (self.path / VERIFY_DIR).mkdir(exist_ok=True)
-        write_json(self.path / VERIFY_DIR / f"{record.unit.id}.json", record.to_dict())
+        try:
+            (self.path / VERIFY_DIR).mkdir(exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"cannot write {self.path / VERIFY_DIR}: {e.strerror or e}") from None
+        self._write(self.path / VERIFY_DIR / f"{record.unit.id}.json", record.to_dict())
 
 
 def _point_latest(root: Path, name: str) -> None:
