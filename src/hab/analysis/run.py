@@ -104,6 +104,7 @@ class RunResult:
     scaling: list[Group] = field(default_factory=list)  # cells differing only in threads
     boot_seconds: dict[str, Estimate] = field(default_factory=dict)  # guest target -> mean boot time
     busy: Busy | None = None  # how busy the machine was during the run
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # damaged unit files left out: (file, problem)
 
     def imprecise(self, target: float) -> list[tuple[str, str, float, int]]:
         """(cell, allocator, relative half-width, processes) of the pairs above
@@ -270,4 +271,6 @@ def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | N
     groups = scaling.groups(cells, stored.plan.allocators, settings.confidence, stored.meta.workloads)
     boot = _boot(stored, settings.confidence)
     busy = summarise_contention(list(stored.units.values()), {c.id: c for c in stored.plan.cells}, _cores(stored))
-    return RunResult(cells, ref, summary, settings, len(stored.units), len(stored.plan.units), groups, boot, busy)
+    return RunResult(
+        cells, ref, summary, settings, len(stored.units), len(stored.plan.units), groups, boot, busy, stored.skipped
+    )

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from hab.analysis import comparison
 from hab.analysis.run import DEFAULT_REFERENCE, analyse
-from hab.cli.common import width
+from hab.cli.common import skipped_warnings, width
 from hab.errors import UserError
 from hab.paths import RESULTS_ROOT
 from hab.records.run import RunStatus
@@ -89,7 +89,7 @@ def main(args) -> int:
     old_path, new_path = _runs(args)
     old, new = runs.load(old_path), runs.load(new_path)
     targets = _targets(args, old, new)
-    warnings = _refusals(args, old, new, old_path, new_path, targets)
+    warnings = _refusals(args, old, new, old_path, new_path, targets) + skipped_warnings(old) + skipped_warnings(new)
     relative_to = _relative_to(args, old, new)
     old_result, new_result = analyse(old), analyse(new)
     for name, result in (("A", old_result), ("B", new_result)):

@@ -63,6 +63,14 @@ def number(value: Any, where: str, minimum: float | None = None) -> int | float:
     return value
 
 
+def positive(value: Any, where: str) -> int | float:
+    """A finite number above zero."""
+    value = number(value, where)
+    if value <= 0:
+        raise RecordError(f"{where}: expected a number > 0, got {value:g}")
+    return value
+
+
 def optional_number(value: Any, where: str, minimum: float | None = None) -> int | float | None:
     return None if value is None else number(value, where, minimum)
 
@@ -75,6 +83,10 @@ def items(value: Any, where: str) -> list:
 
 def numbers(value: Any, where: str, minimum: float | None = None) -> tuple[int | float, ...]:
     return tuple(number(v, f"{where}[{i}]", minimum) for i, v in enumerate(items(value, where)))
+
+
+def positives(value: Any, where: str) -> tuple[int | float, ...]:
+    return tuple(positive(v, f"{where}[{i}]") for i, v in enumerate(items(value, where)))
 
 
 def texts(value: Any, where: str) -> tuple[str, ...]:

@@ -12,6 +12,10 @@ DRY = "dry"
 ParamValue = int | float | str
 
 
+IMPORTED = "imported"
+SAMPLING_MODES = ("auto", "linear", "flat", IMPORTED)
+
+
 @dataclass(frozen=True)
 class Sampling:
     """criterion-style sampling settings, in seconds. Imported runs have mode
@@ -28,11 +32,15 @@ class Sampling:
     @classmethod
     def from_dict(cls, data, where: str) -> "Sampling":
         f.table(data, where)
+        mode = f.text(data.get("mode"), f"{where}.mode")
+        if mode not in SAMPLING_MODES:
+            raise f.RecordError(f"{where}.mode: expected one of {', '.join(SAMPLING_MODES)}, got {mode!r}")
+        read = f.optional_number if mode == IMPORTED else f.number
         return cls(
-            f.text(data.get("mode"), f"{where}.mode"),
+            mode,
             f.integer(data.get("sample_size"), f"{where}.sample_size", 1),
-            f.optional_number(data.get("warm_up_time"), f"{where}.warm_up_time", 0),
-            f.optional_number(data.get("measurement_time"), f"{where}.measurement_time", 0),
+            read(data.get("warm_up_time"), f"{where}.warm_up_time", 0),
+            read(data.get("measurement_time"), f"{where}.measurement_time", 0),
         )
 
 

@@ -57,7 +57,7 @@ class AnalysisSettings:
             raise f.RecordError(f"{where}.confidence: expected a level in (0, 1), got {confidence:g}")
         return cls(
             f.integer(data.get("seed", cls.seed), f"{where}.seed"),
-            f.integer(data.get("nresamples", cls.nresamples), f"{where}.nresamples", 1),
+            f.integer(data.get("nresamples", cls.nresamples), f"{where}.nresamples", 100),
             confidence,
         )
 

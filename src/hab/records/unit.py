@@ -74,7 +74,7 @@ class Samples:
     @classmethod
     def from_dict(cls, data, where: str) -> "Samples":
         f.table(data, where)
-        samples = cls(f.numbers(data.get("iters"), f"{where}.iters", 1), f.numbers(data.get("ns"), f"{where}.ns", 0))
+        samples = cls(f.numbers(data.get("iters"), f"{where}.iters", 1), f.positives(data.get("ns"), f"{where}.ns"))
         if len(samples.iters) != len(samples.ns):
             raise f.RecordError(f"{where}: {len(samples.ns)} times for {len(samples.iters)} iteration counts")
         return samples

@@ -53,6 +53,8 @@ def render(result: RunResult, meta: RunMeta) -> str:
                 "targets",
             )
         },
+        "processes": {"stored": result.processes_done, "planned": result.processes_planned},
+        "skipped_files": [{"file": name, "problem": problem} for name, problem in result.skipped],
         "boot_seconds": {t: e.to_dict() for t, e in result.boot_seconds.items()},
         "busy": result.busy.to_dict() if result.busy else None,
         "suite": meta.suite,

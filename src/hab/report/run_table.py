@@ -193,6 +193,7 @@ def _run_heading(meta: RunMeta, result: RunResult) -> list[str]:
 
     return [
         f"run {meta.id}  suite {meta.suite_name}  status {meta.status} ({done}/{total} engine processes)",
+        *_skipped_lines(result),
         f"{_count(len(plan.cells), 'cell')} x {_count(len(plan.allocators), 'allocator')},"
         f" {_count(plan.repetitions, 'engine process', 'engine processes')} each;"
         f" sampling {s.mode}, {s.sample_size} samples, warm-up {s.warm_up_time:g} s,"
@@ -205,6 +206,14 @@ def _run_heading(meta: RunMeta, result: RunResult) -> list[str]:
         *_busy_lines(result),
         *_target_lines(meta, result),
     ]
+
+
+def _skipped_lines(result: RunResult, shown: int = 5) -> list[str]:
+    """Damaged unit files, which the figures leave out."""
+    lines = [f"WARNING: skipped damaged units/{name}: {problem}" for name, problem in result.skipped[:shown]]
+    if len(result.skipped) > shown:
+        lines.append(f"WARNING: and {len(result.skipped) - shown} more damaged unit files")
+    return lines
 
 
 def _percent(share: float | None) -> str:

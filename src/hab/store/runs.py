@@ -5,7 +5,7 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hab.errors import UserError
@@ -25,6 +25,7 @@ class StoredRun:
     path: Path
     meta: RunMeta
     units: dict[str, UnitRecord]  # unit id -> record
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (unit file, what is wrong with it)
 
     @property
     def plan(self) -> Plan:
@@ -70,11 +71,20 @@ def resolve_any(arg: str, root: Path) -> Path:
     raise UserError(f"no stored run or baseline called {arg!r} (baselines live in {root / BASELINES})")
 
 
-def _read(path: Path, parse):
-    """One stored file, parsed and validated; any problem names the file."""
+def _parse(path: Path, parse):
+    """One stored file, parsed and validated; raises RecordError naming the problem."""
     try:
-        return parse(json.loads(path.read_text()))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecordError) as e:
+        data = json.loads(path.read_bytes().decode())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RecordError(getattr(e, "strerror", None) or str(e)) from None
+    return parse(data)
+
+
+def _read(path: Path, parse):
+    """One stored file that the run cannot do without; any problem is an error naming the file."""
+    try:
+        return _parse(path, parse)
+    except RecordError as e:
         raise UserError(f"cannot read {path}: {e}") from None
 
 
@@ -87,11 +97,29 @@ def read_meta(path: Path) -> RunMeta:
     return meta
 
 
+def _unit(file: Path, planned: dict) -> UnitRecord:
+    """One unit file, which must hold the unit of the plan its name says."""
+    record = _parse(file, UnitRecord.from_dict)
+    unit = record.unit
+    if unit.id != file.stem:
+        raise RecordError(f"it holds unit {unit.id}, not {file.stem}")
+    if planned.get(unit.id) != unit:
+        raise RecordError(f"unit {unit.id} is not in the run's plan")
+    return record
+
+
 def load(path: Path) -> StoredRun:
-    """A stored run with its metadata and every unit record, validated."""
+    """A stored run with its metadata and every unit record, validated. A
+    damaged unit file is skipped and listed in `skipped` with its problem;
+    a damaged run.json is an error."""
     meta = read_meta(path)
-    units = {}
+    planned = {u.id: u for u in meta.plan.units}
+    units, skipped = {}, []
     for file in sorted((path / UNITS_DIR).glob("*.json")):
-        record = _read(file, UnitRecord.from_dict)
+        try:
+            record = _unit(file, planned)
+        except RecordError as e:
+            skipped.append((file.name, str(e)))
+            continue
         units[record.unit.id] = record
-    return StoredRun(path, meta, units)
+    return StoredRun(path, meta, units, skipped)

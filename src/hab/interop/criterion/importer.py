@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hab import __version__
 from hab.interop.criterion.tree import Bench, read
-from hab.records.plan import Cell, Plan, Sampling, Unit
+from hab.records.plan import IMPORTED, Cell, Plan, Sampling, Unit
 from hab.records.run import AllocatorInfo, ImportSource, RunMeta, RunStatus
 from hab.records.unit import EnginePlan, Samples, UnitRecord, Work
 from hab.store.rundir import RunDir, new_id
@@ -49,7 +49,7 @@ def import_tree(tree: Path, root: Path, label: str, baseline: str = "new") -> Ru
     cells = tuple(Cell(f"c{i:02d}", "criterion", {"benchmark": b.full_id}, None) for i, b in enumerate(benches))
     units = tuple(Unit(c.id, label, 0) for c in cells)
     sizes = sorted({len(b.iters) for b in benches})
-    plan = Plan(cells, (label,), 1, Sampling("imported", sizes[-1], None, None), 0.0, 0, units)
+    plan = Plan(cells, (label,), 1, Sampling(IMPORTED, sizes[-1], None, None), 0.0, 0, units)
     meta = RunMeta(
         id=new_id(root),
         status=RunStatus.COMPLETE,
