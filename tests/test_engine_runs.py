@@ -203,11 +203,40 @@ def test_an_engine_killed_mid_cell_fails_only_that_cell(binaries, tmp_path):
         (["--preset", "nope"], "unknown preset 'nope'"),
         (["--sample-size", "1"], "sample_size must be an integer >= 2"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        # issue 12's cases: NaN, infinity, absurd ranges, empty values, misleading messages
+        (["--timeout", "nan"], "--timeout: timeout must be a number of seconds in (0, 604800], got nan"),
+        (["--timeout", "inf"], "got inf"),
+        (["nan.toml"], "nan.toml: timeout must be a number of seconds in (0, 604800], got nan"),
+        (["--measurement-time", "1e300"], "measurement_time must be a number of seconds in [0, 3600], got 1e+300"),
+        (["--warm-up-time", "nan"], "warm_up_time must be a number of seconds in [0, 3600], got nan"),
+        (["--precision", "1%", "--budget", "nans"], "expected a positive duration of at most 30 days, got nans"),
+        (["--rss-interval", "inf"], "--rss-interval: 0 (off) or seconds in [0.001, 3600], got inf"),
+        (["--rss-interval", "nan"], "got nan"),
+        (["--repetitions", "100000000"], "repetitions must be an integer in 1..10000"),
+        (["empty.toml"], "allocators must be a non-empty list of names"),
+        (["binary.toml"], "binary.toml: not a suite: not UTF-8 text"),
+        (["both.toml"], "give preload (a shared object) or a crate (path or crate, with init), not both"),
+        (["-a", ""], "--allocators: empty value"),
+        (["-a", "system", "-w", ""], "--workloads: empty value"),
+        (["-a", "system", "-t", ""], "--threads: empty value"),
+        (["-a", "system", "--save-baseline", ""], "--save-baseline: empty value"),
+        (
+            ["-a", "system", "--preload", "a/b=/lib/x.so"],
+            "lowercase words (a-z, 0-9, _), got 'a/b'",
+        ),
+        (["-a", "system", "--preload", "../evil=/lib/x.so"], "got '../evil'"),
+        (["-a", "system", "--preload", "a" * 300 + "=/lib/x.so"], "allocator names are at most 40 characters, got 300"),
+        (["-a", "system", "-p", "keep_prob=nan"], "parameter keep_prob: expected a finite number, got 'nan'"),
     ],
 )
 @pytest.mark.slow
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(binaries, tmp_path, args, message):
     (tmp_path / "bad.toml").write_text("x = [\n")
+    bench = '[[benchmark]]\nworkload = "fastpath"\n'
+    (tmp_path / "nan.toml").write_text("timeout = nan\n" + bench)
+    (tmp_path / "empty.toml").write_text("allocators = []\n" + bench)
+    (tmp_path / "binary.toml").write_bytes(bytes(range(128, 256)))
+    (tmp_path / "both.toml").write_text('[allocator.x]\npath = "."\ninit = "X"\npreload = "/lib/x.so"\n' + bench)
     done = hab("run", *args, cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("hab: error: "), done.stderr

@@ -66,7 +66,7 @@ def test_conflicting_dependencies_are_refused():
     "text, message",
     [
         ("[Bad]\nabout='x'\nglobal='T'\ninit='T'", "lowercase"),
-        ("[dry]\nabout='x'\nglobal='T'\ninit='T'", "not 'dry'"),
+        ("[dry]\nabout='x'\nglobal='T'\ninit='T'", "is the name of the dry variant"),
         ("[a]\nabout='x'\nglobal='T'", "missing init"),
         ("[a]\nabout='x'\nglobal='T'\ninit='T'\ncolour='red'", "unknown keys colour"),
         ("[a", "cannot read allocator registry"),

@@ -122,6 +122,8 @@ def from_table(name: str, table, base: Path, where: str) -> Allocator:
     if not isinstance(table, dict):
         raise UserError(f"{where}: expected a table")
     if "preload" in table:
+        if {"path", "crate", "version", "init"} & set(table):
+            raise UserError(f"{where}: give preload (a shared object) or a crate (path or crate, with init), not both")
         return preload_allocator(name, table, base, where)
     return crate_allocator(name, table, base, where)
 

@@ -94,10 +94,18 @@ def load(engine: Path) -> dict[str, Allocator]:
     return entries
 
 
+#: Longest allocator name: it is part of binary, crate and file names.
+MAX_NAME = 40
+
+
 def check_name(name: str, where: str) -> None:
     """Allocator names are what users type and results are keyed by."""
-    if not _NAME.match(name) or name == DRY:
-        raise UserError(f"{where}: allocator names are lowercase words (a-z, 0-9, _), not '{DRY}'")
+    if name == DRY:
+        raise UserError(f"{where}: '{DRY}' is the name of the dry variant, not an allocator's")
+    if len(name) > MAX_NAME:
+        raise UserError(f"{where}: allocator names are at most {MAX_NAME} characters, got {len(name)}")
+    if not _NAME.match(name):
+        raise UserError(f"{where}: allocator names are lowercase words (a-z, 0-9, _), got {name!r}")
 
 
 def check_keys(entry: dict, allowed: set, required: set, where: str) -> None:

@@ -6,10 +6,23 @@ import sys
 from hab.cli.parser import parser
 from hab.errors import UserError
 
+#: Options whose empty value means something (`--resume` alone: the latest run).
+_MAY_BE_EMPTY = {"resume"}
+
+
+def _refuse_empty(args) -> None:
+    """An empty option value is a mistake (`-a ''` would otherwise mean "all")."""
+    for key, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if key not in _MAY_BE_EMPTY and any(isinstance(v, str) and not v.strip() for v in values):
+            name = key.upper() if key in ("run", "runs", "suite", "path", "dir") else "--" + key.replace("_", "-")
+            raise UserError(f"{name}: empty value")
+
 
 def main(argv=None) -> int:
     try:
         args = parser().parse_args(argv)
+        _refuse_empty(args)
         if args.command == "run":
             from hab.cli import run as command
         elif args.command == "show":

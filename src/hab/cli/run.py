@@ -27,7 +27,7 @@ from hab.store import ownership, runs
 from hab.store.rundir import RunDir, new_id
 from hab.suite import adaptive, values
 from hab.suite.plan import make_plan
-from hab.suite.suite import Suite, load_file, load_preset, narrow, parse_param_option, split_list
+from hab.suite.suite import MAX_PHASE_S, Suite, load_file, load_preset, narrow, parse_param_option, split_list
 
 #: Resamples for the interim looks of --precision (the final table uses the run's setting).
 INTERIM_RESAMPLES = 20_000
@@ -55,21 +55,21 @@ def _suite(args):
         raise UserError("give a suite file or --preset, not both")
     suite = load_file(Path(args.suite)) if args.suite else load_preset(args.preset or "default")
     threads = None
-    if args.threads:
+    if args.threads is not None:
         try:
             threads = [int(t) for t in split_list(args.threads, "--threads")]
         except ValueError:
             raise UserError(f"--threads: expected integers, got {args.threads!r}") from None
     return narrow(
         suite,
-        allocators=split_list(args.allocators, "--allocators") if args.allocators else None,
-        workloads=split_list(args.workloads, "--workloads") if args.workloads else None,
+        allocators=split_list(args.allocators, "--allocators") if args.allocators is not None else None,
+        workloads=split_list(args.workloads, "--workloads") if args.workloads is not None else None,
         params=[parse_param_option(p) for p in args.param],
         threads=threads,
         repetitions=args.repetitions,
         timeout=args.timeout,
         dry=False if args.no_dry else None,
-        targets=split_list(args.target, "--target") if args.target else None,
+        targets=split_list(args.target, "--target") if args.target is not None else None,
         guest={"memory": args.guest_memory, "vcpus": args.vcpus, "accel": args.accel},
         sample_size=args.sample_size,
         warm_up_time=args.warm_up_time,
@@ -211,7 +211,7 @@ def _check_targets(suite, args) -> None:
 
 def _check_options(args) -> None:
     """Option checks that need neither a build nor a suite."""
-    if args.save_baseline:
+    if args.save_baseline is not None:
         runs.baseline_path(paths.RESULTS_ROOT, args.save_baseline)  # checks the name before running
     try:
         if args.precision:
@@ -224,8 +224,8 @@ def _check_options(args) -> None:
         raise UserError("--budget only applies with --precision")
     if args.latency is not None and not 1 <= args.latency <= 1_000_000:
         raise UserError("--latency: EVERY must be in 1..1000000")
-    if args.rss_interval < 0 or 0 < args.rss_interval < 0.001:
-        raise UserError("--rss-interval: 0 (off) or at least 0.001 seconds")
+    if not (args.rss_interval == 0 or 0.001 <= args.rss_interval <= MAX_PHASE_S):
+        raise UserError(f"--rss-interval: 0 (off) or seconds in [0.001, {MAX_PHASE_S:g}], got {args.rss_interval:g}")
 
 
 def prepare(args, console) -> Prepared:
@@ -240,7 +240,7 @@ def prepare(args, console) -> Prepared:
         args.init,
         args.global_type,
         args.setup,
-        split_list(args.features, "--features") if args.features else None,
+        split_list(args.features, "--features") if args.features is not None else None,
         args.name,
         args.preload,
     )
@@ -349,7 +349,7 @@ def _finish(args, ready: Prepared, run: RunDir, console, executed: Executed) -> 
             f"{executed.problem or e}; {executed.done} finished processes are stored; {resume}"
         ) from None
     print_results(runs.load(run.path), args.json, args.reference)
-    if args.save_baseline and not executed.interrupted:
+    if args.save_baseline is not None and not executed.interrupted:
         saved = runs.save_baseline(run.path, run.path.parent, args.save_baseline)
         console.print(f"[dim]saved as baseline {escape(args.save_baseline)} ({escape(str(saved))})[/]")
     console.print(

@@ -22,6 +22,9 @@ DEFAULT_BUDGET = 600.0
 Imprecise = tuple[str, str, float, int]
 
 
+MAX_BUDGET_S = 30 * 24 * 3600.0
+
+
 def parse_precision(text: str) -> float:
     """`1%` or `0.01` -> 0.01."""
     value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
@@ -34,9 +37,10 @@ def parse_duration(text: str) -> float:
     """`90`, `90s`, `10m`, `1.5h` -> seconds."""
     factor = {"s": 1, "m": 60, "h": 3600}.get(text[-1:], None)
     value = float(text[:-1]) if factor else float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"expected a positive duration, got {text}")
-    return value * (factor or 1)
+    seconds = value * (factor or 1)
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_BUDGET_S:
+        raise ValueError(f"expected a positive duration of at most 30 days, got {text}")
+    return seconds
 
 
 def _needed(h: float, processes: int, target: float) -> int:

@@ -15,6 +15,10 @@ from hab.records.target import ACCELERATORS, NATIVE, TARGETS
 from hab.suite.values import parse_size
 
 _SAMPLING_MODES = ("auto", "linear", "flat")
+#: Upper bounds of user-given figures: beyond them a value is a typo, not a plan.
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+MAX_PHASE_S = 3600.0  # warm-up or measurement time of one engine process
+MAX_REPETITIONS = 10_000
 _TOP_KEYS = {
     "name",
     "allocators",
@@ -87,6 +91,8 @@ def load_file(path: Path) -> Suite:
         text = path.read_text()
     except OSError as e:
         raise UserError(f"cannot read suite {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a suite: not UTF-8 text") from None
     return parse(text, str(path), path.resolve().parent)
 
 
@@ -124,11 +130,24 @@ def check_sampling(s: Sampling, where: str) -> Sampling:
         raise UserError(f"{where}: sample_size must be an integer >= 2, got {s.sample_size!r}")
     for name in ("warm_up_time", "measurement_time"):
         value = getattr(s, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise UserError(f"{where}: {name} must be a number of seconds >= 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_PHASE_S:
+            raise UserError(f"{where}: {name} must be a number of seconds in [0, {MAX_PHASE_S:g}], got {value!r}")
     if s.measurement_time <= 0:
         raise UserError(f"{where}: measurement_time must be > 0 seconds")
     return replace(s, warm_up_time=float(s.warm_up_time), measurement_time=float(s.measurement_time))
+
+
+def check_timeout(value, where: str) -> float:
+    """Seconds an engine process may run: a finite positive number, at most a week."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT_S:
+        raise UserError(f"{where}: timeout must be a number of seconds in (0, {MAX_TIMEOUT_S:g}], got {value!r}")
+    return float(value)
+
+
+def check_repetitions(value, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REPETITIONS:
+        raise UserError(f"{where}: repetitions must be an integer in 1..{MAX_REPETITIONS}, got {value!r}")
+    return value
 
 
 def _defined(tables, where: str, base: Path) -> tuple:
@@ -206,14 +225,13 @@ def parse(text: str, where: str, base: Path | None = None) -> Suite:
         grid = {k: _grid_values(v, f"{bw}: param {k}") for k, v in params.items()}
         benchmarks.append(Benchmark(b["workload"], grid))
     allocators = data.get("allocators")
-    if allocators is not None and (not isinstance(allocators, list) or not all(isinstance(a, str) for a in allocators)):
-        raise UserError(f"{where}: allocators must be a list of names")
-    repetitions = data.get("repetitions", 1)
-    if not isinstance(repetitions, int) or isinstance(repetitions, bool) or repetitions < 1:
-        raise UserError(f"{where}: repetitions must be an integer >= 1")
+    if allocators is not None and (
+        not isinstance(allocators, list) or not allocators or not all(isinstance(a, str) and a for a in allocators)
+    ):
+        raise UserError(f"{where}: allocators must be a non-empty list of names (leave it out for all of them)")
+    repetitions = check_repetitions(data.get("repetitions", 1), where)
     timeout = data.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise UserError(f"{where}: timeout must be a positive number of seconds")
+    timeout = check_timeout(timeout, where) if timeout is not None else None
     dry = data.get("dry", True)
     if not isinstance(dry, bool):
         raise UserError(f"{where}: dry must be true or false")
@@ -226,7 +244,7 @@ def parse(text: str, where: str, base: Path | None = None) -> Suite:
         dry=dry,
         targets=check_targets(data["targets"], f"{where}: targets") if "targets" in data else (NATIVE,),
         guest=_guest(data.get("guest", {}), where),
-        timeout=float(timeout) if timeout is not None else None,
+        timeout=timeout,
         sampling=_sampling(data.get("sampling", {}), where),
         defined=_defined(data.get("allocator", {}), where, base or Path.cwd()),
     )
@@ -277,13 +295,9 @@ def narrow(
             raise UserError(f"--threads: thread counts must be >= 1, got {','.join(map(str, threads))}")
         changes["threads"] = tuple(threads)
     if repetitions is not None:
-        if repetitions < 1:
-            raise UserError("--repetitions must be >= 1")
-        changes["repetitions"] = repetitions
+        changes["repetitions"] = check_repetitions(repetitions, "--repetitions")
     if timeout is not None:
-        if timeout <= 0:
-            raise UserError("--timeout must be a positive number of seconds")
-        changes["timeout"] = timeout
+        changes["timeout"] = check_timeout(timeout, "--timeout")
     if dry is not None:
         changes["dry"] = dry
     if targets is not None:

@@ -2,6 +2,7 @@
 showing them. Ranges are the engine's to check (`engine --check`); this
 module only turns text into the type a parameter declares."""
 
+import math
 import re
 
 from hab.errors import UserError
@@ -49,9 +50,9 @@ def coerce(param: ParamInfo, value, source: str):
                 return value
             raise ValueError(f"expected a size, got {value!r}")
         if kind == "float":
-            if isinstance(value, (int, float, str)):
-                return float(value)
-            raise ValueError(f"expected a number, got {value!r}")
+            if isinstance(value, (int, float, str)) and math.isfinite(number := float(value)):
+                return number
+            raise ValueError(f"expected a finite number, got {value!r}")
         if kind == "choice":
             if isinstance(value, str):
                 return value

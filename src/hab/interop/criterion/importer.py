@@ -61,7 +61,8 @@ def import_tree(tree: Path, root: Path, label: str, baseline: str = "new") -> Ru
         hab_version=__version__,
         source=ImportSource("criterion", str(tree.resolve()), baseline),
     )
+    records = [_record(unit, bench) for unit, bench in zip(units, benches, strict=True)]
     run = RunDir.create(root, meta)
-    for unit, bench in zip(units, benches, strict=True):
-        run.keep_unit(_record(unit, bench))
+    for record in records:
+        run.keep_unit(record)
     return run

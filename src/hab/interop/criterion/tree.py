@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hab.errors import UserError
+from hab.records import fields as f
 
 _OLD_KEYS = {
     "Mean": "mean",
@@ -40,12 +41,14 @@ class Bench:
 
 def _load(path: Path):
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"cannot read {path}: {e}") from None
+        return json.loads(path.read_bytes().decode())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
 
 
-def _sample(path: Path) -> tuple[bool | None, list, list]:
+def _sample(path: Path) -> tuple[bool, tuple, tuple]:
+    """Whether the samples are linear, their iteration counts and times (ns),
+    each finite and above zero."""
     data = _load(path)
     if isinstance(data, list) and len(data) == 2:
         iters, times = data
@@ -55,18 +58,40 @@ def _sample(path: Path) -> tuple[bool | None, list, list]:
         mode = data.get("sampling_mode")
     else:
         raise UserError(f"{path}: not a criterion sample file")
+    try:
+        iters, times = f.positives(iters, "iters"), f.positives(times, "times")
+    except f.RecordError as e:
+        raise UserError(f"{path}: {e}") from None
     if len(iters) != len(times) or len(iters) < 2:
         raise UserError(f"{path}: needs as many times as iteration counts, at least two")
-    if mode is None:  # before sampling modes, criterion always sampled linearly
-        return True, iters, times
-    return mode == "Linear", iters, times
+    # Before sampling modes, criterion always sampled linearly.
+    return mode is None or mode == "Linear", tuple(map(float, iters)), tuple(map(float, times))
 
 
 def _estimates(path: Path) -> dict:
     if not path.is_file():
         return {}
     data = _load(path)
-    return {_OLD_KEYS.get(k, k): v for k, v in data.items() if v is not None}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: not a criterion estimates file")
+    return {_OLD_KEYS.get(k, k): v for k, v in data.items() if isinstance(v, dict)}
+
+
+def _info(path: Path) -> dict:
+    """benchmark.json's ids and throughput, checked."""
+    if not path.is_file():
+        return {}
+    data = _load(path)
+    try:
+        f.table(data, "benchmark.json")
+        for key in ("full_id", "group_id", "function_id", "value_str"):
+            f.optional_text(data.get(key), key)
+        throughput = f.optional_table(data.get("throughput"), "throughput")
+        for kind, count in (throughput or {}).items():
+            f.positive(count, f"throughput.{kind}")
+    except f.RecordError as e:
+        raise UserError(f"{path}: {e}") from None
+    return data
 
 
 def read(root: Path, baseline: str = "new") -> list[Bench]:
@@ -78,20 +103,20 @@ def read(root: Path, baseline: str = "new") -> list[Bench]:
         base_dir = sample.parent
         bench_dir = base_dir.parent
         rel = bench_dir.relative_to(root).as_posix()
-        info = _load(base_dir / "benchmark.json") if (base_dir / "benchmark.json").is_file() else {}
+        info = _info(base_dir / "benchmark.json")
         parts = rel.split("/")
         linear, iters, times = _sample(sample)
         benches.append(
             Bench(
                 directory=rel,
-                full_id=info.get("full_id", rel),
-                group_id=info.get("group_id", parts[0]),
+                full_id=info.get("full_id") or rel,
+                group_id=info.get("group_id") or parts[0],
                 function_id=info.get("function_id", parts[1] if len(parts) > 1 else None),
                 value_str=info.get("value_str", "/".join(parts[2:]) or None),
-                throughput=info.get("throughput"),
+                throughput=info.get("throughput") or None,
                 linear=linear,
-                iters=tuple(float(i) for i in iters),
-                times=tuple(float(t) for t in times),
+                iters=iters,
+                times=times,
                 estimates=_estimates(base_dir / "estimates.json"),
             )
         )
