@@ -44,15 +44,16 @@ def test_a_complete_run_is_ok_even_with_kernel_noise_between_records(tmp_path):
     assert UnitRecord.from_dict(record.to_dict()) == record
 
 
-def test_signal_is_reported_with_the_last_stderr_line(tmp_path):
+def test_signal_is_reported_with_the_last_stderr_line_and_out_of_memory_with_its_own(tmp_path):
     body = (
         emit(GOOD[:4])
-        + "sys.stderr.write('memory allocation of 64 bytes failed\\n'); sys.stderr.flush()\n"
-        + "os.kill(os.getpid(), signal.SIGABRT)\n"
+        + "sys.stderr.write('memory allocation of 64 bytes failed\\n')\n"
+        + "sys.stderr.write('fatal runtime error: skipping backtrace printing to avoid potential recursion\\n')\n"
+        + "sys.stderr.flush(); os.kill(os.getpid(), signal.SIGABRT)\n"
     )
     outcome = run_engine(fake_engine(tmp_path, body), timeout=30)
     assert outcome.failure.kind is Kind.OUT_OF_MEMORY
-    assert outcome.failure.reason == "killed by SIGABRT: memory allocation of 64 bytes failed"
+    assert outcome.failure.reason == "out of memory: memory allocation of 64 bytes failed (killed by SIGABRT)"
     crash = run_engine(fake_engine(tmp_path, "os.kill(os.getpid(), signal.SIGSEGV)\n"), timeout=30)
     assert crash.failure.kind is Kind.SIGNAL and crash.failure.reason == "killed by SIGSEGV"
     assert len([r for r in outcome.records if r["type"] == "sample"]) == 1

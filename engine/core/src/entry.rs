@@ -180,11 +180,12 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
     if spec.verify {
         let deadline = spec.sampling.warm_up_ns();
         let (mut iters, mut ns) = (0u64, 0u64);
-        while iters == 0 || ns < deadline {
+        while iters == 0 || verify::more(ns, deadline) {
             ns += time(1);
             iters += 1;
         }
         drop(workload);
+        verify::finish();
         let (allocations, checked_bytes) = verify::counts();
         Record::Verified { iters, allocations, checked_bytes }.emit(out);
         Record::Done { wall_ns: started.elapsed().as_nanos() as u64 }.emit(out);

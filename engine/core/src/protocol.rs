@@ -121,6 +121,8 @@ pub enum ErrorKind {
     Panic,
     /// Verify mode found the allocator misbehaving (exit status 3).
     Corrupt,
+    /// Verify mode found the allocator keeping freed memory (exit status 4).
+    Leak,
 }
 
 impl ErrorKind {
@@ -130,6 +132,7 @@ impl ErrorKind {
             ErrorKind::Runtime => 1,
             ErrorKind::Panic => 101,
             ErrorKind::Corrupt => 3,
+            ErrorKind::Leak => 4,
         }
     }
 }

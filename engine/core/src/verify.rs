@@ -13,32 +13,70 @@
 //! the pattern's own byte in verify mode and bulk writers skip their
 //! writes, so any other change to a live block is the allocator's doing.
 //!
+//! Every live block is also checked whenever the allocations since the
+//! last sweep outnumber the live blocks (at least [`SWEEP_EVERY`]), so a
+//! block damaged while it lives long is found then, not only at its free.
+//! A sweep also compares the resident set with the live bytes: memory that
+//! grows far past what is alive means the allocator does not give freed
+//! blocks back ([`leaking`]); the end of the run checks the same.
+//!
 //! The first failure ends the process with an `error` record of kind
-//! `corrupt` naming it: after a corruption nothing else the process does can
-//! be trusted. Verification is never timed.
+//! `corrupt` (or `leak`) naming it: after a corruption nothing else the
+//! process does can be trusted. Verification is never timed.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use crate::protocol::{ErrorKind, Record};
+use crate::rusage;
 
 static ON: AtomicBool = AtomicBool::new(false);
-/// Live blocks as (start, end) address ranges, sorted. A vector reserved
-/// once, not a tree: a tree's small nodes would come from the allocator
-/// under test, which may hand them out twice.
-static LIVE: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+/// A live block: its address range, and whether its pattern is in place yet.
+#[derive(Clone, Copy)]
+struct Entry {
+    start: usize,
+    end: usize,
+    filled: bool,
+}
+
+/// Live blocks, sorted by address, and the bytes they hold. A vector
+/// reserved once, not a tree: a tree's small nodes would come from the
+/// allocator under test, which may hand them out twice.
+struct Table {
+    blocks: Vec<Entry>,
+    bytes: u64,
+    peak_bytes: u64,
+}
+
+static LIVE: Mutex<Table> = Mutex::new(Table { blocks: Vec::new(), bytes: 0, peak_bytes: 0 });
 /// Live blocks the table holds before it has to grow.
 const RESERVED_BLOCKS: usize = 1 << 20;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 static CHECKED_BYTES: AtomicU64 = AtomicU64::new(0);
+static SINCE_SWEEP: AtomicU64 = AtomicU64::new(0);
+/// Least allocations between two sweeps of every live block.
+pub const SWEEP_EVERY: u64 = 1024;
+/// Resident set at `enable`, KiB (0: unknown).
+static START_RSS_KIB: AtomicU64 = AtomicU64::new(0);
+/// Growth of the resident set that is a leak when it also exceeds
+/// [`LEAK_FACTOR`] times the most bytes ever live at once.
+pub const LEAK_FLOOR_BYTES: u64 = 64 << 20;
+pub const LEAK_FACTOR: u64 = 8;
+/// Allocations between two looks at the resident set (a read of /proc).
+const GROWTH_EVERY: u64 = 64;
+/// Verify runs check at least this many allocations (within [`MAX_EXTRA_NS`]
+/// past their time), so that a fault one allocation in thousands shows.
+pub const MIN_ALLOCATIONS: u64 = 20_000;
+pub const MAX_EXTRA_NS: u64 = 10_000_000_000;
 
 /// Alignments verify mode rotates through (a workload's own is kept if larger).
 const ALIGN_LADDER: [usize; 8] = [8, 16, 32, 64, 128, 256, 1024, 4096];
 
 /// Switches verification on for the rest of the process.
 pub fn enable() {
-    lock().reserve(RESERVED_BLOCKS);
+    lock().blocks.reserve(RESERVED_BLOCKS);
+    START_RSS_KIB.store(rusage::rss_kib().unwrap_or(0), Relaxed);
     ON.store(true, Relaxed);
 }
 
@@ -122,15 +160,99 @@ fn mismatch(addr: usize, len: usize, pattern_addr: usize, pattern_size: usize) -
 }
 
 /// Reports the first failure and ends the process.
-fn fail(message: String) -> ! {
+fn fail_as(kind: ErrorKind, message: String) -> ! {
     let mut out = std::io::stdout().lock();
-    Record::Error { kind: ErrorKind::Corrupt, message }.emit(&mut out);
+    Record::Error { kind, message }.emit(&mut out);
     let _ = out.flush();
-    std::process::exit(ErrorKind::Corrupt.exit_code())
+    std::process::exit(kind.exit_code())
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Vec<(usize, usize)>> {
+fn fail(message: String) -> ! {
+    fail_as(ErrorKind::Corrupt, message)
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Table> {
     LIVE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Checks every live block's pattern; `when` names the moment for the message.
+fn sweep(table: &Table, when: &str) {
+    for e in table.blocks.iter().filter(|e| e.filled) {
+        let size = e.end - e.start;
+        if let Some((k, got, want)) = mismatch(e.start, size, e.start, size) {
+            fail(format!(
+                "block of {size} bytes at {:#x} changed while live: byte {k} is {got:#04x}, expected {want:#04x} (found at {when})",
+                e.start
+            ));
+        }
+    }
+}
+
+/// Ends the run as a leak if memory grew far past what was ever live.
+fn check_growth(peak_live: u64, when: &str) {
+    if let Some(grown) = leaking(peak_live) {
+        fail_as(
+            ErrorKind::Leak,
+            format!(
+                "resident memory grew by {} MiB while at most {} of blocks were live at once (found at {when}): \
+                 freed memory is not reused",
+                grown >> 20,
+                human_bytes(peak_live)
+            ),
+        );
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 10 << 20 => format!("{} MiB", n >> 20),
+        n if n >= 10 << 10 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// Bytes the resident set grew since `enable`, when that is a leak given
+/// `peak_live` bytes alive at most; None where RSS is unknown (Hermit).
+fn leaking(peak_live: u64) -> Option<u64> {
+    let start = START_RSS_KIB.load(Relaxed);
+    let now = rusage::rss_kib()?;
+    let grown = now.saturating_sub(start) << 10;
+    (start > 0 && grown > LEAK_FLOOR_BYTES.max(LEAK_FACTOR * peak_live)).then_some(grown)
+}
+
+/// Sweeps the live blocks when enough allocations passed since the last
+/// sweep; looks at the resident set every [`GROWTH_EVERY`] allocations.
+fn maybe_sweep() {
+    let n = SINCE_SWEEP.fetch_add(1, Relaxed) + 1;
+    if n.is_multiple_of(GROWTH_EVERY) {
+        let peak = lock().peak_bytes;
+        check_growth(peak, "an allocation");
+    }
+    if n < SWEEP_EVERY {
+        return;
+    }
+    let table = lock();
+    if n < table.blocks.len() as u64 {
+        return;
+    }
+    SINCE_SWEEP.store(0, Relaxed);
+    sweep(&table, "a sweep of live blocks");
+}
+
+/// The last checks of a run, once the workload gave back its blocks.
+pub fn finish() {
+    let table = lock();
+    sweep(&table, "the end of the run");
+    check_growth(table.peak_bytes, "the end of the run");
+}
+
+/// Whether a verify run that has checked for `ns` nanoseconds, with `deadline`
+/// its planned time, should go on: to its time, and past it (for at most
+/// [`MAX_EXTRA_NS`]) until [`MIN_ALLOCATIONS`] allocations were checked. A
+/// run with no time (`deadline` 0) checks one iteration.
+pub fn more(ns: u64, deadline: u64) -> bool {
+    let short = ALLOCATIONS.load(Relaxed) < MIN_ALLOCATIONS;
+    ns < deadline || (deadline > 0 && short && ns < deadline.saturating_add(MAX_EXTRA_NS))
 }
 
 /// Checks a block the allocator just returned (`zeroed`: from
@@ -151,25 +273,39 @@ pub fn admit(addr: usize, size: usize, align: usize, zeroed: bool) {
     }
     let end = addr + size;
     {
-        let mut live = lock();
-        let at = live.partition_point(|&(s, _)| s < addr);
-        let before = at.checked_sub(1).map(|i| live[i]).filter(|&(_, e)| e > addr);
-        let after = live.get(at).copied().filter(|&(s, _)| s < end);
-        if let Some((s, e)) = before.or(after) {
-            fail(format!("allocation of {size} bytes at {addr:#x}..{end:#x} overlaps the live block {s:#x}..{e:#x}"));
+        let mut table = lock();
+        let live = &mut table.blocks;
+        let at = live.partition_point(|e| e.start < addr);
+        let before = at.checked_sub(1).map(|i| live[i]).filter(|e| e.end > addr);
+        let after = live.get(at).copied().filter(|e| e.start < end);
+        if let Some(e) = before.or(after) {
+            fail(format!(
+                "allocation of {size} bytes at {addr:#x}..{end:#x} overlaps the live block {:#x}..{:#x}",
+                e.start, e.end
+            ));
         }
-        live.insert(at, (addr, end));
+        live.insert(at, Entry { start: addr, end, filled: false });
+        table.bytes += size as u64;
+        table.peak_bytes = table.peak_bytes.max(table.bytes);
     }
     fill(addr, size);
+    {
+        let mut table = lock();
+        if let Ok(at) = table.blocks.binary_search_by_key(&addr, |e| e.start) {
+            table.blocks[at].filled = true;
+        }
+    }
+    maybe_sweep();
 }
 
 /// Checks a block about to be freed (or resized: `what`) and forgets it.
 pub fn release(addr: usize, size: usize, what: &str) {
     {
-        let mut live = lock();
-        match live.binary_search_by_key(&addr, |&(s, _)| s) {
+        let mut table = lock();
+        match table.blocks.binary_search_by_key(&addr, |e| e.start) {
             Ok(at) => {
-                live.remove(at);
+                let e = table.blocks.remove(at);
+                table.bytes -= (e.end - e.start) as u64;
             }
             Err(_) => fail(format!("{what} of {addr:#x}, which is not a live block")),
         }

@@ -16,6 +16,12 @@ fn verify_mode_checks_instead_of_sampling() {
     assert_eq!(allocations, 4);
     assert!(checked_bytes >= 4 * 4096, "every grown buffer was checked");
     assert!(matches!(recs[2], Record::Done { .. }) && recs.len() == 3);
+    // With time to fill, a run goes on past its time until enough allocations were checked.
+    let spec = spec.replace(r#""warm_up_time":0"#, r#""warm_up_time":0.001"#);
+    let (result, recs) = command_records("test", &[&spec]);
+    result.unwrap();
+    let Record::Verified { allocations, .. } = recs[1] else { panic!("{recs:?}") };
+    assert!(allocations >= hab_engine::verify::MIN_ALLOCATIONS, "{allocations}");
     let (result, _) =
         command_records("test", &["--check", r#"{"protocol":1,"workload":"fastpath","verify":true,"dry":true}"#]);
     assert_eq!(result.unwrap_err().0, ErrorKind::Spec);

@@ -259,9 +259,11 @@ def prepare(args, console) -> Prepared:
         t: names + ([registry.SYSTEM] if suite.dry and registry.SYSTEM not in names else [])
         for t, names in per_target.items()
     }
-    native = with_dry.pop(NATIVE, [registry.SYSTEM])  # the system binary answers --describe and --check
-    built = engine.build(eng, native or [registry.SYSTEM], console, chosen.known, guests=with_dry)
-    probe = built.binaries[registry.SYSTEM] if registry.SYSTEM in built.binaries else built.binaries[native[0]]
+    native = with_dry.pop(NATIVE, [])
+    # The system binary answers --describe and --check: a broken allocator under test must not.
+    native += [registry.SYSTEM] if registry.SYSTEM not in native else []
+    built = engine.build(eng, native, console, chosen.known, guests=with_dry)
+    probe = built.binaries[registry.SYSTEM]
     needed = allocators + ([registry.SYSTEM] if suite.dry and registry.SYSTEM not in allocators else [])
     return Prepared(
         suite,

@@ -22,7 +22,7 @@ from hab.suite.values import format_size
 
 STDERR_KEPT = 4000  # characters of stderr stored with a unit
 #: What Rust's default allocation error handler prints before it aborts.
-_ALLOCATION_FAILED = re.compile(r"^memory allocation of \d+ bytes failed", re.MULTILINE)
+_ALLOCATION_FAILED = re.compile(r"memory allocation of \d+ bytes failed", re.MULTILINE)
 
 
 @dataclass
@@ -88,13 +88,17 @@ def judge(exit_code: int, parsed: Parsed, stderr: str, preload: str | None = Non
     message = str(error.get("message", "")) if error else ""
     if error and error.get("kind") == "corrupt":
         return Failure(FailureKind.CORRUPT, f"corrupt: {message}")
+    if error and error.get("kind") == "leak":
+        return Failure(FailureKind.LEAK, f"leak: {message}")
     if preload and parsed.first("hello") and (problem := _preload_problem(parsed, preload)):
         return Failure(FailureKind.PRELOAD, problem)
     detail = message or _last_line(stderr)
     if exit_code < 0:
         reason = f"killed by {_signal_name(-exit_code)}"
-        kind = FailureKind.OUT_OF_MEMORY if _ALLOCATION_FAILED.search(stderr) else FailureKind.SIGNAL
-        return Failure(kind, f"{reason}: {detail}" if detail else reason)
+        failed = _ALLOCATION_FAILED.search(stderr)  # anywhere: a backtrace note may follow it
+        if failed:
+            return Failure(FailureKind.OUT_OF_MEMORY, f"out of memory: {failed.group(0)} ({reason})")
+        return Failure(FailureKind.SIGNAL, f"{reason}: {detail}" if detail else reason)
     if exit_code > 0:
         return Failure(FailureKind.EXIT, detail or f"exit status {exit_code}")
     problem = _protocol_problem(parsed)

@@ -1,8 +1,8 @@
 """`hab run --verify`: one untimed engine process per (cell, allocator) in
 verify mode before anything is timed (see the engine's `verify` module).
 
-A pair whose check fails, as `corrupt` with the engine's first finding or
-by failing in any other way, is never timed: its timed units are stored as
+A pair whose check fails, as `corrupt` or `leak` with the engine's first
+finding or by failing in any other way, is never timed: its timed units are stored as
 failed with that reason, and the run goes on with the other pairs.
 """
 
@@ -18,6 +18,9 @@ from hab.records.unit import VerifyRecord
 
 #: Least seconds of checked iterations per pair (the engine runs at least one).
 MIN_SECONDS = 0.1
+#: Seconds past its time that the engine may go on to check enough
+#: allocations (the engine's verify::MAX_EXTRA_NS): added to the timeout.
+EXTRA_SECONDS = 10.0
 
 
 def verify_spec(plan: Plan, unit: Unit) -> dict:
@@ -31,8 +34,9 @@ def verify_spec(plan: Plan, unit: Unit) -> dict:
 
 
 def _as_verdict(failure: Failure) -> Failure:
-    """A failed check: corrupt as the engine found it, anything else as a failed verification."""
-    if failure.kind is FailureKind.CORRUPT:
+    """A failed check: corrupt or leak as the engine found it, anything else
+    as a failed verification."""
+    if failure.kind in (FailureKind.CORRUPT, FailureKind.LEAK):
         return failure
     return Failure(FailureKind.UNVERIFIED, f"verification failed: {failure.reason}")
 
@@ -49,7 +53,7 @@ def verify(
         for n, (cell, allocator) in enumerate(pairs, 1):
             status.update(f"verifying {cell} {allocator} ({n}/{len(pairs)})")
             unit = Unit(cell, allocator, 0)
-            outcome = engines.run(verify_spec(plan, unit), unit, plan.cell(cell), plan.timeout)
+            outcome = engines.run(verify_spec(plan, unit), unit, plan.cell(cell), plan.timeout + EXTRA_SECONDS)
             keep(VerifyRecord(unit, outcome.failure, outcome.exit_code, tuple(outcome.records), outcome.stderr))
             verdict = verdicts[f"{cell}/{allocator}"] = None if outcome.ok else _as_verdict(outcome.failure)
             if verdict is not None:

@@ -15,6 +15,7 @@ class FailureKind(StrEnum):
     OUT_OF_MEMORY = "out-of-memory"  # over --max-rss, or an allocation failed
     PRELOAD = "preload"  # the LD_PRELOAD did not replace malloc
     CORRUPT = "corrupt"  # verify mode found a bad block
+    LEAK = "leak"  # verify mode found memory growing far past the live blocks
     UNVERIFIED = "unverified"  # the verify process failed in another way
     UNCLASSIFIED = "unclassified"  # stored by a hab that did not record kinds
 

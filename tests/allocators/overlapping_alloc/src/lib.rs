@@ -1,6 +1,7 @@
-//! A deliberately broken allocator for hab's verify-mode tests: every 64th
-//! request of 16..=256 bytes gets a block it handed out recently and that
-//! is still alive (large enough and suitably aligned), so two live blocks
+//! A deliberately broken allocator for hab's verify-mode tests: every
+//! `EVERY`-th (default 64th) request of 16..=256 bytes gets a block it
+//! handed out recently and that is still alive (large enough and suitably
+//! aligned), so two live blocks
 //! overlap. It only breaks that size band, where a workload's blocks are
 //! and the engine's own buffers mostly are not.
 //!
@@ -10,20 +11,19 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-const EVERY: u64 = 64;
 const BAND: std::ops::RangeInclusive<usize> = 16..=256;
 const RECENT: usize = 16;
 const SLOTS: usize = 1024;
 
-pub struct Overlapping {
+pub struct Overlapping<const EVERY: u64 = 64> {
     requests: AtomicU64,
     next: AtomicUsize,
     recent: [(AtomicUsize, AtomicUsize); RECENT], // (address, size) of recent live blocks
     duplicates: [AtomicUsize; SLOTS],
 }
 
-impl Overlapping {
-    pub const fn new() -> Overlapping {
+impl<const EVERY: u64> Overlapping<EVERY> {
+    pub const fn new() -> Self {
         Overlapping {
             requests: AtomicU64::new(0),
             next: AtomicUsize::new(0),
@@ -61,13 +61,13 @@ impl Overlapping {
     }
 }
 
-impl Default for Overlapping {
+impl<const EVERY: u64> Default for Overlapping<EVERY> {
     fn default() -> Self {
         Overlapping::new()
     }
 }
 
-unsafe impl GlobalAlloc for Overlapping {
+unsafe impl<const EVERY: u64> GlobalAlloc for Overlapping<EVERY> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if !BAND.contains(&layout.size()) {
             return System.alloc(layout);

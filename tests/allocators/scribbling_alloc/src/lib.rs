@@ -1,0 +1,81 @@
+//! A deliberately broken allocator for hab's verify-mode tests: on every
+//! `EVERY`-th allocation it flips one byte in the middle of a block it
+//! handed out recently and that is still live, the way a heap overflow or
+//! a use-after-free inside an allocator damages its users' data. The
+//! allocation itself is correct; the damage is silent unless someone
+//! checks the contents of live blocks.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+const RECENT: usize = 64;
+
+pub struct Scribbling<const EVERY: u64 = 256> {
+    requests: AtomicU64,
+    next: AtomicUsize,
+    recent: [(AtomicUsize, AtomicUsize); RECENT], // (address, size) of recent blocks still live
+}
+
+impl<const EVERY: u64> Scribbling<EVERY> {
+    pub const fn new() -> Self {
+        Scribbling {
+            requests: AtomicU64::new(0),
+            next: AtomicUsize::new(0),
+            recent: [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; RECENT],
+        }
+    }
+
+    fn remember(&self, addr: usize, size: usize) {
+        let slot = &self.recent[self.next.fetch_add(1, Relaxed) % RECENT];
+        slot.0.store(0, Relaxed);
+        slot.1.store(size, Relaxed);
+        slot.0.store(addr, Relaxed);
+    }
+
+    fn forget(&self, addr: usize) {
+        for (a, _) in &self.recent {
+            let _ = a.compare_exchange(addr, 0, Relaxed, Relaxed);
+        }
+    }
+
+    /// Flips a byte of one remembered live block (taking it off the list,
+    /// so that no block is damaged twice).
+    fn scribble(&self, seed: u64) {
+        for i in 0..RECENT {
+            let (addr, size) = &self.recent[(seed as usize + i) % RECENT];
+            let a = addr.swap(0, Relaxed);
+            if a != 0 {
+                let n = size.load(Relaxed);
+                // SAFETY: not safe at all, which is the point: the block is
+                // live and owned by the program; the byte is inside it.
+                unsafe { *((a + n / 2) as *mut u8) ^= 0x5a };
+                return;
+            }
+        }
+    }
+}
+
+impl<const EVERY: u64> Default for Scribbling<EVERY> {
+    fn default() -> Self {
+        Scribbling::new()
+    }
+}
+
+unsafe impl<const EVERY: u64> GlobalAlloc for Scribbling<EVERY> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let n = self.requests.fetch_add(1, Relaxed);
+        if n % EVERY == EVERY - 1 {
+            self.scribble(n / EVERY);
+        }
+        let ptr = System.alloc(layout);
+        if !ptr.is_null() && layout.size() > 0 {
+            self.remember(ptr as usize, layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        self.forget(ptr as usize);
+        System.dealloc(ptr, layout)
+    }
+}
