@@ -20,47 +20,14 @@ from hab.interop.criterion.importer import import_tree
 from hab.records.workload import ParamInfo
 from hab.store import runs
 from hab.suite import adaptive, suite, values
+from mutations import mutated
 
 EXAMPLES = int(os.environ.get("HAB_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="HAB_FUZZ_EXAMPLES" not in os.environ)
 
-SCALARS = st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
-TOML_VALUES = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=10,
-)
 NUMBER_TEXT = st.sampled_from(["nan", "inf", "-inf", "1e300", "-1", "0", "1e-300", "", " ", "1_0", "0x10"]) | st.text(
     max_size=8
 )
-
-
-def _places(value, prefix=()):
-    yield prefix
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _places(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _places(v, (*prefix, i))
-
-
-def _replace(doc, where, new, delete: bool):
-    if not where:
-        return new if isinstance(new, dict) else doc
-    node = doc
-    for key in where[:-1]:
-        node = node[key]
-    if delete and isinstance(node, dict):
-        del node[where[-1]]
-    else:
-        node[where[-1]] = new
-    return doc
-
-
-def _mutated(data, doc):
-    where = data.draw(st.sampled_from(list(_places(doc))))
-    return _replace(doc, where, data.draw(TOML_VALUES), data.draw(st.booleans()))
 
 
 def test_suite_files_are_a_suite_or_one_user_error():
@@ -73,7 +40,7 @@ def test_suite_files_are_a_suite_or_one_user_error():
     @given(data=st.data())
     def check(data):
         nonlocal tried, accepted
-        doc = _mutated(data, json.loads(json.dumps(data.draw(st.sampled_from(presets)))))
+        doc = mutated(data, json.loads(json.dumps(data.draw(st.sampled_from(presets)))), none=False)
         tried += 1
         try:
             parsed = suite.parse(tomli_w.dumps(doc), "fuzz.toml")
@@ -190,7 +157,7 @@ def test_criterion_trees_import_or_fail_with_nothing_written(tmp_path_factory):
         root = tmp_path_factory.mktemp("tree")
         files = _tree(root)
         target = files[data.draw(st.sampled_from(list(files)))]
-        doc = _mutated(data, json.loads(target.read_text()))
+        doc = mutated(data, json.loads(target.read_text()))
         target.write_text(json.dumps(doc, allow_nan=True))
         tried += 1
         results = root / "res"

@@ -16,6 +16,7 @@ from hab.analysis.run import analyse
 from hab.errors import UserError
 from hab.report import jsonout, run_table
 from hab.store import runs
+from mutations import mutated
 from synthetic import write_run
 
 #: Examples per property test; HAB_FUZZ_EXAMPLES=N explores more, with random seeds.
@@ -101,37 +102,6 @@ def test_a_damaged_run_json_is_one_error_naming_it(run, tmp_path, case):
     assert done.stderr.startswith(f"hab: error: cannot read {run / 'run.json'}: ") and problem in done.stderr
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=12,
-)
-
-
-def _paths(value, prefix=()):
-    """Every place in a JSON document: key paths to each value."""
-    yield prefix
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _paths(v, (*prefix, i))
-
-
-def _mutate(data, where, replacement, delete: bool):
-    if not where:
-        return replacement
-    node = data
-    for key in where[:-1]:
-        node = node[key]
-    if delete and isinstance(node, dict):
-        del node[where[-1]]
-    else:
-        node[where[-1]] = replacement
-    return data
-
-
 @pytest.mark.parametrize("file", ["units", "run.json"])
 def test_no_mutation_of_a_stored_file_gives_a_traceback(tmp_path_factory, file):
     tried = 0
@@ -142,9 +112,7 @@ def test_no_mutation_of_a_stored_file_gives_a_traceback(tmp_path_factory, file):
         nonlocal tried
         run = write_run(tmp_path_factory.mktemp("fuzz"), LEVELS)
         path = run / "units" / UNIT if file == "units" else run / "run.json"
-        doc = json.loads(path.read_text())
-        where = data.draw(st.sampled_from(list(_paths(doc))))
-        doc = _mutate(doc, where, data.draw(JSON), data.draw(st.booleans()))
+        doc = mutated(data, json.loads(path.read_text()))
         raw = json.dumps(doc, allow_nan=True).encode()
         if data.draw(st.booleans()):
             cut = data.draw(st.integers(0, len(raw)))
