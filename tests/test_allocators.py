@@ -1,7 +1,7 @@
 """Allocators beyond the built-in crates, end to end through `hab run`: C
 allocators by LD_PRELOAD, allocators users bring (a crate built from a
-suite's definition, a shared object), verify mode catching two broken
-allocators, and memory caps."""
+suite's definition, a shared object), verify mode catching broken
+allocators (misaligned, overlapping, scribbling, leaking), and memory caps."""
 
 import json
 import os
@@ -124,6 +124,47 @@ def test_verify_catches_both_broken_allocators_in_every_cell_and_the_run_goes_on
     checked = _units(run, "verify")
     assert len(checked) == len(verdicts)
     assert "corrupt: allocation of" in done.stdout and "(2 processes)" in done.stdout
+
+
+DAMAGE_SUITE = """\
+name = "damage"
+allocators = ["scribbling", "leaking"]
+threads = [2]
+dry = false
+
+[sampling]
+sample_size = 3
+warm_up_time = 0.1
+measurement_time = 0.25
+
+[[benchmark]]
+workload = "fastpath"
+
+[[benchmark]]
+workload = "larson"
+
+[allocator.scribbling]
+path = "{crates}/scribbling_alloc"
+init = "Scribbling::<256>::new()"
+global = "Scribbling<256>"
+
+[allocator.leaking]
+path = "{crates}/leaking_alloc"
+init = "Leaking"
+"""
+
+
+@pytest.mark.slow
+def test_verify_finds_a_scribbled_live_block_and_a_leak(tmp_path):
+    (tmp_path / "suite.toml").write_text(DAMAGE_SUITE.format(crates=TEST_CRATES))
+    done = hab("run", "suite.toml", "--verify", "--out", "res", cwd=tmp_path, timeout=900)
+    assert done.returncode == 1, done.stderr
+    verdicts = json.loads((tmp_path / "res" / "latest" / "run.json").read_text())["verify"]
+    for cell in ("c00", "c01"):
+        scribbled, leaked = verdicts[f"{cell}/scribbling"], verdicts[f"{cell}/leaking"]
+        assert scribbled["kind"] == "corrupt" and "changed while live" in scribbled["reason"], verdicts
+        assert leaked["kind"] == "leak" and "freed memory is not reused" in leaked["reason"], verdicts
+    assert "leak: " in done.stdout and "freed memory is not reused" in done.stdout
 
 
 @pytest.mark.slow

@@ -47,10 +47,31 @@ struct Table {
     blocks: Vec<Entry>,
     bytes: u64,
     peak_bytes: u64,
-    admitted_bytes: u64, // all blocks ever admitted
+    admitted_bytes: u64, // all blocks admitted since `settle`
+    /// Addresses of freed blocks, direct-mapped by address: an allocation
+    /// that finds its address here got a freed block again.
+    freed: [usize; FREED_SLOTS],
+    frees: u64,  // since `settle`
+    reuses: u64, // since `settle`
 }
 
-static LIVE: Mutex<Table> = Mutex::new(Table { blocks: Vec::new(), bytes: 0, peak_bytes: 0, admitted_bytes: 0 });
+const FREED_SLOTS: usize = 4096;
+/// Frees after which a run in which no freed address came back is a leak.
+pub const REUSE_EVIDENCE: u64 = 4096;
+
+static LIVE: Mutex<Table> = Mutex::new(Table {
+    blocks: Vec::new(),
+    bytes: 0,
+    peak_bytes: 0,
+    admitted_bytes: 0,
+    freed: [0; FREED_SLOTS],
+    frees: 0,
+    reuses: 0,
+});
+
+fn freed_slot(addr: usize) -> usize {
+    (mix(addr as u64) % FREED_SLOTS as u64) as usize
+}
 /// Live blocks the table holds before it has to grow.
 const RESERVED_BLOCKS: usize = 1 << 20;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
@@ -58,13 +79,13 @@ static CHECKED_BYTES: AtomicU64 = AtomicU64::new(0);
 static SINCE_SWEEP: AtomicU64 = AtomicU64::new(0);
 /// Least allocations between two sweeps of every live block.
 pub const SWEEP_EVERY: u64 = 1024;
-/// Resident set at `enable`, KiB (0: unknown).
+/// Resident set at `settle`, KiB (0: unknown or not yet taken).
 static START_RSS_KIB: AtomicU64 = AtomicU64::new(0);
 /// Growth of the resident set that is a leak when it also exceeds
 /// [`LEAK_FACTOR`] times the most bytes ever live at once and half of all
 /// the bytes ever allocated (a leaking allocator keeps every block, and
 /// verify mode writes every byte of it; a fragmenting one stays bounded).
-pub const LEAK_FLOOR_BYTES: u64 = 64 << 20;
+pub const LEAK_FLOOR_BYTES: u64 = 16 << 20;
 pub const LEAK_FACTOR: u64 = 8;
 /// Allocations between two looks at the resident set (a read of /proc).
 const GROWTH_EVERY: u64 = 64;
@@ -79,8 +100,19 @@ const ALIGN_LADDER: [usize; 8] = [8, 16, 32, 64, 128, 256, 1024, 4096];
 /// Switches verification on for the rest of the process.
 pub fn enable() {
     lock().blocks.reserve(RESERVED_BLOCKS);
-    START_RSS_KIB.store(rusage::rss_kib().unwrap_or(0), Relaxed);
     ON.store(true, Relaxed);
+}
+
+/// Takes the resident set after the first iteration as the base that leaks
+/// are measured from (the allocator's and the workload's start-up, thread
+/// arenas and first caches, are not a leak), and counts allocated bytes from
+/// there.
+pub fn settle() {
+    let mut table = lock();
+    table.admitted_bytes = 0;
+    table.frees = 0;
+    table.reuses = 0;
+    START_RSS_KIB.store(rusage::rss_kib().unwrap_or(0), Relaxed);
 }
 
 /// Whether verification is on.
@@ -191,8 +223,19 @@ fn sweep(table: &Table, when: &str) {
     }
 }
 
-/// Ends the run as a leak if memory grew far past what was ever live.
+/// Ends the run as a leak if memory grew far past what was ever live, or if
+/// thousands of blocks were freed and no allocation got one of them back.
 fn check_growth(table: &Table, when: &str) {
+    if table.frees >= REUSE_EVIDENCE && table.reuses == 0 {
+        fail_as(
+            ErrorKind::Leak,
+            format!(
+                "{} blocks were freed and no allocation got one of their addresses back (found at {when}): \
+                 freed memory is not reused",
+                table.frees
+            ),
+        );
+    }
     let peak_live = table.peak_bytes;
     if let Some(grown) = leaking(peak_live).filter(|&g| g.saturating_mul(2) > table.admitted_bytes) {
         fail_as(
@@ -288,6 +331,11 @@ pub fn admit(addr: usize, size: usize, align: usize, zeroed: bool) {
             ));
         }
         live.insert(at, Entry { start: addr, end, filled: false });
+        let slot = freed_slot(addr);
+        if table.freed[slot] == addr {
+            table.freed[slot] = 0;
+            table.reuses += 1;
+        }
         table.bytes += size as u64;
         table.admitted_bytes += size as u64;
         table.peak_bytes = table.peak_bytes.max(table.bytes);
@@ -310,6 +358,8 @@ pub fn release(addr: usize, size: usize, what: &str) {
             Ok(at) => {
                 let e = table.blocks.remove(at);
                 table.bytes -= (e.end - e.start) as u64;
+                table.frees += 1;
+                table.freed[freed_slot(addr)] = addr;
             }
             Err(_) => fail(format!("{what} of {addr:#x}, which is not a live block")),
         }
