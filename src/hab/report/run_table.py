@@ -13,7 +13,7 @@ from rich.table import Table
 
 from hab.analysis.run import CellResult, Row, RunResult
 from hab.records.plan import DRY
-from hab.records.run import RunMeta
+from hab.records.run import RunMeta, RunStatus
 from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
 from hab.report import latency_table, memory_table, scaling_table, units
@@ -193,6 +193,7 @@ def _run_heading(meta: RunMeta, result: RunResult) -> list[str]:
 
     return [
         f"run {meta.id}  suite {meta.suite_name}  status {meta.status} ({done}/{total} engine processes)",
+        *_unfinished_lines(meta, done, total),
         *_skipped_lines(result),
         f"{_count(len(plan.cells), 'cell')} x {_count(len(plan.allocators), 'allocator')},"
         f" {_count(plan.repetitions, 'engine process', 'engine processes')} each;"
@@ -206,6 +207,15 @@ def _run_heading(meta: RunMeta, result: RunResult) -> list[str]:
         *_busy_lines(result),
         *_target_lines(meta, result),
     ]
+
+
+def _unfinished_lines(meta: RunMeta, done: int, total: int) -> list[str]:
+    """How to finish a run that stopped early."""
+    if meta.status not in (RunStatus.INTERRUPTED, RunStatus.ABANDONED):
+        return []
+    how = "its hab stopped without a word" if meta.status is RunStatus.ABANDONED else "it was interrupted"
+    missing = f"{total - done} of {total} engine processes have no result"
+    return [f"WARNING: {missing} ({how}); `hab run --resume` finishes it"]
 
 
 def _skipped_lines(result: RunResult, shown: int = 5) -> list[str]:
