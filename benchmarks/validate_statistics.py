@@ -237,7 +237,7 @@ def calibrate(args, slowdown: float) -> float:
 def power(args) -> str:
     lines = []
     for slowdown in args.slowdowns:
-        spin_ns = calibrate(args, slowdown)
+        spin_ns = args.spin_ns or calibrate(args, slowdown)
         print(f"slowdown {slowdown:.0%}: spin_ns {spin_ns:.1f} for {args.target}", file=sys.stderr)
         results = [r for r in pairs(args, f"{args.target}={spin_ns:g}") if r["allocator"] == args.target]
         n = len(results)
@@ -357,6 +357,7 @@ def main():
     parser.add_argument("--target", default="jemalloc", help="allocator whose slowdown `power` measures")
     parser.add_argument("--reference", default="system", help="allocator for the --relative-to comparison")
     parser.add_argument("--slowdowns", type=lambda s: [float(x) for x in s.split(",")], default=[0.03, 0.10])
+    parser.add_argument("--spin-ns", type=float, help="`power`: this spin instead of a calibration (one slowdown)")
     parser.add_argument("--cells", type=int, default=1000)
     parser.add_argument("--run", help="stored run for `reproducible` (default: hab-results/latest)")
     parser.add_argument(
