@@ -58,10 +58,6 @@ class Guardian:
     def release_cgroup(self, path) -> None:
         self._send(f"-cg {path}")
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
 
 #: The process's one guardian.
 GUARDIAN = Guardian()
