@@ -51,7 +51,7 @@ def _check_engine(meta, console) -> None:
             f"{now['commit'][:10]}): its processes would mix two engines; start a new run"
         )
     if now["dirty"] or (then and then.dirty):
-        console.print("[dim]the engine sources have local changes: hab cannot tell whether they changed since[/]")
+        console.print("[dim]the engine sources have local changes: hab cannot tell whether they changed meanwhile[/]")
 
 
 def main(args) -> int:
@@ -62,7 +62,8 @@ def main(args) -> int:
     console = stderr_console()
     root = paths.RESULTS_ROOT if args.out is None else args.out
     path = runs.resolve(args.resume or None, root)
-    meta = runs.read_meta(path)
+    stored_run = runs.load(path)  # damaged units are left out, and run again
+    meta, done = stored_run.meta, stored_run.units
     if meta.source is not None:
         raise UserError(f"run {meta.id} was imported, not run: there is nothing to resume")
     if meta.status is RunStatus.COMPLETE:
@@ -77,7 +78,6 @@ def main(args) -> int:
     missing = set(meta.plan.allocators) - set(ready.needed)
     if missing:
         raise UserError(f"run {meta.id} ran {', '.join(sorted(missing))}, which this machine cannot build now")
-    done = runs.load(path).units
     todo = [u for u in meta.plan.units if u.id not in done]
     meta.status, meta.owner, meta.finished = RunStatus.RUNNING, ownership.current(), None
     meta.resumed += 1
