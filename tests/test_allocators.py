@@ -5,6 +5,7 @@ allocators (misaligned, overlapping, scribbling, leaking), and memory caps."""
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,12 @@ workload = "fastpath"
 [[benchmark]]
 workload = "larson"
 
+[[benchmark]]
+workload = "cache_thrash"
+
+[[benchmark]]
+workload = "large"
+
 [allocator.scribbling]
 path = "{crates}/scribbling_alloc"
 init = "Scribbling::<256>::new()"
@@ -160,11 +167,27 @@ def test_verify_finds_a_scribbled_live_block_and_a_leak(tmp_path):
     done = hab("run", "suite.toml", "--verify", "--out", "res", cwd=tmp_path, timeout=900)
     assert done.returncode == 1, done.stderr
     verdicts = json.loads((tmp_path / "res" / "latest" / "run.json").read_text())["verify"]
-    for cell in ("c00", "c01"):
+    # cache_thrash and large hung or crashed before the engine kept its own
+    # blocks (rayon's latches) away from the allocator under test.
+    for cell in ("c00", "c01", "c02", "c03"):
         scribbled, leaked = verdicts[f"{cell}/scribbling"], verdicts[f"{cell}/leaking"]
         assert scribbled["kind"] == "corrupt" and "changed while live" in scribbled["reason"], verdicts
         assert leaked["kind"] == "leak" and "freed memory is not reused" in leaked["reason"], verdicts
     assert "leak: " in done.stdout and "freed memory is not reused" in done.stdout
+
+
+@pytest.mark.slow
+def test_only_a_verify_spec_may_keep_the_engine_heap_apart(binaries):
+    spec = {"workload": "fastpath", "params": {"ops": 1000}, "sampling": {"sample_size": 2, "warm_up_time": 0.01}}
+
+    def engine(verify: bool) -> subprocess.CompletedProcess:
+        argv = [str(binaries["system"]), json.dumps({**spec, "verify": verify})]
+        env = {**os.environ, "HAB_VERIFY": "1"}
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+
+    timed, verified = engine(False), engine(True)
+    assert timed.returncode == 2 and '"kind":"spec"' in timed.stdout and "HAB_VERIFY=1" in timed.stdout
+    assert verified.returncode == 0 and '"type":"verified"' in verified.stdout, verified.stdout
 
 
 @pytest.mark.slow

@@ -36,7 +36,8 @@ def test_generated_binary_declares_the_global_allocator_and_runs_setup():
         setup="ALLOC.enable();",
     )
     text = codegen.render_main(a)
-    assert "#[global_allocator]\nstatic ALLOC: my_alloc::Alloc = my_alloc::Alloc::new(7 << 30);" in text
+    declared = "static ALLOC: hab_engine::Routed<my_alloc::Alloc> = hab_engine::Routed(my_alloc::Alloc::new(7 << 30));"
+    assert f"#[global_allocator]\n{declared}" in text
     assert 'hab_engine::main("custom", || {\n        ALLOC.enable();\n    });' in text
     files = codegen.render([a])
     assert 'name = "hab-engine-custom"' in files["Cargo.toml"]

@@ -16,6 +16,7 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
 mod mapping;
@@ -69,12 +70,32 @@ struct State<H> {
 /// A [`GlobalAlloc`] made of one heap `H`, one lock and one lazily mapped region.
 pub struct LockedArena<H: ArenaHeap> {
     state: Mutex<State<H>>,
+    bytes: usize, // the region's size; 0: `HAB_ARENA_BYTES` or the default
+    base: AtomicUsize,
+    end: AtomicUsize,
 }
 
 impl<H: ArenaHeap> LockedArena<H> {
     /// An arena that maps its region at the first allocation.
     pub const fn new() -> Self {
-        LockedArena { state: Mutex::new(State { ready: false, heap: H::EMPTY }) }
+        Self::with_bytes(0)
+    }
+
+    /// An arena of `bytes` of address space, whatever `HAB_ARENA_BYTES` says.
+    pub const fn with_bytes(bytes: usize) -> Self {
+        LockedArena {
+            state: Mutex::new(State { ready: false, heap: H::EMPTY }),
+            bytes,
+            base: AtomicUsize::new(0),
+            end: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether `ptr` lies in this arena's region (false before its first allocation).
+    #[inline]
+    pub fn contains(&self, ptr: *mut u8) -> bool {
+        let addr = ptr as usize;
+        addr >= self.base.load(Relaxed) && addr < self.end.load(Relaxed)
     }
 
     fn with_heap<R>(&self, f: impl FnOnce(&mut H) -> R) -> R {
@@ -83,9 +104,11 @@ impl<H: ArenaHeap> LockedArena<H> {
             Err(poisoned) => poisoned.into_inner(),
         };
         if !guard.ready {
-            if let Some((base, size)) = mapping::region() {
+            if let Some((base, size)) = mapping::region(self.bytes) {
                 // SAFETY: a fresh region of `size` bytes, handed over once.
                 unsafe { guard.heap.init(base, size) };
+                self.end.store(base as usize + size, Relaxed);
+                self.base.store(base as usize, Relaxed);
             }
             guard.ready = true;
         }

@@ -7,10 +7,11 @@
 
 use crate::DEFAULT_ARENA_BYTES;
 
-/// The arena's region: its base and size, or None when the system refuses.
+/// The arena's region (`bytes` of it, or `HAB_ARENA_BYTES` when 0): its
+/// base and size, or None when the system refuses.
 #[cfg(unix)]
-pub fn region() -> Option<(*mut u8, usize)> {
-    let size = arena_bytes();
+pub fn region(bytes: usize) -> Option<(*mut u8, usize)> {
+    let size = if bytes > 0 { bytes } else { arena_bytes() };
     let base = reserve(size);
     (!base.is_null()).then_some((base, size))
 }
@@ -21,8 +22,9 @@ pub fn region() -> Option<(*mut u8, usize)> {
 /// the kernel and the engine's own start-up keep the other half (at `-m 1G`
 /// a Hermit guest grants 512 MiB and the arena takes 256 MiB).
 #[cfg(not(unix))]
-pub fn region() -> Option<(*mut u8, usize)> {
+pub fn region(bytes: usize) -> Option<(*mut u8, usize)> {
     use std::alloc::{GlobalAlloc, Layout, System};
+    let _ = bytes; // a guest's region is sized by what its heap grants
     let mut size = DEFAULT_ARENA_BYTES;
     while size >= MIN_GUEST_ARENA_BYTES {
         let layout = Layout::from_size_align(size, 4096).ok()?;

@@ -11,7 +11,7 @@ use crate::protocol::{ErrorKind, Record, Usage};
 use crate::spec::{Resolved, Spec};
 use crate::wire::PROTOCOL_VERSION;
 use crate::workloads::{Context, Instruments};
-use crate::{rusage, sampling, verify, workloads};
+use crate::{route, rusage, sampling, verify, workloads};
 
 /// Empty timings measured for the latency record's timer cost.
 const TIMER_ROUNDS: u32 = 100_000;
@@ -137,6 +137,14 @@ pub fn command_records(allocator: &str, args: &[&str]) -> (Result<(), Failure>, 
 fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure> {
     let started = Instant::now();
     let spec: Resolved = Spec::parse(text).and_then(|s| s.resolve()).map_err(spec_error)?;
+    if spec.verify {
+        verify::enable();
+    } else if route::separated() {
+        return Err(spec_error(format!(
+            "{}=1 keeps the engine's allocations from the allocator under test, which only a verify spec may do",
+            route::VERIFY_ENV
+        )));
+    }
     Record::Hello {
         protocol: PROTOCOL_VERSION,
         engine_version: ENGINE_VERSION.into(),
@@ -154,9 +162,6 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         malloc_from: malloc_from(),
     }
     .emit(out);
-    if spec.verify {
-        verify::enable();
-    }
 
     let start_rss_kib = rusage::rss_kib();
     let tools = Arc::new(Instruments { latency: spec.latency_every.map(Latency::new), ..Instruments::default() });

@@ -1,7 +1,7 @@
 //! Blocks from the global allocator and the bookkeeping every workload shares.
 //!
 //! Workloads allocate through a [`Meter`]: it calls the global allocator (the
-//! one under test), keeps a running tally of requested bytes alive so the
+//! one under test; in verify mode as the workload's, see [`crate::route`]), keeps a running tally of requested bytes alive so the
 //! report can state peak live bytes next to peak RSS, and in latency mode
 //! times a sampled subset of single operations (see [`crate::latency`]).
 //!
@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use crate::latency::{Op, Probe};
 use crate::limits::PAGE;
-use crate::verify;
+use crate::{route, verify};
 
 /// A meter publishes its tally once it has moved by this many bytes.
 pub const FLUSH_BYTES: i64 = 16 << 10;
@@ -194,12 +194,13 @@ impl<'a> Meter<'a> {
         let align = if checked { verify::align_for(align) } else { align };
         let layout = Layout::from_size_align(size.max(1), align).expect("valid block layout");
         // SAFETY: the layout has a non-zero size.
-        let raw = self.timed(Op::Alloc, || unsafe {
+        let get = || unsafe {
             match fill {
                 Fill::Uninit => alloc::alloc(layout),
                 Fill::Zeroed => alloc::alloc_zeroed(layout),
             }
-        });
+        };
+        let raw = self.timed(Op::Alloc, || if checked { route::workload(get) } else { get() });
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
         black_box(ptr);
         if checked {

@@ -1,7 +1,7 @@
 //! The hab workload engine.
 //!
-//! Every allocator binary declares its `#[global_allocator]` and calls
-//! [`main`]. The engine runs one workload under criterion-style sampling and
+//! Every allocator binary declares its `#[global_allocator]` (the allocator
+//! under test in a [`Routed`]) and calls [`main`]. The engine runs one workload under criterion-style sampling and
 //! streams raw samples as protocol records; all analysis happens in the
 //! Python harness. The same code runs natively and inside a Hermit guest.
 
@@ -13,6 +13,7 @@ pub mod latency;
 pub mod limits;
 pub mod params;
 pub mod protocol;
+pub mod route;
 pub mod rusage;
 pub mod sampling;
 pub mod spec;
@@ -21,3 +22,4 @@ pub mod wire;
 pub mod workloads;
 
 pub use entry::main;
+pub use route::Routed;

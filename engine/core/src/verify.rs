@@ -20,6 +20,10 @@
 //! grows far past what is alive means the allocator does not give freed
 //! blocks back ([`leaking`]); the end of the run checks the same.
 //!
+//! The engine's own allocations (the thread pool's, this table's) come from
+//! a heap of its own meanwhile ([`crate::route`]), so damage the allocator
+//! under test does lands in checked blocks rather than hanging the process.
+//!
 //! The first failure ends the process with an `error` record of kind
 //! `corrupt` (or `leak`) naming it: after a corruption nothing else the
 //! process does can be trusted. Verification is never timed.
@@ -97,8 +101,10 @@ pub const MAX_EXTRA_NS: u64 = 10_000_000_000;
 /// Alignments verify mode rotates through (a workload's own is kept if larger).
 const ALIGN_LADDER: [usize; 8] = [8, 16, 32, 64, 128, 256, 1024, 4096];
 
-/// Switches verification on for the rest of the process.
+/// Switches verification on for the rest of the process, with the engine's
+/// own allocations kept away from the allocator under test.
 pub fn enable() {
+    crate::route::separate();
     lock().blocks.reserve(RESERVED_BLOCKS);
     ON.store(true, Relaxed);
 }

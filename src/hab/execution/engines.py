@@ -31,6 +31,22 @@ def uhyve_binary() -> str:
     return found
 
 
+#: Set for verify processes: the engine keeps its own allocations away from
+#: the allocator under test from its first one (engine/core/src/route.rs).
+VERIFY_ENV = "HAB_VERIFY"
+
+
+def native_env(preload: Path | None, verify: bool) -> dict:
+    """The environment of a native engine process: `LD_PRELOAD` for a
+    preload allocator, `HAB_VERIFY` exactly when verifying."""
+    env = {k: v for k, v in os.environ.items() if k != VERIFY_ENV}
+    if preload:
+        env["LD_PRELOAD"] = str(preload)
+    if verify:
+        env[VERIFY_ENV] = "1"
+    return env
+
+
 @dataclass
 class Engines:
     """Runs units: natively or in the guests of `targets`."""
@@ -52,7 +68,7 @@ class Engines:
         if cell.target == NATIVE:
             binary = self.built.binaries[allocator]
             so = None if unit.dry else self.built.preloads.get(unit.allocator)
-            env = {**os.environ, "LD_PRELOAD": str(so)} if so else None
+            env = native_env(so, bool(spec.get("verify")))
             return run_engine(
                 [str(binary), spec_json(spec)], timeout, env, self.rss_interval, self.cap, str(so) if so else None
             )

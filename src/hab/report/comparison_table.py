@@ -4,12 +4,11 @@ import io
 import json
 
 from rich.console import Console
-from rich.table import Table
 
 from hab.analysis.comparison import Comparison
 from hab.records.run import RunMeta
 from hab.report import units
-from hab.report.layout import plain_table
+from hab.report.layout import Grid, rich_table
 from hab.report.run_table import has_guests, heading
 from hab.stats.change import Verdict
 
@@ -20,18 +19,17 @@ def _change(x: float) -> str:
     return f"{(x - 1) * 100:+.2f}%"
 
 
-def _cell_table(cell, conf: float) -> Table:
-    table = plain_table()
-    for name in ("allocator", "A", "B", "change", f"{conf:.0%} CI", "processes", "verdict"):
-        table.add_column(name, no_wrap=True, justify="left" if name in ("allocator", "verdict") else "right")
+def cell_grid(cell, conf: float) -> Grid:
+    """One cell's changes: A's and B's times, the change with its interval, the verdict."""
+    grid = Grid(["allocator", "A", "B", "change", f"{conf:.0%} CI", "processes", "verdict"], left=(0, 6))
     for r in cell.rows:
         if r.change is None:
             failed = "A" if not r.old.ok else "B" if not r.new.ok else None
             why = f"failed in {failed}" if failed else "no round with the reference on both sides"
-            table.add_row(r.allocator, "", "", "", "", "", why)
+            grid.add(r.allocator, "", "", "", "", "", why, tag="failed")
             continue
         ch = r.change
-        table.add_row(
+        grid.add(
             r.allocator,
             units.duration(r.old.typical.point),
             units.duration(r.new.typical.point),
@@ -39,26 +37,27 @@ def _cell_table(cell, conf: float) -> Table:
             f"{_change(ch.ratio.lower)} – {_change(ch.ratio.upper)}",
             f"{ch.processes[0]} / {ch.processes[1]}",
             ch.verdict,
+            tag=str(ch.verdict),
         )
-    return table
+    return grid
 
 
-def _reasons(cell) -> list[str]:
+def reasons(cell) -> list[str]:
     """Why each inconclusive pair of a cell could not be decided."""
     return [f"  ? {r.allocator}: {r.change.reason}" for r in cell.rows if r.change and r.change.reason]
 
 
-def _summary_table(comp: Comparison) -> Table:
+def summary_grid(comp: Comparison) -> Grid:
+    """Per allocator: the geometric mean change over the cells and the verdicts counted."""
     conf = comp.settings.confidence
-    table = plain_table(title="Summary (B relative to A)", title_justify="left")
-    table.add_column("allocator", no_wrap=True)
-    for name in ("cells", "geomean B/A", f"{conf:.0%} CI", *VERDICT_ORDER):
-        table.add_column(name, justify="right", no_wrap=True)
+    grid = Grid(
+        ["allocator", "cells", "geomean B/A", f"{conf:.0%} CI", *VERDICT_ORDER], title="Summary (B relative to A)"
+    )
     for s in comp.summary:
         g = s.geomean_ratio
         geo = (_change(g.point), f"{_change(g.lower)} – {_change(g.upper)}") if g else ("–", "")
-        table.add_row(s.allocator, str(s.compared), *geo, *(str(s.verdicts.get(v, 0)) for v in VERDICT_ORDER))
-    return table
+        grid.add(s.allocator, str(s.compared), *geo, *(str(s.verdicts.get(v, 0)) for v in VERDICT_ORDER))
+    return grid
 
 
 def _on(target: str) -> str:
@@ -114,8 +113,8 @@ def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -
         console.print(
             heading(cell.cell, workloads, s.targets is None and has_guests(c.cell for c in comp.cells)), markup=False
         )
-        console.print(_cell_table(cell, s.confidence))
-        for line in _reasons(cell):
+        console.print(rich_table(cell_grid(cell, s.confidence)))
+        for line in reasons(cell):
             console.print(line, markup=False)
     for label, pairs in (("only in A", comp.only_old), ("only in B", comp.only_new)):
         if pairs:
@@ -123,7 +122,7 @@ def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -
             console.print(f"{label}: " + ", ".join(f"{c} {a}" for c, a in pairs), markup=False)
     if comp.summary:
         console.print()
-        console.print(_summary_table(comp))
+        console.print(rich_table(summary_grid(comp)))
     console.print()
     inconclusive = comp.count({Verdict.INCONCLUSIVE})
     console.print(f"{comp.regressions} regressed, {inconclusive} inconclusive", markup=False)

@@ -1,27 +1,21 @@
 """Per-cell latency table (latency mode): percentiles of single allocator
 operations per allocator, merged over engine processes."""
 
-from rich.table import Table
-
 from hab.analysis.latency import PERCENTILES
 from hab.analysis.run import CellResult
 from hab.report import units
-from hab.report.layout import plain_table
+from hab.report.layout import Grid
 
 
-def table(cell: CellResult) -> Table | None:
+def table(cell: CellResult) -> Grid | None:
     """The latency table of `cell`, or None outside latency mode."""
     rows = [r for r in cell.rows if r.ok and r.latency is not None]
     if not rows:
         return None
-    t = plain_table()
-    t.add_column("latency", no_wrap=True)
-    t.add_column("op", no_wrap=True)
-    for name in ("timed", "mean", *(k for k, _ in PERCENTILES), "max"):
-        t.add_column(name, justify="right", no_wrap=True)
+    t = Grid(["latency", "op", "timed", "mean", *(k for k, _ in PERCENTILES), "max"], left=(0, 1))
     for row in rows:
         for i, op in enumerate(row.latency.ops):
-            t.add_row(
+            t.add(
                 row.allocator if i == 0 else "",
                 op.op,
                 f"{op.count:,}",

@@ -1,11 +1,9 @@
 """Per-cell memory and resource table: peak live bytes against peak RSS,
 page faults, CPU time, and a sparkline of RSS over time."""
 
-from rich.table import Table
-
 from hab.analysis.run import CellResult
 from hab.report import units
-from hab.report.layout import plain_table
+from hab.report.layout import Grid
 
 _BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 12
@@ -43,21 +41,18 @@ def _seconds(e) -> str:
     return f"{e.point / 1e6:.2f} s" if e is not None else "–"
 
 
-def table(cell: CellResult) -> Table | None:
+def table(cell: CellResult) -> Grid | None:
     """The memory table of `cell`, or None when no allocator has figures."""
     rows = [r for r in cell.rows if r.ok and r.memory is not None]
     if not rows:
         return None
-    t = plain_table()
-    t.add_column("memory", no_wrap=True)
-    for name in ("peak live", "max RSS", "RSS/live", "net/live", "faults", "major", "user", "sys"):
-        t.add_column(name, justify="right", no_wrap=True)
-    t.add_column("RSS over time", no_wrap=True)
+    names = ["memory", "peak live", "max RSS", "RSS/live", "net/live", "faults", "major", "user", "sys"]
+    t = Grid([*names, "RSS over time"], left=(0, len(names)))
     for row in rows:
         m, ru = row.memory, row.rusage
         series = list(m.rss_series.rss_kib) if m.rss_series else []
         peak = f" {units.kib(max(series))}" if series else ""
-        t.add_row(
+        t.add(
             row.allocator,
             _bytes(m.peak_live_bytes),
             _bytes(m.max_rss_bytes),

@@ -9,7 +9,6 @@ import re
 from collections import Counter
 
 from rich.console import Console
-from rich.table import Table
 
 from hab.analysis.run import CellResult, Row, RunResult
 from hab.records.plan import DRY
@@ -17,7 +16,7 @@ from hab.records.run import RunMeta, RunStatus
 from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
 from hab.report import latency_table, memory_table, scaling_table, units
-from hab.report.layout import plain_table
+from hab.report.layout import Grid, rich_table
 from hab.suite import values
 
 LEGEND = """\
@@ -82,28 +81,26 @@ def _cells(row: Row, reference: str | None) -> list[str]:
     return cols
 
 
-def _cell_table(cell: CellResult, conf: float) -> Table:
-    table = plain_table()
-    table.add_column("allocator", no_wrap=True)
-    names = ["time", f"{conf:.0%} CI"]
+def cell_grid(cell: CellResult, conf: float) -> Grid:
+    """The main table of a cell: every allocator's time, ratio and shares."""
+    names = ["allocator", "time", f"{conf:.0%} CI"]
     if cell.reference is not None:
         names += [f"vs {cell.reference}", f"{conf:.0%} CI"]
-    for name in names + ["allocs/s", "between", "outliers", "dry %"]:
-        table.add_column(name, justify="right", no_wrap=True)
-    width = len(table.columns)
+    grid = Grid(names + ["allocs/s", "between", "outliers", "dry %"])
+    width = len(grid.columns)
     for row in cell.rows + ([cell.dry] if cell.dry else []):
         label = "dry (engine only)" if row.allocator == DRY else row.allocator
         if not row.ok:
-            table.add_row(label, "FAILED", *[""] * (width - 2))
+            grid.add(label, "FAILED", *[""] * (width - 2), tag="failed")
             continue
         cols = _cells(row, cell.reference)
         if row.allocator == DRY:
             cols = cols[:2] + [""] * (width - 3)
-        table.add_row(label, *cols)
-    return table
+        grid.add(label, *cols, tag="dry" if row.allocator == DRY else "")
+    return grid
 
 
-def _notes(cell: CellResult, target: float | None) -> list[str]:
+def notes(cell: CellResult, target: float | None) -> list[str]:
     """Failed processes, and pairs that missed the precision target."""
     notes = []
     if target is not None:
@@ -120,24 +117,23 @@ def _notes(cell: CellResult, target: float | None) -> list[str]:
     return notes
 
 
-def _summary_table(result: RunResult, target: str) -> Table:
+def summary_grid(result: RunResult, target: str) -> Grid:
+    """Each allocator's geometric mean ratio over the cells of `target`."""
     conf = result.settings.confidence
     cells = [c for c in result.cells if c.cell.target == target]
     where = f" on {target}" if has_guests(result.cells) else ""
-    table = plain_table(title=f"Summary over {_count(len(cells), 'cell')}{where}", title_justify="left")
-    table.add_column("allocator")
-    table.add_column(f"geomean vs {result.reference}", justify="right")
-    table.add_column(f"{conf:.0%} CI", justify="right")
-    table.add_column("fastest in", justify="right")
-    table.add_column("failed cells", justify="right")
+    grid = Grid(
+        ["allocator", f"geomean vs {result.reference}", f"{conf:.0%} CI", "fastest in", "failed cells"],
+        title=f"Summary over {_count(len(cells), 'cell')}{where}",
+    )
     for s in (s for s in result.summary if s.target == target):
         if s.geomean_ratio is not None:
             g = s.geomean_ratio
             geo, ci = units.ratio(g.point), units.ratio_interval(g.lower, g.upper)
         else:
             geo, ci = "–", ""
-        table.add_row(s.allocator, geo, ci, str(s.fastest_in), str(s.failed_cells))
-    return table
+        grid.add(s.allocator, geo, ci, str(s.fastest_in), str(s.failed_cells))
+    return grid
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
@@ -174,7 +170,8 @@ def _safety_lines(meta: RunMeta) -> list[str]:
     return lines
 
 
-def _run_heading(meta: RunMeta, result: RunResult) -> list[str]:
+def run_heading(meta: RunMeta, result: RunResult) -> list[str]:
+    """The lines above the tables: what ran, where, and every warning."""
     plan, host, engine = meta.plan, meta.host, meta.engine
     done, total = result.processes_done, result.processes_planned
     commit = ((engine.commit if engine else None) or "unknown")[:10] + (
@@ -274,7 +271,7 @@ def render(result: RunResult, meta: RunMeta, width: int) -> str:
     conf = result.settings.confidence
     workloads = meta.workloads
     target = meta.precision.target if meta.precision else None
-    for line in _run_heading(meta, result):
+    for line in run_heading(meta, result):
         console.print(line, markup=False)
     with_target = has_guests(result.cells)
     for cell in result.cells:
@@ -282,23 +279,23 @@ def render(result: RunResult, meta: RunMeta, width: int) -> str:
         console.print(heading(cell, workloads, with_target), markup=False)
         if cell.busy and cell.busy.reasons:
             console.print(f"  busy while this cell ran: {'; '.join(cell.busy.reasons)}", markup=False)
-        console.print(_cell_table(cell, conf))
-        for note in _notes(cell, target):
+        console.print(rich_table(cell_grid(cell, conf)))
+        for note in notes(cell, target):
             console.print(note, markup=False)
         for extra in (memory_table.table(cell), latency_table.table(cell)):
             if extra is not None:
                 console.print()
-                console.print(extra)
+                console.print(rich_table(extra))
         note = latency_table.timer_note(cell)
         if note:
             console.print(note, markup=False)
     for target in dict.fromkeys(c.cell.target for c in result.cells):
         console.print()
-        console.print(_summary_table(result, target))
+        console.print(rich_table(summary_grid(result, target)))
     for group in result.scaling:
         console.print()
         console.print(scaling_table.heading(group, workloads), markup=False)
-        console.print(scaling_table.table(group))
+        console.print(rich_table(scaling_table.table(group)))
     console.print()
     console.print(LEGEND.format(conf=conf, ref=result.reference or "reference"), markup=False)
     return buffer.getvalue()

@@ -1,13 +1,11 @@
 """Thread-scaling tables: throughput per thread count, speedup over the
 smallest count with its interval, efficiency, and collapse flags."""
 
-from rich.table import Table
-
 from hab.analysis.scaling import Group
 from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
 from hab.report import units
-from hab.report.layout import plain_table
+from hab.report.layout import Grid
 from hab.suite import values
 
 
@@ -18,16 +16,14 @@ def heading(group: Group, workloads: dict[str, WorkloadInfo]) -> str:
     return f"scaling {group.workload}  {shown}  threads {threads}{where}"
 
 
-def table(group: Group) -> Table:
-    t = plain_table()
-    t.add_column("allocator", no_wrap=True)
+def table(group: Group) -> Grid:
     base = group.threads[0]
+    names = ["allocator"]
     for n in group.threads:
-        t.add_column(f"{n} thr", justify="right", no_wrap=True)
+        names.append(f"{n} thr")
         if n != base:
-            t.add_column(f"speedup {n}/{base}", justify="right", no_wrap=True)
-            t.add_column("eff", justify="right", no_wrap=True)
-    t.add_column("collapse", no_wrap=True)
+            names += [f"speedup {n}/{base}", "eff"]
+    t = Grid(names + ["collapse"], left=(0, len(names)))
     for curve in group.curves:
         cols, collapses = [], []
         for p in curve.points:
@@ -37,5 +33,5 @@ def table(group: Group) -> Table:
                 cols += [f"{s.point:.2f}× ({s.lower:.2f}–{s.upper:.2f})", f"{p.efficiency:.0%}"]
             if p.collapse:
                 collapses.append(f"{p.threads}{'*' if p.significant else ''}")
-        t.add_row(curve.allocator, *cols, ", ".join(collapses))
+        t.add(curve.allocator, *cols, ", ".join(collapses))
     return t

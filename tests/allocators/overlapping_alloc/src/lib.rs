@@ -9,7 +9,7 @@
 //! on a double free: the breakage stays silent unless someone checks.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 const BAND: std::ops::RangeInclusive<usize> = 16..=256;
 const RECENT: usize = 16;
@@ -20,6 +20,7 @@ pub struct Overlapping<const EVERY: u64 = 64> {
     next: AtomicUsize,
     recent: [(AtomicUsize, AtomicUsize); RECENT], // (address, size) of recent live blocks
     duplicates: [AtomicUsize; SLOTS],
+    told: AtomicBool,
 }
 
 impl<const EVERY: u64> Overlapping<EVERY> {
@@ -29,6 +30,7 @@ impl<const EVERY: u64> Overlapping<EVERY> {
             next: AtomicUsize::new(0),
             recent: [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; RECENT],
             duplicates: [const { AtomicUsize::new(0) }; SLOTS],
+            told: AtomicBool::new(false),
         }
     }
 
@@ -75,6 +77,7 @@ unsafe impl<const EVERY: u64> GlobalAlloc for Overlapping<EVERY> {
         if self.requests.fetch_add(1, Relaxed) % EVERY == EVERY - 1 {
             if let Some(addr) = self.victim(layout) {
                 if self.remember_duplicate(addr) {
+                    fault_note::once(&self.told, "overlapping: handed out a live block again");
                     return addr as *mut u8;
                 }
             }

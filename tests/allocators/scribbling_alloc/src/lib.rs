@@ -6,7 +6,7 @@
 //! checks the contents of live blocks.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 const RECENT: usize = 64;
 
@@ -14,6 +14,7 @@ pub struct Scribbling<const EVERY: u64 = 256> {
     requests: AtomicU64,
     next: AtomicUsize,
     recent: [(AtomicUsize, AtomicUsize); RECENT], // (address, size) of recent blocks still live
+    told: AtomicBool,
 }
 
 impl<const EVERY: u64> Scribbling<EVERY> {
@@ -22,6 +23,7 @@ impl<const EVERY: u64> Scribbling<EVERY> {
             requests: AtomicU64::new(0),
             next: AtomicUsize::new(0),
             recent: [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; RECENT],
+            told: AtomicBool::new(false),
         }
     }
 
@@ -49,6 +51,7 @@ impl<const EVERY: u64> Scribbling<EVERY> {
                 // SAFETY: not safe at all, which is the point: the block is
                 // live and owned by the program; the byte is inside it.
                 unsafe { *((a + n / 2) as *mut u8) ^= 0x5a };
+                fault_note::once(&self.told, "scribbling: flipped a byte of a live block");
                 return;
             }
         }
