@@ -29,6 +29,8 @@ def main(argv=None) -> int:
             from hab.cli import show as command
         elif args.command == "compare":
             from hab.cli import compare as command
+        elif args.command == "report":
+            from hab.cli import report as command
         elif args.command in ("import", "export"):
             from hab.cli import interop
 

@@ -2,12 +2,16 @@
 
 import shutil
 import sys
+from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from hab.analysis import run as analysis
-from hab.errors import UserError
+from hab.errors import StorageError, UserError
+from hab.records.run import RunMeta
 from hab.report import jsonout, run_table
+from hab.store import rundir
 from hab.store.runs import StoredRun
 
 
@@ -24,6 +28,31 @@ def width() -> int:
 def skipped_warnings(stored: StoredRun) -> list[str]:
     """One line per damaged unit file that the analysis leaves out."""
     return [f"skipped {stored.path / 'units' / name}: {problem}" for name, problem in stored.skipped]
+
+
+def write_report(text: str, path: Path, what: str) -> None:
+    """Writes an HTML report atomically and says where; a path that cannot be
+    written is an error naming it."""
+    if path.is_dir():
+        raise UserError(f"{path} is a directory; give the report's file name")
+    try:
+        rundir.write_text(path, text)
+    except OSError as e:
+        raise StorageError(f"cannot write {path}: {e.strerror or e}") from None
+    stderr_console().print(f"[dim]{escape(what)} report: {escape(str(path))} ({len(text.encode()) / 1024:.0f} KiB)[/]")
+
+
+def write_run_report(stored: StoredRun, result: analysis.RunResult, path: Path | None = None) -> None:
+    """The HTML report of a run, into its directory unless `path` is given."""
+    from hab.report import html
+
+    write_report(html.run_report(result, stored), path or stored.path / html.REPORT_FILE, "HTML")
+
+
+def write_comparison_report(comp, old: RunMeta, new: RunMeta, path: Path) -> None:
+    from hab.report import html
+
+    write_report(html.comparison_report(comp, old, new), path, "comparison HTML")
 
 
 def print_results(stored: StoredRun, as_json: bool, reference: str | None = None) -> analysis.RunResult:

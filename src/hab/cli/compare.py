@@ -5,7 +5,7 @@ from pathlib import Path
 
 from hab.analysis import comparison
 from hab.analysis.run import DEFAULT_REFERENCE, analyse
-from hab.cli.common import skipped_warnings, width
+from hab.cli.common import skipped_warnings, width, write_comparison_report
 from hab.errors import UserError
 from hab.paths import RESULTS_ROOT
 from hab.records.run import RunStatus
@@ -81,7 +81,8 @@ def _refusals(args, old, new, old_path, new_path, targets) -> list[str]:
     return warnings
 
 
-def main(args) -> int:
+def prepare(args):
+    """The comparison the options ask for: (comparison, run A, run B, warnings)."""
     if not 0 <= args.threshold < 1:
         raise UserError("--threshold must be in [0, 1)")
     if args.confidence is not None and not 0.5 <= args.confidence < 1:
@@ -105,6 +106,11 @@ def main(args) -> int:
     )
     if not comp.cells:
         raise UserError(f"runs {old.meta.id} and {new.meta.id} have no (cell, allocator) in common")
+    return comp, old, new, warnings
+
+
+def main(args) -> int:
+    comp, old, new, warnings = prepare(args)
     if args.json:
         text = comparison_table.render_json(comp, old.meta, new.meta)
     else:
@@ -112,6 +118,8 @@ def main(args) -> int:
     sys.stdout.write(text)
     for warning in warnings:
         print(f"hab: warning: {warning}", file=sys.stderr)
+    if args.html:
+        write_comparison_report(comp, old.meta, new.meta, Path(args.html))
     fail_on = "regressed" if args.fail_on_regression and args.fail_on is None else args.fail_on
     failing = {Verdict.REGRESSED} | ({Verdict.INCONCLUSIVE} if fail_on == "inconclusive" else set())
     return 1 if fail_on and comp.count(failing) else 0

@@ -16,6 +16,31 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(message)
 
 
+def _comparison_options(p: argparse.ArgumentParser) -> None:
+    """How two runs are compared: `hab compare`'s and `hab report A B`'s options."""
+    p.add_argument("--threshold", type=float, default=0.01, help="noise threshold as a fraction (default 0.01)")
+    p.add_argument(
+        "--confidence", type=float, help="confidence level of the change intervals (default: the runs', 0.95)"
+    )
+    p.add_argument(
+        "--relative-to",
+        metavar="ALLOCATOR",
+        help="compare each allocator's time relative to ALLOCATOR in its own run, which cancels "
+        "what the machine did to both (default: system, when both runs have it)",
+    )
+    p.add_argument(
+        "--targets",
+        metavar="A,B",
+        help="compare A's cells on target A with B's on target B (one run: its two targets side by side, "
+        "e.g. native,hermit)",
+    )
+    p.add_argument("--absolute", action="store_true", help="compare raw times, not relative to a reference")
+    p.add_argument(
+        "--allow-incomplete", action="store_true", help="compare runs that were interrupted or are still running"
+    )
+    p.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="hab", description="Benchmark memory allocators on concurrent workloads.")
     p.add_argument("--version", action="version", version=f"hab {__version__}")
@@ -144,23 +169,7 @@ def parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare two runs (or a baseline and a run) cell by cell")
     cmp.add_argument("runs", nargs="*", metavar="RUN", help="A B: run directories, results roots or baseline names")
     cmp.add_argument("--baseline", metavar="NAME", help="compare baseline NAME (A) with RUN or the latest run (B)")
-    cmp.add_argument("--threshold", type=float, default=0.01, help="noise threshold as a fraction (default 0.01)")
-    cmp.add_argument(
-        "--confidence", type=float, help="confidence level of the change intervals (default: the runs', 0.95)"
-    )
-    cmp.add_argument(
-        "--relative-to",
-        metavar="ALLOCATOR",
-        help="compare each allocator's time relative to ALLOCATOR in its own run, which cancels "
-        "what the machine did to both (default: system, when both runs have it)",
-    )
-    cmp.add_argument(
-        "--targets",
-        metavar="A,B",
-        help="compare A's cells on target A with B's on target B (one run: its two targets side by side, "
-        "e.g. native,hermit)",
-    )
-    cmp.add_argument("--absolute", action="store_true", help="compare raw times, not relative to a reference")
+    _comparison_options(cmp)
     cmp.add_argument(
         "--fail-on",
         choices=["regressed", "inconclusive"],
@@ -168,11 +177,21 @@ def parser() -> argparse.ArgumentParser:
         "a strict gate)",
     )
     cmp.add_argument("--fail-on-regression", action="store_true", help="the same as --fail-on regressed")
-    cmp.add_argument(
-        "--allow-incomplete", action="store_true", help="compare runs that were interrupted or are still running"
-    )
-    cmp.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")
+    cmp.add_argument("--html", metavar="FILE", help="also write the comparison as an HTML report to FILE")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    rep = sub.add_parser("report", help="write the HTML report of a run, or of a comparison of two")
+    rep.add_argument(
+        "runs", nargs="*", metavar="RUN", help="a run (default: the latest), or A B to compare (runs or baselines)"
+    )
+    rep.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write it (default: the run's report.html, or report-A-vs-B.html here for a comparison)",
+    )
+    rep.add_argument("--baseline", metavar="NAME", help="compare baseline NAME (A) with RUN or the latest run (B)")
+    _comparison_options(rep)
 
     imp = sub.add_parser("import", help="store another tool's results as a run")
     imp.add_argument("format", choices=["criterion"])
@@ -193,6 +212,9 @@ def parser() -> argparse.ArgumentParser:
 
     setup = sub.add_parser("setup", help="install the Debian packages of the preload allocators and of guest targets")
     setup.add_argument("--target", metavar="T1,T2", help="also what these targets need (hermit, linux-vm)")
+    setup.add_argument(
+        "--browser", action="store_true", help="also Debian's Chromium, which the HTML report tests drive headless"
+    )
 
     bld = sub.add_parser("build", help="build the engine binaries")
     bld.add_argument("-a", "--allocators", help="comma-separated allocators (default: every available built-in)")

@@ -15,7 +15,7 @@ from hab import __version__, paths
 from hab.allocators import custom, lineup, preload, registry
 from hab.analysis.run import analyse
 from hab.build import engine
-from hab.cli.common import print_results, stderr_console
+from hab.cli.common import print_results, stderr_console, write_run_report
 from hab.errors import StorageError, UserError
 from hab.execution import hostinfo, memlimit, query, targets, verification
 from hab.execution.engines import Engines, uhyve_binary
@@ -350,7 +350,12 @@ def _finish(args, ready: Prepared, run: RunDir, console, executed: Executed) -> 
         raise StorageError(
             f"{executed.problem or e}; {executed.done} finished processes are stored; {resume}"
         ) from None
-    print_results(runs.load(run.path), args.json, args.reference)
+    stored = runs.load(run.path)
+    result = print_results(stored, args.json, args.reference)
+    try:
+        write_run_report(stored, result)
+    except StorageError as e:
+        console.print(f"hab: warning: no HTML report: {e}", markup=False)
     if args.save_baseline is not None and not executed.interrupted:
         saved = runs.save_baseline(run.path, run.path.parent, args.save_baseline)
         console.print(f"[dim]saved as baseline {escape(args.save_baseline)} ({escape(str(saved))})[/]")

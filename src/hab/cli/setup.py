@@ -1,7 +1,8 @@
 """`hab setup`: installs the Debian packages the built-in preload allocators
 need (tcmalloc, tbbmalloc, Debian's jemalloc and mimalloc) and, with
 `--target`, what the guest targets need (QEMU; for Hermit Debian's Rust
-toolchain route), with apt-get."""
+toolchain route), and with `--browser` Debian's Chromium (the HTML reports'
+tests open them in it headless), with apt-get."""
 
 from rich.markup import escape
 
@@ -15,6 +16,10 @@ from hab.records.target import NATIVE
 from hab.suite.suite import check_targets, split_list
 
 
+#: The Debian package of the browser the HTML report tests use.
+BROWSER = "chromium"
+
+
 def main(args) -> int:
     console = stderr_console()
     known = registry.load(paths.engine_dir())
@@ -23,6 +28,8 @@ def main(args) -> int:
     for target in targets:
         if target != NATIVE:
             wanted += [p for p in debian.missing(list(PACKAGES[target]), DEBIAN_MINIMUM) if p not in wanted]
+    if args.browser:
+        wanted += debian.missing([BROWSER])
     if not wanted:
         console.print("everything is installed; nothing to do")
         return 0

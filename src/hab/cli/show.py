@@ -1,4 +1,4 @@
-"""`hab show [RUN]`: re-analyse a stored run and print its results."""
+"""`hab show [RUN]`: re-analyse a stored run (or a saved baseline) and print its results."""
 
 from hab.cli.common import print_results
 from hab.paths import RESULTS_ROOT
@@ -6,6 +6,6 @@ from hab.store import runs
 
 
 def main(args) -> int:
-    path = runs.resolve(args.run, RESULTS_ROOT)
+    path = runs.resolve_any(args.run, RESULTS_ROOT) if args.run else runs.resolve(None, RESULTS_ROOT)
     print_results(runs.load(path), args.json, args.reference)
     return 0

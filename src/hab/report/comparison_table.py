@@ -78,35 +78,42 @@ def _target_warnings(targets, old_meta: RunMeta, new_meta: RunMeta) -> list[str]
     ]
 
 
-def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -> str:
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False, soft_wrap=False
-    )
+def heading_lines(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> list[str]:
+    """What is compared with what, in which mode, and by which rule."""
     s = comp.settings
     target_a, target_b = s.targets or ("", "")
-    console.print(f"A: run {old_meta.id} ({old_meta.created}){_on(target_a)}", markup=False)
-    console.print(f"B: run {new_meta.id} ({new_meta.created}){_on(target_b)}", markup=False)
-    for line in _target_warnings(s.targets, old_meta, new_meta):
-        console.print(line, markup=False)
+    lines = [
+        f"A: run {old_meta.id} ({old_meta.created}){_on(target_a)}",
+        f"B: run {new_meta.id} ({new_meta.created}){_on(target_b)}",
+        *_target_warnings(s.targets, old_meta, new_meta),
+    ]
     mode = (
         f"relative to {s.relative_to}: each allocator's time over {s.relative_to}'s in the same round of its run"
         if s.relative_to
         else "absolute: typical times"
     )
-    console.print(f"mode: {mode}", markup=False)
-    console.print(
+    lines += [
+        f"mode: {mode}",
         f"change = B/A - 1 with its {s.confidence:.0%} interval (Welch t over engine processes); verdict: "
         f"regressed or improved when the interval lies wholly beyond ±{s.threshold:.1%}, no change when wholly "
         "inside, else inconclusive",
-        markup=False,
-    )
+    ]
     if s.relative_to:
-        console.print(
+        lines.append(
             f"{s.relative_to} is the reference: its own (raw) change is what the machine did between "
-            "the runs (--absolute compares raw times)",
-            markup=False,
+            "the runs (--absolute compares raw times)"
         )
+    return lines
+
+
+def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -> str:
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False, soft_wrap=False
+    )
+    for line in heading_lines(comp, old_meta, new_meta):
+        console.print(line, markup=False)
+    s = comp.settings
     workloads = new_meta.workloads
     for cell in comp.cells:
         console.print()
@@ -116,17 +123,28 @@ def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -
         console.print(rich_table(cell_grid(cell, s.confidence)))
         for line in reasons(cell):
             console.print(line, markup=False)
-    for label, pairs in (("only in A", comp.only_old), ("only in B", comp.only_new)):
-        if pairs:
-            console.print()
-            console.print(f"{label}: " + ", ".join(f"{c} {a}" for c, a in pairs), markup=False)
+    for line in unmatched_lines(comp):
+        console.print()
+        console.print(line, markup=False)
     if comp.summary:
         console.print()
         console.print(rich_table(summary_grid(comp)))
     console.print()
-    inconclusive = comp.count({Verdict.INCONCLUSIVE})
-    console.print(f"{comp.regressions} regressed, {inconclusive} inconclusive", markup=False)
+    console.print(count_line(comp), markup=False)
     return buffer.getvalue()
+
+
+def unmatched_lines(comp: Comparison) -> list[str]:
+    """The (cell, allocator) pairs only one side has."""
+    return [
+        f"{label}: " + ", ".join(f"{c} {a}" for c, a in pairs)
+        for label, pairs in (("only in A", comp.only_old), ("only in B", comp.only_new))
+        if pairs
+    ]
+
+
+def count_line(comp: Comparison) -> str:
+    return f"{comp.regressions} regressed, {comp.count({Verdict.INCONCLUSIVE})} inconclusive"
 
 
 def render_json(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> str:

@@ -9,13 +9,15 @@ the same stored run gives the same file.
 
 import io
 import math
+import re
 
 import numpy as np
 from matplotlib import rcParams
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from hab.analysis.comparison import Comparison
-from hab.analysis.run import CellResult, RunResult, SummaryRow
+from hab.analysis.run import CellResult, SummaryRow
 from hab.analysis.scaling import Group
 from hab.report.units import time_unit
 from hab.stats.change import Verdict
@@ -31,18 +33,19 @@ VERDICT_COLOURS = {
     Verdict.REFERENCE: "#8c959f",
 }
 _POINT, _SAMPLE, _INTERVAL = "#0969da", "#8c959f", "#24292f"
-_WIDTH = 7.5  # inches: about the width of a laptop browser's text column
+_WIDTH = 9.5  # inches: the page's text column (912 CSS pixels at 72 points per inch)
 
 
 def _svg(fig: Figure) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buffer.getvalue()
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)  # RDF boilerplate
     return text[text.index("<svg") :]  # no XML prolog inside HTML
 
 
 def _height(rows: int) -> float:
-    return 1.0 + 0.32 * max(rows, 1)
+    return 0.8 + 0.3 * max(rows, 1)
 
 
 def _jitter(n: int, seed: int) -> np.ndarray:
@@ -85,9 +88,20 @@ def _forest(ax, labels: list[str], estimates: list, colours: list[str]) -> None:
         ax.plot([est.point], [y], "o", color=colour, ms=5)
     ax.axvline(1.0, color=_INTERVAL, lw=0.8)
     ax.set_yticks(range(len(labels)), labels)
-    ax.invert_yaxis()
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    _ratio_axis(ax)
+
+
+def _ratio_axis(ax) -> None:
+    """A log axis of ratios labelled as plain factors (0.8×, 1×, 1.25×)."""
     ax.set_xscale("log")
-    ax.grid(axis="x", alpha=0.3, which="both")
+    low, high = ax.get_xlim()
+    subs = (1.0, 2.0, 5.0) if high / low > 6 else (1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 8.0)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.xaxis.set_minor_locator(LogLocator(base=10, subs=np.arange(1, 10) / 1.0))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    ax.grid(axis="x", alpha=0.3, which="major")
 
 
 def cell_ratios(cell: CellResult) -> str | None:
@@ -119,13 +133,15 @@ def scaling(group: Group) -> str:
     """Throughput against threads with intervals; collapses marked."""
     fig = Figure(figsize=(_WIDTH, 3.2))
     ax = fig.add_subplot()
-    for curve in group.curves:
-        threads = [p.threads for p in curve.points]
+    dodge = 0.02 * (max(group.threads) - min(group.threads) or 1)
+    for k, curve in enumerate(group.curves):
+        shift = (k - (len(group.curves) - 1) / 2) * dodge  # side by side, so that intervals do not hide each other
+        threads = [p.threads + shift for p in curve.points]
         rate = np.array([p.allocations_per_s.point for p in curve.points]) / 1e6
         low = rate - np.array([p.allocations_per_s.lower for p in curve.points]) / 1e6
         high = np.array([p.allocations_per_s.upper for p in curve.points]) / 1e6 - rate
         line = ax.errorbar(threads, rate, yerr=[low, high], marker="o", ms=4, capsize=3, label=curve.allocator)
-        fallen = [(p.threads, p.allocations_per_s.point / 1e6) for p in curve.points if p.collapse]
+        fallen = [(p.threads + shift, p.allocations_per_s.point / 1e6) for p in curve.points if p.collapse]
         if fallen:
             ax.plot(*zip(*fallen, strict=True), "x", ms=10, mew=2, color=line[0].get_color())
     ax.set_xticks(group.threads)
@@ -199,11 +215,3 @@ def changes(comparison: Comparison, threshold: float) -> str | None:
     _forest(ax, [label for label, _ in entries], [c.ratio for _, c in entries], colours)
     ax.set_xlabel("time B / A (log scale; shaded: the noise band)")
     return _svg(fig)
-
-
-def run_figures(result: RunResult) -> dict:
-    """Figures that span the run: the summary score and the scaling curves."""
-    return {
-        "summary": summary(result.summary, result.reference) if result.reference else None,
-        "scaling": [(g, scaling(g)) for g in result.scaling],
-    }

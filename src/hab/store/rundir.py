@@ -29,14 +29,19 @@ VERIFY_DIR = "verify"
 LATEST = "latest"
 
 
-def write_json(path: Path, data) -> None:
-    """Writes `data` as JSON atomically (temporary file, then rename)."""
+def write_text(path: Path, text: str) -> None:
+    """Writes `text` atomically (temporary file, then rename)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        tmp.write_text(text)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, data) -> None:
+    """Writes `data` as JSON atomically."""
+    write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def new_id(root: Path) -> str:
