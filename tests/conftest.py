@@ -31,3 +31,45 @@ def hab(*args: str, cwd: Path, check_exit: int | None = None, timeout: float = 6
     if check_exit is not None:
         assert done.returncode == check_exit, done.stderr
     return done
+
+
+#: A small run that makes every kind of figure and table: two thread counts
+#: (scaling), latency mode, RSS sampling, a reference allocator.
+REPORT_RUN = [
+    "run",
+    "-a",
+    "system,talc",
+    "-w",
+    "rayon_boxes",
+    "-p",
+    "max_size=4KiB",
+    "-t",
+    "1,2",
+    "--latency",
+    "--repetitions",
+    "3",
+    "--sample-size",
+    "5",
+    "--warm-up-time",
+    "0.05",
+    "--measurement-time",
+    "0.1",
+    "--rss-interval",
+    "0.005",
+    "--out",
+    "res",
+]
+
+
+@pytest.fixture(scope="session")
+def report_runs(tmp_path_factory, binaries):
+    """Two such runs, B with talc slowed by the spin knob, and their
+    comparison report: (run A, run B, working directory with compare.html)."""
+    cwd = tmp_path_factory.mktemp("reports")
+    first = hab(*REPORT_RUN, cwd=cwd, check_exit=0)
+    assert "HTML report: " in first.stderr
+    a = (cwd / "res" / "latest").resolve()
+    hab(*REPORT_RUN, "--spin", "talc=200", cwd=cwd, check_exit=0)
+    b = (cwd / "res" / "latest").resolve()
+    hab("report", str(a), str(b), "-o", "compare.html", cwd=cwd, check_exit=0)
+    return a, b, cwd

@@ -11,48 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import hab
-
-#: The small run below must make every kind of figure: two thread counts
-#: (scaling), latency mode, RSS sampling, a reference allocator.
-RUN = [
-    "run",
-    "-a",
-    "system,talc",
-    "-w",
-    "rayon_boxes",
-    "-p",
-    "max_size=4KiB",
-    "-t",
-    "1,2",
-    "--latency",
-    "--repetitions",
-    "3",
-    "--sample-size",
-    "5",
-    "--warm-up-time",
-    "0.05",
-    "--measurement-time",
-    "0.1",
-    "--rss-interval",
-    "0.005",
-    "--out",
-    "res",
-]
 #: What one such run's report may weigh at most (it holds every sample's dot).
 MAX_RUN_REPORT_BYTES = 1 << 20
 FIGURES = {"summary", "times", "ratios", "rss", "latency", "scaling"}
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory, binaries):
-    cwd = tmp_path_factory.mktemp("html")
-    first = hab(*RUN, cwd=cwd, check_exit=0)
-    assert "HTML report: " in first.stderr
-    a = (cwd / "res" / "latest").resolve()
-    hab(*RUN, "--spin", "talc=200", cwd=cwd, check_exit=0)
-    b = (cwd / "res" / "latest").resolve()
-    hab("report", str(a), str(b), "-o", "compare.html", cwd=cwd, check_exit=0)
+def reports(report_runs):
+    a, _, cwd = report_runs
     return a, cwd / "compare.html"
 
 

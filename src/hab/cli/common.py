@@ -30,15 +30,20 @@ def skipped_warnings(stored: StoredRun) -> list[str]:
     return [f"skipped {stored.path / 'units' / name}: {problem}" for name, problem in stored.skipped]
 
 
-def write_report(text: str, path: Path, what: str) -> None:
-    """Writes an HTML report atomically and says where; a path that cannot be
-    written is an error naming it."""
+def write_file(path: Path, text: str) -> None:
+    """Writes an output file atomically; a path that cannot be written is an
+    error naming it."""
     if path.is_dir():
-        raise UserError(f"{path} is a directory; give the report's file name")
+        raise UserError(f"{path} is a directory; give a file name")
     try:
         rundir.write_text(path, text)
     except OSError as e:
         raise StorageError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def write_report(text: str, path: Path, what: str) -> None:
+    """Writes an HTML report and says where."""
+    write_file(path, text)
     stderr_console().print(f"[dim]{escape(what)} report: {escape(str(path))} ({len(text.encode()) / 1024:.0f} KiB)[/]")
 
 

@@ -1,15 +1,20 @@
-"""`hab import criterion` and `hab export criterion`."""
+"""`hab import` and `hab export`: criterion trees, CSV and Markdown."""
 
+import sys
 from pathlib import Path
 
 from rich.markup import escape
 
 from hab.analysis.run import analyse
-from hab.cli.common import print_results, stderr_console
+from hab.cli.common import print_results, stderr_console, write_file
 from hab.errors import UserError
 from hab.interop.criterion import export, importer
 from hab.paths import RESULTS_ROOT
+from hab.report import csv_export, markdown_export
 from hab.store import runs
+
+#: Exports that are one text file, by format name.
+TABLES = {"csv": csv_export.render, "markdown": markdown_export.render}
 
 
 def import_main(args) -> int:
@@ -24,6 +29,15 @@ def import_main(args) -> int:
 def export_main(args) -> int:
     stored = runs.load(runs.resolve_any(args.run, RESULTS_ROOT))
     result = analyse(stored)
+    if args.format in TABLES:
+        text = TABLES[args.format](result, stored.meta)
+        if args.dir is None:
+            sys.stdout.write(text)
+        else:
+            write_file(Path(args.dir), text)
+        return 0
+    if args.dir is None:
+        raise UserError("export criterion needs the directory to write the tree into")
     samples: dict = {}
     for _, record in sorted(stored.units.items()):
         if not record.ok:

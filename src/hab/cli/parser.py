@@ -201,10 +201,15 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", help="results root (default: hab-results)")
     imp.add_argument("--json", action="store_true", help="print results as JSON")
 
-    exp = sub.add_parser("export", help="write a run in another tool's format")
-    exp.add_argument("format", choices=["criterion"])
+    exp = sub.add_parser("export", help="write a run as CSV, Markdown, or in another tool's format")
+    exp.add_argument("format", choices=["csv", "markdown", "criterion"])
     exp.add_argument("run", help="run directory, results root or baseline name")
-    exp.add_argument("dir", help="criterion tree to write into (created if missing)")
+    exp.add_argument(
+        "dir",
+        nargs="?",
+        metavar="OUT",
+        help="criterion: the tree to write into (created if missing); csv, markdown: a file (default: stdout)",
+    )
     exp.add_argument("--baseline", help="criterion baseline name (default: the run id)")
 
     lst = sub.add_parser("list", help="list allocators and workloads")

@@ -15,7 +15,6 @@ from hab.errors import UserError
 from hab.records.target import NATIVE
 from hab.suite.suite import check_targets, split_list
 
-
 #: The Debian package of the browser the HTML report tests use.
 BROWSER = "chromium"
 

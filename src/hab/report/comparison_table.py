@@ -12,6 +12,8 @@ from hab.report.layout import Grid, rich_table
 from hab.report.run_table import has_guests, heading
 from hab.stats.change import Verdict
 
+#: The `format` of `hab compare --json` (src/hab/report/schemas/comparison.schema.json).
+JSON_FORMAT = {"name": "hab-compare", "version": 1}
 VERDICT_ORDER = (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.NO_CHANGE, Verdict.INCONCLUSIVE)
 
 
@@ -149,6 +151,7 @@ def count_line(comp: Comparison) -> str:
 
 def render_json(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> str:
     doc = {
+        "format": JSON_FORMAT,
         "a": old_meta.id,
         "b": new_meta.id,
         "settings": comp.settings.to_dict(),

@@ -1,9 +1,13 @@
-"""Results as JSON (`--json`): stable keys, every estimate with its interval."""
+"""Results as JSON (`--json`): stable keys, every estimate with its interval.
+The document's `format` names its schema (src/hab/report/schemas/run.schema.json,
+described in docs/results.md); a change that breaks a reader raises the version."""
 
 import json
 
 from hab.analysis.run import Row, RunResult
 from hab.records.run import RunMeta
+
+FORMAT = {"name": "hab-run", "version": 1}
 
 
 def _row(row: Row) -> dict:
@@ -38,6 +42,7 @@ def _row(row: Row) -> dict:
 def render(result: RunResult, meta: RunMeta) -> str:
     stored = meta.to_dict()
     doc = {
+        "format": FORMAT,
         "run": {
             k: stored.get(k)
             for k in (

@@ -26,6 +26,15 @@ class Grid:
         self.rows.append(list(cells))
         self.tags.append(tag)
 
+    def drop(self, name: str) -> "Grid":
+        """This grid without the column `name`."""
+        k = self.columns.index(name)
+        left = tuple(i - (i > k) for i in self.left if i != k)
+        keep = [i for i in range(len(self.columns)) if i != k]
+        return Grid(
+            [self.columns[i] for i in keep], left, self.title, [[r[i] for i in keep] for r in self.rows], self.tags
+        )
+
 
 def plain_table(**options) -> Table:
     """A table in the report style; `options` go to rich's Table (title, ...)."""

@@ -7,6 +7,7 @@ from hab.report.layout import Grid
 
 _BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 12
+SPARK_COLUMN = "RSS over time"
 
 
 def sparkline(values: list, width: int = SPARK_WIDTH) -> str:
@@ -47,7 +48,7 @@ def table(cell: CellResult) -> Grid | None:
     if not rows:
         return None
     names = ["memory", "peak live", "max RSS", "RSS/live", "net/live", "faults", "major", "user", "sys"]
-    t = Grid([*names, "RSS over time"], left=(0, len(names)))
+    t = Grid([*names, SPARK_COLUMN], left=(0, len(names)))
     for row in rows:
         m, ru = row.memory, row.rusage
         series = list(m.rss_series.rss_kib) if m.rss_series else []

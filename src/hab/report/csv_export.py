@@ -1,0 +1,91 @@
+"""`hab export csv`: one row per (cell, allocator) with plain numbers, for
+spreadsheets and scripts (times in nanoseconds, ratios as factors, empty
+where a figure does not exist)."""
+
+import csv
+import io
+import json
+
+from hab.analysis.run import Row, RunResult
+from hab.records.run import RunMeta
+
+COLUMNS = [
+    "run",
+    "cell",
+    "workload",
+    "params",
+    "threads",
+    "target",
+    "allocator",
+    "ok",
+    "processes",
+    "samples",
+    "estimate",
+    "time_ns",
+    "time_lower_ns",
+    "time_upper_ns",
+    "reference",
+    "ratio",
+    "ratio_lower",
+    "ratio_upper",
+    "allocations_per_s",
+    "bytes_per_s",
+    "between_share",
+    "dry_share",
+    "peak_live_bytes",
+    "max_rss_bytes",
+    "rss_per_live",
+    "minor_faults",
+    "failures",
+]
+
+
+def _point(e) -> float | str:
+    return "" if e is None else e.point
+
+
+def _row(row: Row, reference: str | None) -> dict:
+    t, m = row.typical, row.memory
+    ratio = row.ratio.estimate if row.ratio else None
+    return {
+        "allocator": row.allocator,
+        "ok": int(row.ok),
+        "processes": row.processes,
+        "samples": row.samples,
+        "estimate": row.typical_name or "",
+        "time_ns": _point(t),
+        "time_lower_ns": "" if t is None else t.lower,
+        "time_upper_ns": "" if t is None else t.upper,
+        "reference": reference or "",
+        "ratio": _point(ratio),
+        "ratio_lower": "" if ratio is None else ratio.lower,
+        "ratio_upper": "" if ratio is None else ratio.upper,
+        "allocations_per_s": _point(row.allocations_per_s),
+        "bytes_per_s": _point(row.bytes_per_s),
+        "between_share": row.variance["between_share"] if row.variance else "",
+        "dry_share": _point(row.engine_share.estimate) if row.engine_share else "",
+        "peak_live_bytes": _point(m.peak_live_bytes) if m else "",
+        "max_rss_bytes": _point(m.max_rss_bytes) if m else "",
+        "rss_per_live": _point(m.rss_per_live) if m else "",
+        "minor_faults": _point(row.rusage.get("minor_faults")),
+        "failures": "; ".join(sorted(set(row.failures))),
+    }
+
+
+def render(result: RunResult, meta: RunMeta) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for cell in result.cells:
+        c = cell.cell
+        where = {
+            "run": meta.id,
+            "cell": c.id,
+            "workload": c.workload,
+            "params": json.dumps(c.params, sort_keys=True),
+            "threads": "" if c.threads is None else c.threads,
+            "target": c.target,
+        }
+        for row in cell.rows + ([cell.dry] if cell.dry else []):
+            writer.writerow(where | _row(row, cell.reference))
+    return buffer.getvalue()
