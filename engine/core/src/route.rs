@@ -128,6 +128,46 @@ fn own_holding(_: *mut u8) -> Option<&'static std::alloc::System> {
     None
 }
 
+/// Whether every call goes to the allocator under test (a timing run, once decided).
+#[inline(always)]
+fn together() -> bool {
+    MODE.load(Relaxed) == TOGETHER
+}
+
+// The paths that may use the engine's heap are out of line and cold, so that
+// a timing run's call is the allocator's own plus one load and one branch,
+// with no stack frame of the wrapper's.
+impl<A: GlobalAlloc> Routed<A> {
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_apart(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        match (own_for_new(), zeroed) {
+            (Some(own), false) => own.alloc(layout),
+            (Some(own), true) => own.alloc_zeroed(layout),
+            (None, false) => self.0.alloc(layout),
+            (None, true) => self.0.alloc_zeroed(layout),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_apart(&self, ptr: *mut u8, layout: Layout) {
+        match own_holding(ptr) {
+            Some(own) => own.dealloc(ptr, layout),
+            None => self.0.dealloc(ptr, layout),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn realloc_apart(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        match own_holding(ptr) {
+            Some(own) => own.realloc(ptr, layout, new_size),
+            None => self.0.realloc(ptr, layout, new_size),
+        }
+    }
+}
+
 // SAFETY: every call goes to one of two sound allocators, and a block is
 // freed or resized by the one that allocated it: `own_holding` tells the
 // engine's heap by its address range, which the allocator under test never
@@ -135,33 +175,37 @@ fn own_holding(_: *mut u8) -> Option<&'static std::alloc::System> {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Routed<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match own_for_new() {
-            Some(own) => own.alloc(layout),
-            None => self.0.alloc(layout),
+        if together() {
+            self.0.alloc(layout)
+        } else {
+            self.alloc_apart(layout, false)
         }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        match own_for_new() {
-            Some(own) => own.alloc_zeroed(layout),
-            None => self.0.alloc_zeroed(layout),
+        if together() {
+            self.0.alloc_zeroed(layout)
+        } else {
+            self.alloc_apart(layout, true)
         }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        match own_holding(ptr) {
-            Some(own) => own.dealloc(ptr, layout),
-            None => self.0.dealloc(ptr, layout),
+        if together() {
+            self.0.dealloc(ptr, layout)
+        } else {
+            self.dealloc_apart(ptr, layout)
         }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        match own_holding(ptr) {
-            Some(own) => own.realloc(ptr, layout, new_size),
-            None => self.0.realloc(ptr, layout, new_size),
+        if together() {
+            self.0.realloc(ptr, layout, new_size)
+        } else {
+            self.realloc_apart(ptr, layout, new_size)
         }
     }
 }
