@@ -61,7 +61,7 @@ init = "Leaking"
 
 
 #: What the broken test allocators write to stderr when their fault fires
-#: (tests/allocators/fault_note); the leaker's fault is every free.
+#: (tests/allocators/broken_common); the leaker's fault is every free.
 MARKER = "hab-test-fault:"
 
 

@@ -227,3 +227,10 @@ def test_comparisons_that_would_mislead_are_refused(tmp_path):
     cut = hab("compare", str(a), str(c), cwd=tmp_path, check_exit=2)
     assert "is interrupted" in cut.stderr and "--allow-incomplete" in cut.stderr
     hab("compare", str(a), str(c), "--allow-incomplete", cwd=tmp_path, check_exit=0)
+
+
+def test_a_mistyped_command_or_choice_gets_a_suggestion(tmp_path):
+    done = hab("comapre", cwd=tmp_path)
+    assert done.returncode == 2 and "unknown command 'comapre'; did you mean compare?" in done.stderr
+    done = hab("export", "markdwn", "x", cwd=tmp_path)
+    assert done.returncode == 2 and "unknown choice 'markdwn'; did you mean markdown?" in done.stderr

@@ -227,6 +227,12 @@ def test_an_engine_killed_mid_cell_fails_only_that_cell(binaries, tmp_path):
         (["-a", "system", "--preload", "../evil=/lib/x.so"], "got '../evil'"),
         (["-a", "system", "--preload", "a" * 300 + "=/lib/x.so"], "allocator names are at most 40 characters, got 300"),
         (["-a", "system", "-p", "keep_prob=nan"], "parameter keep_prob: expected a finite number, got 'nan'"),
+        # issue 13: typo suggestions
+        (["-a", "jemaloc"], "unknown allocator 'jemaloc'; did you mean jemalloc? (known: system,"),
+        (["-a", "system", "-w", "fastpth"], "unknown workload 'fastpth'; did you mean fastpath?"),
+        (["--preset", "sed"], "unknown preset 'sed'; did you mean seed?"),
+        (["-a", "system", "-w", "fastpath", "-p", "opps=3"], "has this parameter; did you mean ops?"),
+        (["typo.toml"], "unknown parameter of fastpath: 'opps'; did you mean ops?"),
     ],
 )
 @pytest.mark.slow
@@ -234,6 +240,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(binaries, tmp_path, arg
     (tmp_path / "bad.toml").write_text("x = [\n")
     bench = '[[benchmark]]\nworkload = "fastpath"\n'
     (tmp_path / "nan.toml").write_text("timeout = nan\n" + bench)
+    (tmp_path / "typo.toml").write_text('allocators = ["system"]\n' + bench + "params = { opps = 3 }\n")
     (tmp_path / "empty.toml").write_text("allocators = []\n" + bench)
     (tmp_path / "binary.toml").write_bytes(bytes(range(128, 256)))
     (tmp_path / "both.toml").write_text('[allocator.x]\npath = "."\ninit = "X"\npreload = "/lib/x.so"\n' + bench)

@@ -14,19 +14,32 @@ from rich.markup import escape
 from hab.errors import UserError
 
 
-def installed_version(package: str) -> str | None:
-    """The installed version of a Debian package, or None."""
+def installed_versions(packages: list[str]) -> dict[str, str]:
+    """The installed version of each of `packages` that is installed (one
+    dpkg-query for all of them)."""
     dpkg = shutil.which("dpkg-query")
-    if dpkg is None:
-        return None
+    if dpkg is None or not packages:
+        return {}
     try:
         done = subprocess.run(
-            [dpkg, "-W", "-f=${db:Status-Abbrev} ${Version}", package], capture_output=True, text=True, timeout=10
+            [dpkg, "-W", "-f=${Package} ${db:Status-Abbrev} ${Version}\n", *packages],
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
-        return None
-    status, _, version = done.stdout.strip().partition(" ")
-    return version.strip() if done.returncode == 0 and status.startswith("ii") else None
+        return {}
+    found = {}
+    for line in done.stdout.splitlines():
+        name, status, version = (line.split(" ", 2) + ["", ""])[:3]
+        if status.startswith("ii") and version.strip():
+            found[name.split(":")[0]] = version.strip()
+    return found
+
+
+def installed_version(package: str) -> str | None:
+    """The installed version of a Debian package, or None."""
+    return installed_versions([package]).get(package)
 
 
 def _apt() -> str:
@@ -80,8 +93,9 @@ def at_least(version: str, minimum: str) -> bool:
 def missing(packages: list[str], minimum: dict[str, str] | None = None) -> list[str]:
     """The packages not installed, or installed older than their `minimum` version."""
     out = []
+    installed = installed_versions(packages)
     for p in packages:
-        version = installed_version(p)
+        version = installed.get(p)
         if version is None or (minimum and p in minimum and not at_least(version, minimum[p])):
             out.append(p)
     return out

@@ -61,9 +61,11 @@ def locate(library: str) -> Path | None:
     return next((d / library for d in _library_dirs() if (d / library).is_file()), None)
 
 
-def version(a: Allocator) -> str:
+def version(a: Allocator, installed: dict[str, str] | None = None) -> str:
+    """The library's version: its Debian package's (from `installed`, the
+    versions of many packages asked at once, when given)."""
     if a.debian:
-        found = debian.installed_version(a.debian)
+        found = installed.get(a.debian) if installed is not None else debian.installed_version(a.debian)
         return f"{a.debian} {found}" if found else f"{a.debian} (not installed)"
     return Path(a.preload or "").name
 

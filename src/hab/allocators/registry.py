@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hab.errors import UserError
+from hab.errors import UserError, unknown
 from hab.records.plan import DRY
 from hab.records.target import GUESTS, LINUX_VM, NATIVE, TARGETS
 
@@ -186,7 +186,7 @@ def select(known: dict[str, Allocator], wanted: list[str]) -> list[str]:
     """Checks that every wanted allocator exists; returns them in order."""
     for name in wanted:
         if name not in known:
-            raise UserError(f"unknown allocator '{name}' (known: {', '.join(known)})")
+            raise unknown("allocator", name, known)
     if len(set(wanted)) != len(wanted):
         raise UserError(f"allocator listed twice in {', '.join(wanted)}")
     return list(wanted)

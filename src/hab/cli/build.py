@@ -7,7 +7,7 @@ from rich.markup import escape
 from hab import paths
 from hab.allocators import lineup, registry
 from hab.build import engine
-from hab.cli.common import stderr_console
+from hab.cli.console import stderr_console
 from hab.records.target import NATIVE
 from hab.suite.suite import check_targets, split_list
 

@@ -1,28 +1,17 @@
-"""What several subcommands share: consoles, output width, printing results."""
+"""What the commands that show results share: printing them, writing reports and files."""
 
-import shutil
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 
 from hab.analysis import run as analysis
+from hab.cli.console import stderr_console, width
 from hab.errors import StorageError, UserError
 from hab.records.run import RunMeta
 from hab.report import jsonout, run_table
 from hab.store import rundir
 from hab.store.runs import StoredRun
-
-
-def stderr_console() -> Console:
-    """Progress and messages go to stderr; stdout carries only results."""
-    return Console(stderr=True, highlight=False)
-
-
-def width() -> int:
-    """Report width: the terminal's, but never below the 120 columns a cell table needs."""
-    return max(120, shutil.get_terminal_size((120, 24)).columns)
 
 
 def skipped_warnings(stored: StoredRun) -> list[str]:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from hab.analysis import comparison
 from hab.analysis.run import DEFAULT_REFERENCE, analyse
-from hab.cli.common import skipped_warnings, width, write_comparison_report
+from hab.cli.common import skipped_warnings, write_comparison_report
+from hab.cli.console import width
 from hab.errors import UserError
 from hab.paths import RESULTS_ROOT
 from hab.records.run import RunStatus

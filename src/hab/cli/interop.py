@@ -6,7 +6,8 @@ from pathlib import Path
 from rich.markup import escape
 
 from hab.analysis.run import analyse
-from hab.cli.common import print_results, stderr_console, write_file
+from hab.cli.common import print_results, write_file
+from hab.cli.console import stderr_console
 from hab.errors import UserError
 from hab.interop.criterion import export, importer
 from hab.paths import RESULTS_ROOT

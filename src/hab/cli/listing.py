@@ -5,10 +5,10 @@ import shutil
 from rich.console import Console
 from rich.table import Table
 
-from hab import paths
+from hab import debian, paths
 from hab.allocators import lineup, preload, registry
 from hab.build import engine
-from hab.cli.common import stderr_console, width
+from hab.cli.console import stderr_console, width
 from hab.execution import query
 from hab.records.target import GUESTS
 from hab.records.workload import ParamInfo
@@ -18,6 +18,7 @@ from hab.suite import values
 def _allocators(console: Console, eng) -> None:
     known = registry.load(eng)
     locked = registry.locked_versions(eng)
+    installed = debian.installed_versions([a.debian for a in known.values() if a.debian])
     cargo = shutil.which("cargo") is not None
     table = Table(title="Allocators", title_justify="left")
     table.add_column("name", no_wrap=True)
@@ -34,7 +35,7 @@ def _allocators(console: Console, eng) -> None:
             status = "yes (built on first use)"
         else:
             status = "no: cargo not found (install Rust: https://rustup.rs)"
-        version = preload.version(a) if a.kind == "preload" else registry.version_of(a, locked)
+        version = preload.version(a, installed) if a.kind == "preload" else registry.version_of(a, locked)
         table.add_row(a.name, a.kind, version, status, " ".join(a.targets), a.about)
     console.print(table)
     elsewhere = Table(title="Not on a guest target, and why", title_justify="left")

@@ -1,9 +1,10 @@
 """The `hab` command line's options: one subparser per command."""
 
 import argparse
+import re
 
 from hab import __version__
-from hab.errors import UserError
+from hab.errors import UserError, unknown
 from hab.execution.rss import DEFAULT_INTERVAL as RSS_INTERVAL
 from hab.records.target import ACCELERATORS, TARGETS
 
@@ -13,6 +14,10 @@ LATENCY_EVERY = 8
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
+        typo = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if typo:
+            what = "command" if "argument command" in message else "choice"
+            raise unknown(what, typo.group(1), re.findall(r"'?([^',\s]+)'?", typo.group(2)))
         raise UserError(message)
 
 

@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from hab import paths
 from hab.cli import run as fresh
-from hab.cli.common import stderr_console
+from hab.cli.console import stderr_console
 from hab.cli.parser import parser
 from hab.errors import UserError
 from hab.execution import hostinfo

@@ -15,7 +15,8 @@ from hab import __version__, paths
 from hab.allocators import custom, lineup, preload, registry
 from hab.analysis.run import analyse
 from hab.build import engine
-from hab.cli.common import print_results, stderr_console, write_run_report
+from hab.cli.common import print_results, write_run_report
+from hab.cli.console import stderr_console
 from hab.errors import StorageError, UserError
 from hab.execution import hostinfo, memlimit, query, targets, verification
 from hab.execution.engines import Engines, uhyve_binary

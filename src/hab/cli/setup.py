@@ -10,7 +10,7 @@ from hab import debian, paths
 from hab.allocators import preload, registry
 from hab.build.guests import PACKAGES
 from hab.build.hermit_toolchain import DEBIAN_MINIMUM
-from hab.cli.common import stderr_console
+from hab.cli.console import stderr_console
 from hab.errors import UserError
 from hab.records.target import NATIVE
 from hab.suite.suite import check_targets, split_list

@@ -8,7 +8,7 @@ from rich.console import Console
 from hab.analysis.comparison import Comparison
 from hab.records.run import RunMeta
 from hab.report import units
-from hab.report.layout import Grid, rich_table
+from hab.report.layout import Grid, left_out_line, print_fitted, trimmed, wrap
 from hab.report.run_table import has_guests, heading
 from hab.stats.change import Verdict
 
@@ -23,7 +23,8 @@ def _change(x: float) -> str:
 
 def cell_grid(cell, conf: float) -> Grid:
     """One cell's changes: A's and B's times, the change with its interval, the verdict."""
-    grid = Grid(["allocator", "A", "B", "change", f"{conf:.0%} CI", "processes", "verdict"], left=(0, 6))
+    names = ["allocator", "A", "B", "change", f"{conf:.0%} CI", "processes", "verdict"]
+    grid = Grid(names, left=(0, 6), optional=(5, 1, 2))
     for r in cell.rows:
         if r.change is None:
             failed = "A" if not r.old.ok else "B" if not r.new.ok else None
@@ -53,7 +54,9 @@ def summary_grid(comp: Comparison) -> Grid:
     """Per allocator: the geometric mean change over the cells and the verdicts counted."""
     conf = comp.settings.confidence
     grid = Grid(
-        ["allocator", "cells", "geomean B/A", f"{conf:.0%} CI", *VERDICT_ORDER], title="Summary (B relative to A)"
+        ["allocator", "cells", "geomean B/A", f"{conf:.0%} CI", *VERDICT_ORDER],
+        title="Summary (B relative to A)",
+        optional=(6, 5, 1),
     )
     for s in comp.summary:
         g = s.geomean_ratio
@@ -113,27 +116,30 @@ def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -
     console = Console(
         file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False, soft_wrap=False
     )
+    left_out: set[str] = set()
     for line in heading_lines(comp, old_meta, new_meta):
-        console.print(line, markup=False)
+        console.print(wrap(line, width), markup=False)
     s = comp.settings
     workloads = new_meta.workloads
+    alike = [cell_grid(c, s.confidence) for c in comp.cells]
     for cell in comp.cells:
         console.print()
-        console.print(
-            heading(cell.cell, workloads, s.targets is None and has_guests(c.cell for c in comp.cells)), markup=False
-        )
-        console.print(rich_table(cell_grid(cell, s.confidence)))
+        with_target = s.targets is None and has_guests(c.cell for c in comp.cells)
+        console.print(wrap(heading(cell.cell, workloads, with_target), width), markup=False)
+        print_fitted(console, cell_grid(cell, s.confidence), left_out, alike)
         for line in reasons(cell):
-            console.print(line, markup=False)
+            console.print(wrap(line, width), markup=False)
     for line in unmatched_lines(comp):
         console.print()
-        console.print(line, markup=False)
+        console.print(wrap(line, width), markup=False)
     if comp.summary:
         console.print()
-        console.print(rich_table(summary_grid(comp)))
+        print_fitted(console, summary_grid(comp), left_out)
     console.print()
-    console.print(count_line(comp), markup=False)
-    return buffer.getvalue()
+    for line in left_out_line(left_out, width):
+        console.print(wrap(line, width), markup=False)
+    console.print(wrap(count_line(comp), width), markup=False)
+    return trimmed(buffer.getvalue())
 
 
 def unmatched_lines(comp: Comparison) -> list[str]:

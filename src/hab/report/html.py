@@ -125,7 +125,7 @@ def run_report(result: RunResult, stored: StoredRun) -> str:
         section.table(scaling_table.table(group))
         section.figure("scaling", plots.scaling(group), "Allocations per second against threads, with intervals.")
         sections.append(section)
-    legend = run_table.LEGEND.format(conf=result.settings.confidence, ref=result.reference or "reference")
+    legend = run_table.legend(result.settings.confidence, result.reference or "reference", 100)
     return _render(f"hab run {meta.id}", run_table.run_heading(meta, result), sections, legend, meta.id)
 
 

@@ -4,7 +4,7 @@ operations per allocator, merged over engine processes."""
 from hab.analysis.latency import PERCENTILES
 from hab.analysis.run import CellResult
 from hab.report import units
-from hab.report.layout import Grid
+from hab.report.layout import Grid, optional
 
 
 def table(cell: CellResult) -> Grid | None:
@@ -12,7 +12,8 @@ def table(cell: CellResult) -> Grid | None:
     rows = [r for r in cell.rows if r.ok and r.latency is not None]
     if not rows:
         return None
-    t = Grid(["latency", "op", "timed", "mean", *(k for k, _ in PERCENTILES), "max"], left=(0, 1))
+    names = ["latency", "op", "timed", "mean", *(k for k, _ in PERCENTILES), "max"]
+    t = Grid(names, left=(0, 1), optional=optional(names, ["timed", "mean", "p90", "max"]))
     for row in rows:
         for i, op in enumerate(row.latency.ops):
             t.add(

@@ -2,9 +2,11 @@
 terminal a rule under the header, no outer frame, no padding at the edges
 (so plain-text output stays narrow); the same grids become Markdown and HTML."""
 
+import textwrap
 from dataclasses import dataclass, field
 
 from rich import box
+from rich.cells import cell_len
 from rich.table import Table
 
 
@@ -19,6 +21,9 @@ class Grid:
     title: str | None = None
     rows: list[list[str]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    #: Column indices in the order they are left out when the table is too
+    #: wide for the terminal (the first goes first); the others always stay.
+    optional: tuple[int, ...] = ()
 
     def add(self, *cells: str, tag: str = "") -> None:
         if len(cells) != len(self.columns):
@@ -28,12 +33,37 @@ class Grid:
 
     def drop(self, name: str) -> "Grid":
         """This grid without the column `name`."""
-        k = self.columns.index(name)
-        left = tuple(i - (i > k) for i in self.left if i != k)
-        keep = [i for i in range(len(self.columns)) if i != k]
+        return self.without([self.columns.index(name)])
+
+    def without(self, dropped: list[int]) -> "Grid":
+        """This grid without the columns at `dropped`."""
+        keep = [i for i in range(len(self.columns)) if i not in dropped]
+        new = {old: k for k, old in enumerate(keep)}
         return Grid(
-            [self.columns[i] for i in keep], left, self.title, [[r[i] for i in keep] for r in self.rows], self.tags
+            [self.columns[i] for i in keep],
+            tuple(new[i] for i in self.left if i in new),
+            self.title,
+            [[r[i] for i in keep] for r in self.rows],
+            self.tags,
+            tuple(new[i] for i in self.optional if i in new),
         )
+
+    def width(self) -> int:
+        """Terminal cells the table takes in the terminal style (two spaces between columns)."""
+        widths = [max(cell_len(c) for c in [name, *(r[i] for r in self.rows)]) for i, name in enumerate(self.columns)]
+        return sum(widths) + 2 * (len(widths) - 1)
+
+    def fit(self, width: int) -> tuple["Grid", list[str]]:
+        """This grid with optional columns left out, in their order, until it
+        is at most `width` cells wide; and the names of those left out."""
+        dropped: list[int] = []
+        grid = self
+        for index in self.optional:
+            if grid.width() <= width:
+                break
+            dropped.append(index)
+            grid = self.without(dropped)
+        return grid, [self.columns[i] for i in dropped]
 
 
 def plain_table(**options) -> Table:
@@ -50,6 +80,43 @@ def rich_table(grid: Grid) -> Table:
     for row in grid.rows:
         table.add_row(*row)
     return table
+
+
+def optional(columns: list[str], names: list[str]) -> tuple[int, ...]:
+    """The indices of `names` among `columns`, in the order given: a grid's `optional`."""
+    return tuple(columns.index(name) for name in names)
+
+
+def print_fitted(console, grid: Grid, left_out: set[str], alike: list[Grid] = ()) -> None:
+    """Prints `grid` fitted to the console's width, adding what it left out to
+    `left_out`. Grids `alike` (the same table for other cells) are fitted
+    together: each leaves out what the widest of them must, so that the
+    tables of a report keep the same columns."""
+    needed = {name for other in alike for name in other.fit(console.width)[1]}
+    dropped = [i for i in grid.optional if grid.columns[i] in needed]
+    fitted, more = grid.without(dropped).fit(console.width)
+    left_out.update([grid.columns[i] for i in dropped] + more)
+    console.print(rich_table(fitted))
+
+
+def left_out_line(left_out: set[str], width: int) -> list[str]:
+    """The line saying which columns a narrow terminal hid."""
+    if not left_out:
+        return []
+    names = ", ".join(sorted(left_out))
+    return [f"at {width} columns these columns are left out: {names} (a wider terminal, --json or hab report has them)"]
+
+
+def wrap(line: str, width: int) -> str:
+    """`line` wrapped at spaces to `width`, its continuation lines indented two
+    more than its own indent; no word is broken."""
+    indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+    return textwrap.fill(line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
+def trimmed(text: str) -> str:
+    """`text` without the spaces a wrapped line leaves at its end."""
+    return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
 def _md(text: str) -> str:

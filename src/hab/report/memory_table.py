@@ -48,7 +48,7 @@ def table(cell: CellResult) -> Grid | None:
     if not rows:
         return None
     names = ["memory", "peak live", "max RSS", "RSS/live", "net/live", "faults", "major", "user", "sys"]
-    t = Grid([*names, SPARK_COLUMN], left=(0, len(names)))
+    t = Grid([*names, SPARK_COLUMN], left=(0, len(names)), optional=(9, 6, 8, 7, 4, 5))
     for row in rows:
         m, ru = row.memory, row.rusage
         series = list(m.rss_series.rss_kib) if m.rss_series else []

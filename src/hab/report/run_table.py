@@ -6,6 +6,7 @@ reproduces `hab run`'s table byte for byte.
 
 import io
 import re
+import textwrap
 from collections import Counter
 
 from rich.console import Console
@@ -16,26 +17,53 @@ from hab.records.run import RunMeta, RunStatus
 from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
 from hab.report import latency_table, memory_table, scaling_table, units
-from hab.report.layout import Grid, rich_table
+from hab.report.layout import Grid, left_out_line, optional, print_fitted, trimmed, wrap
 from hab.suite import values
 
-LEGEND = """\
-time: typical time of one workload iteration (criterion's slope for linear sampling, else the mean), with its
-  {conf:.0%} interval from a hierarchical bootstrap (engine processes, then samples within them).
-vs {ref}: time relative to {ref} (below 1 is faster): geometric mean of the rounds' ratios (each round's
-  processes ran side by side) with a t interval. allocs/s: blocks allocated per second.
-between: share of the variance of one sample that lies between engine processes rather than within one
-  (Kalibera & Jones).
-outliers: Tukey mild/severe counts (reported, not removed). dry %: time of the dry variant (the same work
-  without allocator calls: the engine's own share) relative to this allocator's time, paired by round;
-  "!" above 100%: the machine moved more than the allocator's share, so that share cannot be read off.
-memory (means over processes): peak live = highest sum of requested bytes alive (the workload's own books);
-  max RSS = peak resident memory of the engine process (VmHWM); RSS/live = their ratio (memory overhead);
-  net/live leaves out the RSS the engine had before the workload was set up (binary, libraries). faults:
-  minor page faults. RSS over time: one process, sampled from /proc, scaled to its maximum (shown).
-scaling: allocations per second at N threads ("N thr"); speedup over the smallest count with interval; eff =
-  speedup per thread factor. collapse: thread counts whose throughput is below the smallest count's (*: the
-  whole interval is below 1)."""
+LEGEND = (
+    (
+        "time: typical time of one workload iteration (criterion's slope for linear sampling, else the mean),"
+        " with its {conf:.0%} interval from a hierarchical bootstrap (engine processes, then samples within "
+        "them)."
+    ),
+    (
+        "vs {ref}: time relative to {ref} (below 1 is faster): geometric mean of the rounds' ratios (each "
+        "round's processes ran side by side) with a t interval. allocs/s: blocks allocated per second."
+    ),
+    (
+        "between: share of the variance of one sample that lies between engine processes rather than within "
+        "one (Kalibera & Jones)."
+    ),
+    (
+        "outliers: Tukey mild/severe counts (reported, not removed). dry %: time of the dry variant (the same"
+        " work without allocator calls: the engine's own share) relative to this allocator's time, paired by "
+        'round; "!" above 100%: the machine moved more than the allocator\'s share, so that share cannot be '
+        "read off."
+    ),
+    (
+        "memory (means over processes): peak live = highest sum of requested bytes alive (the workload's own "
+        "books); max RSS = peak resident memory of the engine process (VmHWM); RSS/live = their ratio (memory"
+        " overhead); net/live leaves out the RSS the engine had before the workload was set up (binary, "
+        "libraries). faults: minor page faults. RSS over time: one process, sampled from /proc, scaled to its"
+        " maximum (shown)."
+    ),
+    (
+        'scaling: allocations per second at N threads ("N thr"); speedup over the smallest count with '
+        "interval; eff = speedup per thread factor. collapse: thread counts whose throughput is below the "
+        "smallest count's (*: the whole interval is below 1)."
+    ),
+)
+
+
+def legend(conf: float, ref: str, width: int) -> str:
+    """The legend wrapped to `width`, each entry's continuation indented."""
+    fill = [
+        textwrap.fill(
+            e.format(conf=conf, ref=ref), width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+        )
+        for e in LEGEND
+    ]
+    return "\n".join(fill)
 
 
 def heading(cell: CellResult, workloads: dict[str, WorkloadInfo], with_target: bool = False) -> str:
@@ -83,10 +111,13 @@ def _cells(row: Row, reference: str | None) -> list[str]:
 
 def cell_grid(cell: CellResult, conf: float) -> Grid:
     """The main table of a cell: every allocator's time, ratio and shares."""
-    names = ["allocator", "time", f"{conf:.0%} CI"]
+    ci = f"{conf:.0%} CI"
+    names = ["allocator", "time", ci]
     if cell.reference is not None:
-        names += [f"vs {cell.reference}", f"{conf:.0%} CI"]
-    grid = Grid(names + ["allocs/s", "between", "outliers", "dry %"])
+        names += [f"vs {cell.reference}", ci]
+    names += ["allocs/s", "between", "outliers", "dry %"]
+    intervals = [i for i, name in enumerate(names) if name == ci][::-1]  # the ratio's goes before the time's
+    grid = Grid(names, optional=optional(names, ["outliers", "between", "dry %", "allocs/s"]) + tuple(intervals))
     width = len(grid.columns)
     for row in cell.rows + ([cell.dry] if cell.dry else []):
         label = "dry (engine only)" if row.allocator == DRY else row.allocator
@@ -125,6 +156,7 @@ def summary_grid(result: RunResult, target: str) -> Grid:
     grid = Grid(
         ["allocator", f"geomean vs {result.reference}", f"{conf:.0%} CI", "fastest in", "failed cells"],
         title=f"Summary over {_count(len(cells), 'cell')}{where}",
+        optional=(3,),
     )
     for s in (s for s in result.summary if s.target == target):
         if s.geomean_ratio is not None:
@@ -271,31 +303,36 @@ def render(result: RunResult, meta: RunMeta, width: int) -> str:
     conf = result.settings.confidence
     workloads = meta.workloads
     target = meta.precision.target if meta.precision else None
+    left_out: set[str] = set()
     for line in run_heading(meta, result):
-        console.print(line, markup=False)
+        console.print(wrap(line, width), markup=False)
     with_target = has_guests(result.cells)
+    cell_grids = [cell_grid(c, conf) for c in result.cells]
+    memory_grids = [g for g in map(memory_table.table, result.cells) if g is not None]
     for cell in result.cells:
         console.print()
-        console.print(heading(cell, workloads, with_target), markup=False)
+        console.print(wrap(heading(cell, workloads, with_target), width), markup=False)
         if cell.busy and cell.busy.reasons:
-            console.print(f"  busy while this cell ran: {'; '.join(cell.busy.reasons)}", markup=False)
-        console.print(rich_table(cell_grid(cell, conf)))
+            console.print(wrap(f"  busy while this cell ran: {'; '.join(cell.busy.reasons)}", width), markup=False)
+        print_fitted(console, cell_grid(cell, conf), left_out, cell_grids)
         for note in notes(cell, target):
-            console.print(note, markup=False)
+            console.print(wrap(note, width), markup=False)
         for extra in (memory_table.table(cell), latency_table.table(cell)):
             if extra is not None:
                 console.print()
-                console.print(rich_table(extra))
+                print_fitted(console, extra, left_out, memory_grids)
         note = latency_table.timer_note(cell)
         if note:
-            console.print(note, markup=False)
+            console.print(wrap(note, width), markup=False)
     for target in dict.fromkeys(c.cell.target for c in result.cells):
         console.print()
-        console.print(rich_table(summary_grid(result, target)))
+        print_fitted(console, summary_grid(result, target), left_out)
     for group in result.scaling:
         console.print()
-        console.print(scaling_table.heading(group, workloads), markup=False)
-        console.print(rich_table(scaling_table.table(group)))
+        console.print(wrap(scaling_table.heading(group, workloads), width), markup=False)
+        print_fitted(console, scaling_table.table(group), left_out)
     console.print()
-    console.print(LEGEND.format(conf=conf, ref=result.reference or "reference"), markup=False)
-    return buffer.getvalue()
+    for line in left_out_line(left_out, width):
+        console.print(wrap(line, width), markup=False)
+    console.print(legend(conf, result.reference or "reference", width), markup=False)
+    return trimmed(buffer.getvalue())

@@ -23,7 +23,9 @@ def table(group: Group) -> Grid:
         names.append(f"{n} thr")
         if n != base:
             names += [f"speedup {n}/{base}", "eff"]
-    t = Grid(names + ["collapse"], left=(0, len(names)))
+    effs = [i for i, name in enumerate(names) if name == "eff"]
+    rates = [i for i, name in enumerate(names) if name.endswith(" thr")][1:]
+    t = Grid(names + ["collapse"], left=(0, len(names)), optional=tuple(effs + rates))
     for curve in group.curves:
         cols, collapses = [], []
         for p in curve.points:

@@ -11,7 +11,7 @@ import itertools
 import random
 from collections.abc import Callable
 
-from hab.errors import UserError
+from hab.errors import UserError, did_you_mean, unknown
 from hab.records.plan import DRY, Cell, Plan, Unit
 from hab.records.workload import WorkloadInfo
 from hab.suite import values
@@ -24,7 +24,7 @@ def _grids(suite: Suite, workloads: dict[str, WorkloadInfo]):
     for bench in suite.benchmarks:
         info = workloads.get(bench.workload)
         if info is None:
-            raise UserError(f"unknown workload '{bench.workload}' (known: {', '.join(workloads)})")
+            raise unknown("workload", bench.workload, workloads)
         grid = dict(bench.params)
         for name, vals in suite.overrides:
             if info.param(name) is not None:
@@ -34,15 +34,16 @@ def _grids(suite: Suite, workloads: dict[str, WorkloadInfo]):
         for name, vals in grid.items():
             param = info.param(name)
             if param is None:
-                known = ", ".join(p.name for p in info.params)
-                raise UserError(f"unknown parameter '{name}' for workload {info.name} (known: {known})")
+                raise unknown(f"parameter of {info.name}:", name, [p.name for p in info.params])
             typed[name] = [values.coerce(param, v, f"workload {info.name}") for v in vals]
         names = list(typed)
         combos = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*typed.values())]
         yield info, combos
     for name, _ in suite.overrides:
         if name not in used_overrides:
-            raise UserError(f"--param {name}: none of the selected workloads has this parameter")
+            chosen = [workloads[b.workload] for b in suite.benchmarks if b.workload in workloads]
+            hint = did_you_mean(name, sorted({p.name for w in chosen for p in w.params}))
+            raise UserError(f"--param {name}: none of the selected workloads has this parameter{hint}")
 
 
 def make_plan(

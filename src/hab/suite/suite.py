@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hab.allocators import custom
 from hab.allocators.registry import Allocator
-from hab.errors import UserError
+from hab.errors import UserError, unknown
 from hab.records.plan import Sampling
 from hab.records.target import ACCELERATORS, NATIVE, TARGETS
 from hab.suite.values import parse_size
@@ -82,7 +82,7 @@ def presets() -> list[str]:
 def load_preset(name: str) -> Suite:
     path = resources.files("hab.suite") / "presets" / f"{name}.toml"
     if not path.is_file():
-        raise UserError(f"unknown preset '{name}' (known: {', '.join(presets())})")
+        raise unknown("preset", name, presets())
     return parse(path.read_text(), f"preset {name}")
 
 

@@ -21,6 +21,7 @@ pub struct Overlapping<const EVERY: u64 = 64> {
     recent: [(AtomicUsize, AtomicUsize); RECENT], // (address, size) of recent live blocks
     duplicates: [AtomicUsize; SLOTS],
     told: AtomicBool,
+    books: broken_common::SpinLock, // held around every use of `recent` and `duplicates`
 }
 
 impl<const EVERY: u64> Overlapping<EVERY> {
@@ -31,6 +32,7 @@ impl<const EVERY: u64> Overlapping<EVERY> {
             recent: [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; RECENT],
             duplicates: [const { AtomicUsize::new(0) }; SLOTS],
             told: AtomicBool::new(false),
+            books: broken_common::SpinLock::new(),
         }
     }
 
@@ -75,20 +77,21 @@ unsafe impl<const EVERY: u64> GlobalAlloc for Overlapping<EVERY> {
             return System.alloc(layout);
         }
         if self.requests.fetch_add(1, Relaxed) % EVERY == EVERY - 1 {
-            if let Some(addr) = self.victim(layout) {
-                if self.remember_duplicate(addr) {
-                    fault_note::once(&self.told, "overlapping: handed out a live block again");
-                    return addr as *mut u8;
-                }
+            let again = self.books.with(|| self.victim(layout).filter(|&addr| self.remember_duplicate(addr)));
+            if let Some(addr) = again {
+                broken_common::note_once(&self.told, "overlapping: handed out a live block again");
+                return addr as *mut u8;
             }
         }
         let ptr = System.alloc(layout);
-        self.remember(ptr as usize, layout.size());
+        self.books.with(|| self.remember(ptr as usize, layout.size()));
         ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if !self.forget(ptr as usize) {
+        // The block leaves the books before the C heap gets it back, so no
+        // allocation can pick it as a victim once it is free.
+        if !self.books.with(|| self.forget(ptr as usize)) {
             System.dealloc(ptr, layout)
         }
     }

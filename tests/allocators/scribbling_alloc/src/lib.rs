@@ -15,6 +15,7 @@ pub struct Scribbling<const EVERY: u64 = 256> {
     next: AtomicUsize,
     recent: [(AtomicUsize, AtomicUsize); RECENT], // (address, size) of recent blocks still live
     told: AtomicBool,
+    books: broken_common::SpinLock, // held around every use of `recent`, and while scribbling
 }
 
 impl<const EVERY: u64> Scribbling<EVERY> {
@@ -24,6 +25,7 @@ impl<const EVERY: u64> Scribbling<EVERY> {
             next: AtomicUsize::new(0),
             recent: [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; RECENT],
             told: AtomicBool::new(false),
+            books: broken_common::SpinLock::new(),
         }
     }
 
@@ -51,7 +53,7 @@ impl<const EVERY: u64> Scribbling<EVERY> {
                 // SAFETY: not safe at all, which is the point: the block is
                 // live and owned by the program; the byte is inside it.
                 unsafe { *((a + n / 2) as *mut u8) ^= 0x5a };
-                fault_note::once(&self.told, "scribbling: flipped a byte of a live block");
+                broken_common::note_once(&self.told, "scribbling: flipped a byte of a live block");
                 return;
             }
         }
@@ -68,17 +70,18 @@ unsafe impl<const EVERY: u64> GlobalAlloc for Scribbling<EVERY> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let n = self.requests.fetch_add(1, Relaxed);
         if n % EVERY == EVERY - 1 {
-            self.scribble(n / EVERY);
+            self.books.with(|| self.scribble(n / EVERY));
         }
         let ptr = System.alloc(layout);
         if !ptr.is_null() && layout.size() > 0 {
-            self.remember(ptr as usize, layout.size());
+            self.books.with(|| self.remember(ptr as usize, layout.size()));
         }
         ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        self.forget(ptr as usize);
+        // Off the books before the C heap gets it back: only live blocks are damaged.
+        self.books.with(|| self.forget(ptr as usize));
         System.dealloc(ptr, layout)
     }
 }
