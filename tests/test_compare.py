@@ -233,4 +233,4 @@ def test_a_mistyped_command_or_choice_gets_a_suggestion(tmp_path):
     done = hab("comapre", cwd=tmp_path)
     assert done.returncode == 2 and "unknown command 'comapre'; did you mean compare?" in done.stderr
     done = hab("export", "markdwn", "x", cwd=tmp_path)
-    assert done.returncode == 2 and "unknown choice 'markdwn'; did you mean markdown?" in done.stderr
+    assert done.returncode == 2 and "unknown format 'markdwn'; did you mean markdown?" in done.stderr

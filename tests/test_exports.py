@@ -23,7 +23,9 @@ def test_csv_has_one_row_per_cell_and_allocator_with_the_json_figures(report_run
     text = hab("export", "csv", str(a), cwd=cwd, check_exit=0).stdout
     rows = list(csv.DictReader(io.StringIO(text)))
     doc = json.loads(hab("show", str(a), "--json", cwd=cwd, check_exit=0).stdout)
-    expected = [(c["id"], r["allocator"]) for c in doc["cells"] for r in c["results"] + ([c["dry"]] if c["dry"] else [])]
+    expected = [
+        (c["id"], r["allocator"]) for c in doc["cells"] for r in c["results"] + ([c["dry"]] if c["dry"] else [])
+    ]
     assert [(r["cell"], r["allocator"]) for r in rows] == expected
     by_key = {(c["id"], r["allocator"]): r for c in doc["cells"] for r in c["results"]}
     for row in rows:
@@ -79,4 +81,4 @@ def test_export_mistakes_are_one_line_errors(tmp_path):
     done = hab("export", "csv", "no-such-run", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no-such-run" in done.stderr
     done = hab("export", "pdf", "x", cwd=tmp_path)
-    assert done.returncode == 2 and "invalid choice" in done.stderr
+    assert done.returncode == 2 and "unknown format 'pdf' (known: csv, markdown, criterion)" in done.stderr

@@ -160,7 +160,7 @@ def test_a_hanging_guest_is_killed_at_the_timeout_and_keeps_its_records(tmp_path
     [
         (["--target", "hermit", "--latency"], "--latency cannot run in hermit"),
         (["--target", "vax"], "--target: expected targets among native, hermit, linux-vm, uhyve"),
-        (["--target", "hermit", "--accel", "hvf"], "argument --accel: invalid choice"),
+        (["--target", "hermit", "--accel", "hvf"], "unknown --accel 'hvf' (known: kvm, tcg)"),
         (["--target", "hermit", "--guest-memory", "64MiB"], "at least 128MiB"),
         (["--target", "hermit", "--vcpus", "0"], "vcpus must be an integer in 1..255"),
         (["--target", "hermit", "-a", "jemalloc"], "allocator jemalloc runs on none of the targets hermit"),

@@ -72,7 +72,7 @@ def test_overrides_and_unknowns():
     with pytest.raises(UserError, match="unknown workload 'x'"):
         make_plan(narrow(SUITE, workloads=["x"]), ["a"], [1], INFO, fake_check, seed=0)
     bad = parse("[[benchmark]]\nworkload='w'\nparams={q=1}", "t")
-    with pytest.raises(UserError, match="unknown parameter 'q' for workload w"):
+    with pytest.raises(UserError, match="unknown parameter of w: 'q'"):
         make_plan(bad, ["a"], [1], INFO, fake_check, seed=0)
 
 

@@ -14,10 +14,10 @@ LATENCY_EVERY = 8
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        typo = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        typo = re.search(r"argument ([^:]+): invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if typo:
-            what = "command" if "argument command" in message else "choice"
-            raise unknown(what, typo.group(1), re.findall(r"'?([^',\s]+)'?", typo.group(2)))
+            what = typo.group(1).split("/")[-1]  # "command", "format", "--sampling-mode"
+            raise unknown(what, typo.group(2), re.findall(r"'?([^',\s]+)'?", typo.group(3)))
         raise UserError(message)
 
 
