@@ -22,9 +22,11 @@ def binaries() -> dict[str, Path]:
     return engine.build(eng, crates, Console(stderr=True)).binaries
 
 
-def hab(*args: str, cwd: Path, check_exit: int | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Runs the real `hab` command line in a subprocess (no terminal, fixed width)."""
-    env = {**os.environ, "COLUMNS": "120", "PYTHONUNBUFFERED": "1"}
+def hab(
+    *args: str, cwd: Path, check_exit: int | None = None, timeout: float = 600, columns: int = 120
+) -> subprocess.CompletedProcess:
+    """Runs the real `hab` command line in a subprocess (no terminal, `columns` wide)."""
+    env = {**os.environ, "COLUMNS": str(columns), "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "hab", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )

@@ -204,7 +204,8 @@ impl<'a> Meter<'a> {
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
         black_box(ptr);
         if checked {
-            verify::admit(ptr.as_ptr() as usize, layout.size(), layout.align(), fill == Fill::Zeroed);
+            let returned = verify::stamp();
+            verify::admit(ptr.as_ptr() as usize, layout.size(), layout.align(), fill == Fill::Zeroed, returned);
         }
         self.tally_alloc(layout.size());
         Block { ptr, layout }
@@ -237,7 +238,15 @@ impl<'a> Meter<'a> {
         let raw = self.timed(Op::Realloc, || unsafe { alloc::realloc(block.ptr.as_ptr(), old, new_layout.size()) });
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(new_layout) };
         if checked {
-            verify::readmit(old_addr, old.size(), ptr.as_ptr() as usize, new_layout.size(), new_layout.align());
+            let returned = verify::stamp();
+            verify::readmit(
+                old_addr,
+                old.size(),
+                ptr.as_ptr() as usize,
+                new_layout.size(),
+                new_layout.align(),
+                returned,
+            );
         }
         block.ptr = ptr;
         block.layout = new_layout;

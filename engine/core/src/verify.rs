@@ -29,7 +29,7 @@
 //! process does can be trusted. Verification is never timed.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Mutex;
 
 use crate::protocol::{ErrorKind, Record};
@@ -52,9 +52,12 @@ struct Table {
     bytes: u64,
     peak_bytes: u64,
     admitted_bytes: u64, // all blocks admitted since `settle`
-    /// Addresses of freed blocks, direct-mapped by address: an allocation
-    /// that finds its address here got a freed block again.
-    freed: [usize; FREED_SLOTS],
+    /// Freed blocks, direct-mapped by address: the address and the [`stamp`]
+    /// taken just before its free began ([`PENDING`] until then). An
+    /// allocation that finds its address here got a freed block again, and
+    /// if that free began only after the allocation returned, the allocator
+    /// handed out a block that was still live.
+    freed: [(usize, u64); FREED_SLOTS],
     frees: u64,  // since `settle`
     reuses: u64, // since `settle`
 }
@@ -68,7 +71,7 @@ static LIVE: Mutex<Table> = Mutex::new(Table {
     bytes: 0,
     peak_bytes: 0,
     admitted_bytes: 0,
-    freed: [0; FREED_SLOTS],
+    freed: [(0, 0); FREED_SLOTS],
     frees: 0,
     reuses: 0,
 });
@@ -79,6 +82,10 @@ fn freed_slot(addr: usize) -> usize {
 /// Live blocks the table holds before it has to grow.
 const RESERVED_BLOCKS: usize = 1 << 20;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+/// One total order of allocations returning and frees beginning, across threads.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+/// The stamp of a freed block whose free has not begun yet.
+const PENDING: u64 = u64::MAX;
 static CHECKED_BYTES: AtomicU64 = AtomicU64::new(0);
 static SINCE_SWEEP: AtomicU64 = AtomicU64::new(0);
 /// Least allocations between two sweeps of every live block.
@@ -130,6 +137,12 @@ pub fn on() -> bool {
 /// What was checked so far: (allocations, bytes compared against the pattern).
 pub fn counts() -> (u64, u64) {
     (ALLOCATIONS.load(Relaxed), CHECKED_BYTES.load(Relaxed))
+}
+
+/// A point in the order of allocator calls: taken right after an allocation
+/// returns and right before a free begins.
+pub fn stamp() -> u64 {
+    EPOCH.fetch_add(1, SeqCst)
 }
 
 /// The alignment to request for an allocation that asked for `asked`.
@@ -308,8 +321,9 @@ pub fn more(ns: u64, deadline: u64) -> bool {
 }
 
 /// Checks a block the allocator just returned (`zeroed`: from
-/// `alloc_zeroed`) and fills it with its pattern.
-pub fn admit(addr: usize, size: usize, align: usize, zeroed: bool) {
+/// `alloc_zeroed`; `returned`: the [`stamp`] taken when the call returned)
+/// and fills it with its pattern.
+pub fn admit(addr: usize, size: usize, align: usize, zeroed: bool, returned: u64) {
     if !addr.is_multiple_of(align) {
         fail(format!(
             "allocation of {size} bytes aligned to {align} returned {addr:#x}, misaligned by {}",
@@ -338,8 +352,15 @@ pub fn admit(addr: usize, size: usize, align: usize, zeroed: bool) {
         }
         live.insert(at, Entry { start: addr, end, filled: false });
         let slot = freed_slot(addr);
-        if table.freed[slot] == addr {
-            table.freed[slot] = 0;
+        if table.freed[slot].0 == addr {
+            let began = table.freed[slot].1;
+            if began == PENDING || began > returned {
+                fail(format!(
+                    "allocation of {size} bytes returned {addr:#x}, a block that was still live: \
+                     its free had not begun when the allocation returned"
+                ));
+            }
+            table.freed[slot] = (0, 0);
             table.reuses += 1;
         }
         table.bytes += size as u64;
@@ -365,7 +386,7 @@ pub fn release(addr: usize, size: usize, what: &str) {
                 let e = table.blocks.remove(at);
                 table.bytes -= (e.end - e.start) as u64;
                 table.frees += 1;
-                table.freed[freed_slot(addr)] = addr;
+                table.freed[freed_slot(addr)] = (addr, PENDING);
             }
             Err(_) => fail(format!("{what} of {addr:#x}, which is not a live block")),
         }
@@ -375,17 +396,23 @@ pub fn release(addr: usize, size: usize, what: &str) {
             "block of {size} bytes at {addr:#x} changed while live: byte {k} is {got:#04x}, expected {want:#04x} (found at {what})"
         ));
     }
+    // The free begins now (the caller calls the allocator next).
+    let mut table = lock();
+    let slot = freed_slot(addr);
+    if table.freed[slot].0 == addr {
+        table.freed[slot].1 = stamp();
+    }
 }
 
 /// Checks a block `realloc` moved or resized: the kept bytes must carry the
 /// old block's pattern; then it is admitted with a fresh pattern.
-pub fn readmit(old_addr: usize, old_size: usize, addr: usize, size: usize, align: usize) {
+pub fn readmit(old_addr: usize, old_size: usize, addr: usize, size: usize, align: usize, returned: u64) {
     if let Some((k, got, want)) = mismatch(addr, old_size.min(size), old_addr, old_size) {
         fail(format!(
             "realloc of {old_size} bytes at {old_addr:#x} to {size} bytes at {addr:#x} lost contents: byte {k} is {got:#04x}, expected {want:#04x}"
         ));
     }
-    admit(addr, size, align, false);
+    admit(addr, size, align, false, returned);
 }
 
 #[cfg(test)]

@@ -274,3 +274,31 @@ def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | N
     return RunResult(
         cells, ref, summary, settings, len(stored.units), len(stored.plan.units), groups, boot, busy, stored.skipped
     )
+
+
+def narrowed(
+    result: RunResult,
+    workloads: dict,
+    *,
+    only_workloads: list[str] | None = None,
+    only_cells: list[str] | None = None,
+    only_allocators: list[str] | None = None,
+) -> RunResult:
+    """`result` with only the cells of `only_workloads` and `only_cells` and
+    the rows of `only_allocators` (None: all); the summary and the scaling
+    groups are recomputed over what is left. Ratios keep their reference."""
+    cells = [
+        c
+        for c in result.cells
+        if (only_workloads is None or c.cell.workload in only_workloads)
+        and (only_cells is None or c.cell.id in only_cells)
+    ]
+    conf = result.settings.confidence
+    everyone = list(dict.fromkeys(r.allocator for c in cells for r in c.rows))
+    summary = _summary(cells, everyone, conf)  # "fastest in" among every allocator of those cells
+    groups = scaling.groups(cells, everyone, conf, workloads)
+    if only_allocators is not None:
+        cells = [replace(c, rows=[r for r in c.rows if r.allocator in only_allocators]) for c in cells]
+        summary = [s for s in summary if s.allocator in only_allocators]
+        groups = [replace(g, curves=[k for k in g.curves if k.allocator in only_allocators]) for g in groups]
+    return replace(result, cells=cells, summary=summary, scaling=groups)

@@ -49,14 +49,26 @@ def write_comparison_report(comp, old: RunMeta, new: RunMeta, path: Path) -> Non
     write_report(html.comparison_report(comp, old, new), path, "comparison HTML")
 
 
-def print_results(stored: StoredRun, as_json: bool, reference: str | None = None) -> analysis.RunResult:
-    """Analyses a stored run and prints its table (or JSON) on stdout."""
+def print_results(
+    stored: StoredRun,
+    as_json: bool,
+    reference: str | None = None,
+    selection: dict | None = None,
+    summary_only: bool = False,
+) -> analysis.RunResult:
+    """Analyses a stored run and prints its table (or JSON) on stdout;
+    `selection` narrows what is printed (see `analysis.narrowed`), and the
+    whole result is returned."""
     if reference is not None and reference not in stored.plan.allocators:
         raise UserError(f"--reference {reference}: not an allocator of this run ({', '.join(stored.plan.allocators)})")
     for warning in skipped_warnings(stored):
         print(f"hab: warning: {warning}", file=sys.stderr)
     result = analysis.analyse(stored, reference)
-    text = jsonout.render(result, stored.meta) if as_json else run_table.render(result, stored.meta, width())
+    shown = analysis.narrowed(result, stored.meta.workloads, **selection) if selection else result
+    if as_json:
+        text = jsonout.render(shown, stored.meta)
+    else:
+        text = run_table.render(shown, stored.meta, width(), summary_only=summary_only)
     sys.stdout.write(text)
     sys.stdout.flush()
     return result

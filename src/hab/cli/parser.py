@@ -170,6 +170,10 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("run", nargs="?", help="run directory or results root (default: hab-results/latest)")
     show.add_argument("--reference", help="allocator the ratios are taken against (default: system)")
     show.add_argument("--json", action="store_true", help="print results as JSON")
+    show.add_argument("--summary", action="store_true", help="print only the heading and the summary over cells")
+    show.add_argument("-w", "--workloads", help="only the cells of these workloads (comma-separated)")
+    show.add_argument("-a", "--allocators", help="only these allocators (comma-separated)")
+    show.add_argument("--cells", metavar="IDS", help="only these cells (comma-separated ids, e.g. c00,c03)")
 
     cmp = sub.add_parser("compare", help="compare two runs (or a baseline and a run) cell by cell")
     cmp.add_argument("runs", nargs="*", metavar="RUN", help="A B: run directories, results roots or baseline names")

@@ -55,13 +55,13 @@ LEGEND = (
 )
 
 
-def legend(conf: float, ref: str, width: int) -> str:
-    """The legend wrapped to `width`, each entry's continuation indented."""
+def legend(conf: float, ref: str, width: int, entries: int | None = None) -> str:
+    """The legend (its first `entries`) wrapped to `width`, each entry's continuation indented."""
     fill = [
         textwrap.fill(
             e.format(conf=conf, ref=ref), width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
         )
-        for e in LEGEND
+        for e in LEGEND[:entries]
     ]
     return "\n".join(fill)
 
@@ -294,8 +294,9 @@ def _target_lines(meta: RunMeta, result: RunResult) -> list[str]:
     return lines
 
 
-def render(result: RunResult, meta: RunMeta, width: int) -> str:
-    """The whole report as plain text, `width` columns wide."""
+def render(result: RunResult, meta: RunMeta, width: int, summary_only: bool = False) -> str:
+    """The whole report as plain text, `width` columns wide (`summary_only`:
+    the heading and the summary tables)."""
     buffer = io.StringIO()
     console = Console(
         file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False, soft_wrap=False
@@ -309,7 +310,7 @@ def render(result: RunResult, meta: RunMeta, width: int) -> str:
     with_target = has_guests(result.cells)
     cell_grids = [cell_grid(c, conf) for c in result.cells]
     memory_grids = [g for g in map(memory_table.table, result.cells) if g is not None]
-    for cell in result.cells:
+    for cell in [] if summary_only else result.cells:
         console.print()
         console.print(wrap(heading(cell, workloads, with_target), width), markup=False)
         if cell.busy and cell.busy.reasons:
@@ -327,12 +328,12 @@ def render(result: RunResult, meta: RunMeta, width: int) -> str:
     for target in dict.fromkeys(c.cell.target for c in result.cells):
         console.print()
         print_fitted(console, summary_grid(result, target), left_out)
-    for group in result.scaling:
+    for group in [] if summary_only else result.scaling:
         console.print()
         console.print(wrap(scaling_table.heading(group, workloads), width), markup=False)
         print_fitted(console, scaling_table.table(group), left_out)
     console.print()
     for line in left_out_line(left_out, width):
         console.print(wrap(line, width), markup=False)
-    console.print(legend(conf, result.reference or "reference", width), markup=False)
+    console.print(legend(conf, result.reference or "reference", width, 2 if summary_only else None), markup=False)
     return trimmed(buffer.getvalue())
