@@ -77,3 +77,30 @@ def test_show_accepts_a_baseline_name(report_runs, tmp_path):
     shown = hab("show", "main", cwd=tmp_path, check_exit=0).stdout
     assert shown == hab("show", str(a), cwd=tmp_path, check_exit=0).stdout.replace(str(a), str(a))
     assert f"run {a.name}" in shown
+
+
+@pytest.mark.slow
+def test_colour_on_request_and_never_in_pipes(report_runs):
+    a, b, cwd = report_runs
+    coloured = hab("compare", str(a), str(b), "--color", "always", cwd=cwd).stdout
+    regressed = [line for line in coloured.splitlines() if "regressed" in line and "talc" in line]
+    assert regressed and all("\x1b[1;31m" in line for line in regressed)
+    assert "\x1b[" not in hab("compare", str(a), str(b), cwd=cwd).stdout, "auto: no colour into a pipe"
+    assert "\x1b[" not in hab("show", str(a), "--color", "never", cwd=cwd).stdout
+
+
+def test_auto_colour_follows_the_terminal_and_no_color(monkeypatch):
+    from hab.cli import console
+
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert console.colour("auto") and console.colour(None)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not console.colour("auto") and console.colour("always")
+    monkeypatch.setenv("NO_COLOR", "")
+    monkeypatch.setenv("TERM", "dumb")
+    assert not console.colour("auto")
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert not console.colour("auto") and not console.colour("never")

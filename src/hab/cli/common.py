@@ -6,7 +6,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from hab.analysis import run as analysis
-from hab.cli.console import stderr_console, width
+from hab.cli.console import colour, stderr_console, width
 from hab.errors import StorageError, UserError
 from hab.records.run import RunMeta
 from hab.report import jsonout, run_table
@@ -55,6 +55,7 @@ def print_results(
     reference: str | None = None,
     selection: dict | None = None,
     summary_only: bool = False,
+    colour_choice: str | None = None,
 ) -> analysis.RunResult:
     """Analyses a stored run and prints its table (or JSON) on stdout;
     `selection` narrows what is printed (see `analysis.narrowed`), and the
@@ -68,7 +69,7 @@ def print_results(
     if as_json:
         text = jsonout.render(shown, stored.meta)
     else:
-        text = run_table.render(shown, stored.meta, width(), summary_only=summary_only)
+        text = run_table.render(shown, stored.meta, width(), summary_only, colour(colour_choice))
     sys.stdout.write(text)
     sys.stdout.flush()
     return result

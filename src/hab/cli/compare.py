@@ -6,7 +6,7 @@ from pathlib import Path
 from hab.analysis import comparison
 from hab.analysis.run import DEFAULT_REFERENCE, analyse
 from hab.cli.common import skipped_warnings, write_comparison_report
-from hab.cli.console import width
+from hab.cli.console import colour, width
 from hab.errors import UserError
 from hab.paths import RESULTS_ROOT
 from hab.records.run import RunStatus
@@ -115,7 +115,7 @@ def main(args) -> int:
     if args.json:
         text = comparison_table.render_json(comp, old.meta, new.meta)
     else:
-        text = comparison_table.render(comp, old.meta, new.meta, width())
+        text = comparison_table.render(comp, old.meta, new.meta, width(), colour(args.color))
     sys.stdout.write(text)
     for warning in warnings:
         print(f"hab: warning: {warning}", file=sys.stderr)

@@ -2,7 +2,9 @@
 width reports are laid out for. Light on purpose: `hab list` and `hab
 --help` import it without the analysis stack."""
 
+import os
 import shutil
+import sys
 
 from rich.console import Console
 
@@ -20,3 +22,11 @@ def width() -> int:
     """Report width: the terminal's (or COLUMNS), 120 when unknown; tables
     leave out their optional columns to fit it."""
     return max(MIN_WIDTH, shutil.get_terminal_size((120, 24)).columns)
+
+
+def colour(choice: str | None) -> bool:
+    """Whether results on stdout get colours: `--color always|never`, else
+    (auto) when stdout is a terminal and NO_COLOR is unset or empty."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"

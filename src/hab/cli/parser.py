@@ -46,6 +46,15 @@ def _comparison_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")
 
 
+def _colour_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour verdicts, failures and warnings (auto: on a terminal, unless NO_COLOR is set)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="hab", description="Benchmark memory allocators on concurrent workloads.")
     p.add_argument("--version", action="version", version=f"hab {__version__}")
@@ -158,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--save-baseline", metavar="NAME", help="also keep the run as baseline NAME")
     run.add_argument("--out", help="results root (default: hab-results)")
     run.add_argument("--json", action="store_true", help="print results as JSON")
+    _colour_option(run)
     run.add_argument(
         "--resume",
         nargs="?",
@@ -171,6 +181,7 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--reference", help="allocator the ratios are taken against (default: system)")
     show.add_argument("--json", action="store_true", help="print results as JSON")
     show.add_argument("--summary", action="store_true", help="print only the heading and the summary over cells")
+    _colour_option(show)
     show.add_argument("-w", "--workloads", help="only the cells of these workloads (comma-separated)")
     show.add_argument("-a", "--allocators", help="only these allocators (comma-separated)")
     show.add_argument("--cells", metavar="IDS", help="only these cells (comma-separated ids, e.g. c00,c03)")
@@ -188,6 +199,7 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--fail-on-regression", action="store_true", help="the same as --fail-on regressed")
     cmp.add_argument("--html", metavar="FILE", help="also write the comparison as an HTML report to FILE")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    _colour_option(cmp)
 
     rep = sub.add_parser("report", help="write the HTML report of a run, or of a comparison of two")
     rep.add_argument(

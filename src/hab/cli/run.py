@@ -352,7 +352,7 @@ def _finish(args, ready: Prepared, run: RunDir, console, executed: Executed) -> 
             f"{executed.problem or e}; {executed.done} finished processes are stored; {resume}"
         ) from None
     stored = runs.load(run.path)
-    result = print_results(stored, args.json, args.reference)
+    result = print_results(stored, args.json, args.reference, colour_choice=args.color)
     try:
         write_run_report(stored, result)
     except StorageError as e:

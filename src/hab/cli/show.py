@@ -31,5 +31,5 @@ def _selection(args, stored) -> dict:
 def main(args) -> int:
     path = runs.resolve_any(args.run, RESULTS_ROOT) if args.run else runs.resolve(None, RESULTS_ROOT)
     stored = runs.load(path)
-    print_results(stored, args.json, args.reference, selection=_selection(args, stored), summary_only=args.summary)
+    print_results(stored, args.json, args.reference, _selection(args, stored), args.summary, args.color)
     return 0

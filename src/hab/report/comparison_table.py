@@ -3,12 +3,10 @@
 import io
 import json
 
-from rich.console import Console
-
 from hab.analysis.comparison import Comparison
 from hab.records.run import RunMeta
 from hab.report import units
-from hab.report.layout import Grid, left_out_line, print_fitted, trimmed, wrap
+from hab.report.layout import Grid, left_out_line, print_fitted, report_console, say, trimmed
 from hab.report.run_table import has_guests, heading
 from hab.stats.change import Verdict
 
@@ -111,34 +109,33 @@ def heading_lines(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> lis
     return lines
 
 
-def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int) -> str:
+def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int, colour: bool = False) -> str:
+    """The comparison as text, `width` columns wide (`colour`: verdicts in colour)."""
     buffer = io.StringIO()
-    console = Console(
-        file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False, soft_wrap=False
-    )
+    console = report_console(buffer, width, colour)
     left_out: set[str] = set()
     for line in heading_lines(comp, old_meta, new_meta):
-        console.print(wrap(line, width), markup=False)
+        say(console, line)
     s = comp.settings
     workloads = new_meta.workloads
     alike = [cell_grid(c, s.confidence) for c in comp.cells]
     for cell in comp.cells:
         console.print()
         with_target = s.targets is None and has_guests(c.cell for c in comp.cells)
-        console.print(wrap(heading(cell.cell, workloads, with_target), width), markup=False)
+        say(console, heading(cell.cell, workloads, with_target))
         print_fitted(console, cell_grid(cell, s.confidence), left_out, alike)
         for line in reasons(cell):
-            console.print(wrap(line, width), markup=False)
+            say(console, line)
     for line in unmatched_lines(comp):
         console.print()
-        console.print(wrap(line, width), markup=False)
+        say(console, line)
     if comp.summary:
         console.print()
         print_fitted(console, summary_grid(comp), left_out)
     console.print()
     for line in left_out_line(left_out, width):
-        console.print(wrap(line, width), markup=False)
-    console.print(wrap(count_line(comp), width), markup=False)
+        say(console, line)
+    say(console, count_line(comp))
     return trimmed(buffer.getvalue())
 
 

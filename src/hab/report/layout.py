@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from rich import box
 from rich.cells import cell_len
+from rich.console import Console
 from rich.table import Table
 
 
@@ -66,19 +67,42 @@ class Grid:
         return grid, [self.columns[i] for i in dropped]
 
 
+#: Row styles by tag, when colour is on.
+TAG_STYLES = {"failed": "red", "regressed": "bold red", "improved": "green", "inconclusive": "yellow", "dry": "dim"}
+
+
+def report_console(file, width: int, colour: bool) -> Console:
+    """The console reports are rendered into: `width` columns, colour only when asked."""
+    return Console(
+        file=file,
+        width=width,
+        color_system="standard" if colour else None,
+        force_terminal=colour,
+        highlight=False,
+        emoji=False,
+        soft_wrap=False,
+    )
+
+
+def say(console: Console, line: str) -> None:
+    """Prints a line of text wrapped to the console (warnings in colour when it has colour)."""
+    style = "bold red" if "WARNING" in line or line.lstrip().startswith("!") else None
+    console.print(wrap(line, console.width), markup=False, style=style)
+
+
 def plain_table(**options) -> Table:
     """A table in the report style; `options` go to rich's Table (title, ...)."""
     return Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True, **options)
 
 
-def rich_table(grid: Grid) -> Table:
-    """`grid` in the terminal style."""
+def rich_table(grid: Grid, styled: bool = False) -> Table:
+    """`grid` in the terminal style (`styled`: rows coloured by their tags)."""
     options = {"title": grid.title, "title_justify": "left"} if grid.title else {}
     table = plain_table(**options)
     for i, name in enumerate(grid.columns):
         table.add_column(name, no_wrap=True, justify="left" if i in grid.left else "right")
-    for row in grid.rows:
-        table.add_row(*row)
+    for row, tag in zip(grid.rows, grid.tags, strict=True):
+        table.add_row(*row, style=TAG_STYLES.get(tag) if styled else None)
     return table
 
 
@@ -96,7 +120,7 @@ def print_fitted(console, grid: Grid, left_out: set[str], alike: list[Grid] = ()
     dropped = [i for i in grid.optional if grid.columns[i] in needed]
     fitted, more = grid.without(dropped).fit(console.width)
     left_out.update([grid.columns[i] for i in dropped] + more)
-    console.print(rich_table(fitted))
+    console.print(rich_table(fitted, styled=console.color_system is not None))
 
 
 def left_out_line(left_out: set[str], width: int) -> list[str]:

@@ -9,15 +9,13 @@ import re
 import textwrap
 from collections import Counter
 
-from rich.console import Console
-
 from hab.analysis.run import CellResult, Row, RunResult
 from hab.records.plan import DRY
 from hab.records.run import RunMeta, RunStatus
 from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
 from hab.report import latency_table, memory_table, scaling_table, units
-from hab.report.layout import Grid, left_out_line, optional, print_fitted, trimmed, wrap
+from hab.report.layout import Grid, left_out_line, optional, print_fitted, report_console, say, trimmed
 from hab.suite import values
 
 LEGEND = (
@@ -294,46 +292,47 @@ def _target_lines(meta: RunMeta, result: RunResult) -> list[str]:
     return lines
 
 
-def render(result: RunResult, meta: RunMeta, width: int, summary_only: bool = False) -> str:
-    """The whole report as plain text, `width` columns wide (`summary_only`:
-    the heading and the summary tables)."""
+def render(result: RunResult, meta: RunMeta, width: int, summary_only: bool = False, colour: bool = False) -> str:
+    """The whole report as text, `width` columns wide (`summary_only`: the
+    heading and the summary tables; `colour`: with ANSI colours)."""
     buffer = io.StringIO()
-    console = Console(
-        file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False, soft_wrap=False
-    )
+    console = report_console(buffer, width, colour)
     conf = result.settings.confidence
     workloads = meta.workloads
     target = meta.precision.target if meta.precision else None
     left_out: set[str] = set()
     for line in run_heading(meta, result):
-        console.print(wrap(line, width), markup=False)
+        say(console, line)
     with_target = has_guests(result.cells)
-    cell_grids = [cell_grid(c, conf) for c in result.cells]
-    memory_grids = [g for g in map(memory_table.table, result.cells) if g is not None]
+    alike = {
+        "cell": [cell_grid(c, conf) for c in result.cells],
+        "memory": [g for g in map(memory_table.table, result.cells) if g is not None],
+        "latency": [g for g in map(latency_table.table, result.cells) if g is not None],
+    }
     for cell in [] if summary_only else result.cells:
         console.print()
-        console.print(wrap(heading(cell, workloads, with_target), width), markup=False)
+        say(console, heading(cell, workloads, with_target))
         if cell.busy and cell.busy.reasons:
-            console.print(wrap(f"  busy while this cell ran: {'; '.join(cell.busy.reasons)}", width), markup=False)
-        print_fitted(console, cell_grid(cell, conf), left_out, cell_grids)
+            say(console, f"  busy while this cell ran: {'; '.join(cell.busy.reasons)}")
+        print_fitted(console, cell_grid(cell, conf), left_out, alike["cell"])
         for note in notes(cell, target):
-            console.print(wrap(note, width), markup=False)
-        for extra in (memory_table.table(cell), latency_table.table(cell)):
+            say(console, note)
+        for kind, extra in (("memory", memory_table.table(cell)), ("latency", latency_table.table(cell))):
             if extra is not None:
                 console.print()
-                print_fitted(console, extra, left_out, memory_grids)
+                print_fitted(console, extra, left_out, alike[kind])
         note = latency_table.timer_note(cell)
         if note:
-            console.print(wrap(note, width), markup=False)
+            say(console, note)
     for target in dict.fromkeys(c.cell.target for c in result.cells):
         console.print()
         print_fitted(console, summary_grid(result, target), left_out)
     for group in [] if summary_only else result.scaling:
         console.print()
-        console.print(wrap(scaling_table.heading(group, workloads), width), markup=False)
+        say(console, scaling_table.heading(group, workloads))
         print_fitted(console, scaling_table.table(group), left_out)
     console.print()
     for line in left_out_line(left_out, width):
-        console.print(wrap(line, width), markup=False)
+        say(console, line)
     console.print(legend(conf, result.reference or "reference", width, 2 if summary_only else None), markup=False)
     return trimmed(buffer.getvalue())
