@@ -23,10 +23,16 @@ def binaries() -> dict[str, Path]:
 
 
 def hab(
-    *args: str, cwd: Path, check_exit: int | None = None, timeout: float = 600, columns: int = 120
+    *args: str,
+    cwd: Path,
+    check_exit: int | None = None,
+    timeout: float = 600,
+    columns: int = 120,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Runs the real `hab` command line in a subprocess (no terminal, `columns` wide)."""
-    env = {**os.environ, "COLUMNS": str(columns), "PYTHONUNBUFFERED": "1"}
+    """Runs the real `hab` command line in a subprocess (no terminal, `columns`
+    wide, with `env` added to the environment)."""
+    env = {**os.environ, **(env or {}), "COLUMNS": str(columns), "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "hab", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )

@@ -234,3 +234,32 @@ def test_a_mistyped_command_or_choice_gets_a_suggestion(tmp_path):
     assert done.returncode == 2 and "unknown command 'comapre'; did you mean compare?" in done.stderr
     done = hab("export", "markdwn", "x", cwd=tmp_path)
     assert done.returncode == 2 and "unknown format 'markdwn'; did you mean markdown?" in done.stderr
+
+
+def test_the_environment_that_changes_allocators_is_recorded_and_checked():
+    from hab.execution import hostinfo
+    from hab.records.fields import RecordError
+    from hab.records.run import HostFacts
+
+    env = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0", "MALLOC_ARENA_MAX": "1", "HOME": "/root", "PATH": "/bin"}
+    assert hostinfo.allocator_env(env) == {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0", "MALLOC_ARENA_MAX": "1"}
+    facts = HostFacts(thp="madvise/madvise", allocator_env={"MALLOC_ARENA_MAX": "1"})
+    assert HostFacts.from_dict(json.loads(json.dumps(facts.__dict__)), "host") == facts
+    assert facts.allocator_setting() == "THP madvise/madvise; MALLOC_ARENA_MAX=1"
+    with pytest.raises(RecordError):
+        HostFacts.from_dict({"allocator_env": {"X": 3}}, "host")
+
+
+@pytest.mark.slow
+def test_compare_warns_when_the_allocator_environment_differs(binaries, tmp_path):
+    run = ["run", "-a", "system", "-w", "fastpath", "-p", "ops=2000", "-t", "1", "--repetitions", "2", "--no-dry"]
+    run += ["--sample-size", "3", "--warm-up-time", "0.02", "--measurement-time", "0.05", "--out", "res"]
+    tunable = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
+    first = hab(*run, cwd=tmp_path, check_exit=0, env=tunable)
+    assert "allocator settings: THP " in first.stdout and "GLIBC_TUNABLES=glibc.malloc.tcache_count=0" in first.stdout
+    a = (tmp_path / "res" / "latest").resolve()
+    meta = json.loads((a / "run.json").read_text())
+    assert meta["host"]["allocator_env"] == tunable
+    hab(*run, cwd=tmp_path, check_exit=0)
+    done = hab("compare", str(a), "res/latest", cwd=tmp_path)
+    assert "differ in what changes allocators" in done.stderr and "GLIBC_TUNABLES" in done.stderr

@@ -79,6 +79,11 @@ def _refusals(args, old, new, old_path, new_path, targets) -> list[str]:
             f"the runs are from different machines ({a.cpu_model}, {a.cores_usable} cores; "
             f"{b.cpu_model}, {b.cores_usable} cores): the change includes the machine's"
         )
+    if a and b and a.allocator_setting() != b.allocator_setting():
+        warnings.append(
+            f"the runs differ in what changes allocators (A: {a.allocator_setting()}; B: {b.allocator_setting()}): "
+            "the change includes theirs"
+        )
     return warnings
 
 

@@ -1,5 +1,7 @@
 """Facts about the machine a run happened on (what pyperf's `system tune`
-looks at): CPU, cores, kernel, governor, turbo, ASLR, memory."""
+looks at): CPU, cores, kernel, governor, turbo, ASLR, memory; and what
+changes allocators without a word: transparent huge pages and environment
+variables such as GLIBC_TUNABLES."""
 
 import os
 import platform
@@ -59,6 +61,41 @@ def _rustc() -> str | None:
     return done.stdout.strip() or None
 
 
+#: Environment variables that change what an allocator does: glibc's
+#: tunables and mallopt variables, the preload itself, and the libraries'
+#: own configuration variables (jemalloc, mimalloc, tcmalloc, TBB, and the
+#: engine's arena size).
+ALLOCATOR_ENV_PREFIXES = (
+    "GLIBC_TUNABLES",
+    "MALLOC_",
+    "LD_PRELOAD",
+    "_RJEM_MALLOC_CONF",
+    "JE_MALLOC_CONF",
+    "MIMALLOC_",
+    "TCMALLOC_",
+    "TBB_",
+    "HAB_ARENA_BYTES",
+)
+
+
+def allocator_env(environ=None) -> dict[str, str]:
+    """The variables of `environ` (default: this process's) that change allocators."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in sorted(environ.items()) if k.startswith(ALLOCATOR_ENV_PREFIXES)}
+
+
+def _thp() -> str | None:
+    """Transparent huge pages: the modes in force ("always/madvise"), from the bracketed choices."""
+    modes = []
+    for name in ("enabled", "defrag"):
+        text = _read(f"/sys/kernel/mm/transparent_hugepage/{name}")
+        if text is None:
+            return None
+        chosen = [w[1:-1] for w in text.split() if w.startswith("[") and w.endswith("]")]
+        modes.append(chosen[0] if chosen else text)
+    return "/".join(modes)
+
+
 def collect() -> HostFacts:
     """Host facts; a fact the system does not expose is None."""
     return HostFacts(
@@ -73,6 +110,8 @@ def collect() -> HostFacts:
         mem_total_kib=_mem_total_kib(),
         python=sys.version.split()[0],
         rustc=_rustc(),
+        thp=_thp(),
+        allocator_env=allocator_env(),
     )
 
 

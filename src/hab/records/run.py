@@ -134,6 +134,10 @@ class HostFacts:
     mem_total_kib: int | None = None
     python: str | None = None
     rustc: str | None = None
+    thp: str | None = None  # transparent huge pages: "enabled/defrag" modes in force
+    #: The environment variables that change how allocators behave
+    #: (GLIBC_TUNABLES, MALLOC_*, LD_PRELOAD, ...), as the engines got them.
+    allocator_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data, where: str) -> "HostFacts":
@@ -144,9 +148,17 @@ class HostFacts:
                 continue
             if key in ("cores_online", "cores_usable", "mem_total_kib"):
                 values[key] = f.optional_integer(value, f"{where}.{key}", 0)
+            elif key == "allocator_env":
+                f.table(value, f"{where}.{key}")
+                values[key] = {str(k): f.text(v, f"{where}.{key}.{k}") for k, v in value.items()}
             else:
                 values[key] = f.optional_text(value, f"{where}.{key}")
         return cls(**values)
+
+    def allocator_setting(self) -> str:
+        """What in the environment changes allocators, as one phrase."""
+        env = " ".join(f"{k}={v}" for k, v in sorted(self.allocator_env.items()))
+        return f"THP {self.thp or 'n/a'}" + (f"; {env}" if env else "")
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,7 @@ def run_heading(meta: RunMeta, result: RunResult) -> list[str]:
         *_safety_lines(meta),
         f"host {fact(host and host.cpu_model)}, {fact(host and host.cores_usable)} cores, {fact(host and host.kernel)},"
         f" governor {(host and host.cpu_governor) or 'n/a'}, turbo {(host and host.turbo) or 'n/a'}; engine {commit}",
+        *([f"allocator settings: {host.allocator_setting()}"] if host else []),
         *_busy_lines(result),
         *_target_lines(meta, result),
     ]
