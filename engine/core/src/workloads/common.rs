@@ -66,15 +66,30 @@ impl Scribbles {
     }
 }
 
+/// Most passes a verify run makes over a block of the cache workloads.
+const VERIFY_PASSES: u64 = 64;
+
 /// `writes` passes over `block`, each writing every byte and reading it
-/// back (Hoard's pattern). The read matters: on CPUs whose store buffers
+/// back (Hoard's pattern; in verify mode, writing the pattern's bytes). The read matters: on CPUs whose store buffers
 /// absorb write-only sharing (measured on AMD Zen), it is the reads that
 /// make a cache line shared with another writer costly. `black_box` keeps
 /// every write and read in place, as volatile accesses would.
 #[inline]
 fn scribble(block: &mut Block, writes: u64) {
     if crate::verify::on() {
-        return; // the block keeps its verification pattern
+        // Up to VERIFY_PASSES of the same passes, writing back the block's
+        // own verification pattern: the block stays in use, and anything
+        // else that writes to it meanwhile (an overlapping block's owner)
+        // leaves a mismatch.
+        let bytes = block.bytes();
+        // SAFETY: verify mode filled every byte of the block when it was admitted.
+        let pattern: Vec<u8> = bytes.iter().map(|b| unsafe { b.assume_init() }).collect();
+        for _ in 0..writes.min(VERIFY_PASSES) {
+            for (cell, &value) in bytes.iter_mut().zip(&pattern) {
+                black_box(cell.write(value));
+            }
+        }
+        return;
     }
     let bytes = block.bytes();
     for pass in 0..writes {
