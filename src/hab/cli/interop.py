@@ -1,4 +1,4 @@
-"""`hab import` and `hab export`: criterion trees, CSV and Markdown."""
+"""`hab import` and `hab export`: criterion trees, the seed's manual-driver files, CSV and Markdown."""
 
 import sys
 from pathlib import Path
@@ -9,6 +9,7 @@ from hab.analysis.run import analyse
 from hab.cli.common import print_results, write_file
 from hab.cli.console import stderr_console
 from hab.errors import UserError
+from hab.interop import seed
 from hab.interop.criterion import export, importer
 from hab.paths import RESULTS_ROOT
 from hab.report import csv_export, markdown_export
@@ -21,7 +22,10 @@ TABLES = {"csv": csv_export.render, "markdown": markdown_export.render}
 def import_main(args) -> int:
     tree = Path(args.path)
     root = Path(args.out) if args.out else RESULTS_ROOT
-    run = importer.import_tree(tree, root, args.label, args.baseline)
+    if args.format == "seed":
+        run = seed.import_dir(tree, root)
+    else:
+        run = importer.import_tree(tree, root, args.label, args.baseline)
     stderr_console().print(f"[dim]imported {escape(str(tree))} as run {escape(str(run.path))}[/]")
     print_results(runs.load(run.path), args.json)
     return 0
@@ -38,7 +42,11 @@ def export_main(args) -> int:
             write_file(Path(args.dir), text)
         return 0
     if args.dir is None:
-        raise UserError("export criterion needs the directory to write the tree into")
+        raise UserError(f"export {args.format} needs the directory to write into")
+    if args.format == "seed":
+        written = seed.export_run(stored, Path(args.dir))
+        stderr_console().print(f"[dim]wrote {len(written)} files to {escape(str(Path(args.dir) / seed.FOLDER))}[/]")
+        return 0
     samples: dict = {}
     for _, record in sorted(stored.units.items()):
         if not record.ok:

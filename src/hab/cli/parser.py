@@ -215,21 +215,26 @@ def parser() -> argparse.ArgumentParser:
     _comparison_options(rep)
 
     imp = sub.add_parser("import", help="store another tool's results as a run")
-    imp.add_argument("format", choices=["criterion"])
-    imp.add_argument("path", help="criterion output tree (target/criterion or $CRITERION_HOME)")
+    imp.add_argument("format", choices=["criterion", "seed"])
+    imp.add_argument(
+        "path",
+        help="criterion: its output tree (target/criterion or $CRITERION_HOME); seed: the origin crate's "
+        "manual-benches folder (or its parent)",
+    )
     imp.add_argument("--label", default="criterion", help="allocator name for the imported samples")
     imp.add_argument("--baseline", default="new", help="criterion baseline directory to read (default: new)")
     imp.add_argument("--out", help="results root (default: hab-results)")
     imp.add_argument("--json", action="store_true", help="print results as JSON")
 
     exp = sub.add_parser("export", help="write a run as CSV, Markdown, or in another tool's format")
-    exp.add_argument("format", choices=["csv", "markdown", "criterion"])
+    exp.add_argument("format", choices=["csv", "markdown", "criterion", "seed"])
     exp.add_argument("run", help="run directory, results root or baseline name")
     exp.add_argument(
         "dir",
         nargs="?",
         metavar="OUT",
-        help="criterion: the tree to write into (created if missing); csv, markdown: a file (default: stdout)",
+        help="criterion: the tree to write into; seed: the folder to hold manual-benches/ (both created if "
+        "missing); csv, markdown: a file (default: stdout)",
     )
     exp.add_argument("--baseline", help="criterion baseline name (default: the run id)")
 

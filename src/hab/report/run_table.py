@@ -211,7 +211,9 @@ def run_heading(meta: RunMeta, result: RunResult) -> list[str]:
     if meta.source:
         source = meta.source
         return [
-            f"run {meta.id}  imported from {source.kind} tree {source.path} (baseline {source.baseline})",
+            f"run {meta.id}  imported from the seed's manual-driver files in {source.path}"
+            if source.kind == "seed"
+            else f"run {meta.id}  imported from {source.kind} tree {source.path} (baseline {source.baseline})",
             f"{_count(len(plan.cells), 'benchmark')}, labelled {', '.join(plan.allocators)}",
         ]
 
