@@ -130,3 +130,30 @@ def test_sparkline_scales_to_the_maximum_and_squeezes_long_series():
     long = sparkline(list(range(1000)), width=10)
     assert len(long) == 10 and long[-1] == "█" and long[0] == "▂"  # each bar: the maximum of its stretch
     assert sparkline([]) == ""
+
+
+def test_anomalies_flag_a_slow_twin_rss_below_live_and_a_dry_share_above_one():
+    from hab.analysis import anomalies
+    from hab.analysis.memory import Memory
+    from hab.analysis.run import CellResult, Row
+    from hab.records.plan import Cell
+    from hab.stats.bootstrap import Estimate
+    from hab.stats.ratio import LogRatio
+
+    def est(x):
+        return Estimate(x, x * 0.9, x * 1.1, x * 0.05, 0.95)
+
+    def row(name, ns, rss_per_live=2.0, share=0.3):
+        memory = Memory(est(1e6), est(1e6 * rss_per_live), est(rss_per_live), None, None)
+        share_ratio = LogRatio(est(share), 0.05, 10.0, "paired")
+        return Row(name, 3, [], 30, "flat", {"mean": est(ns)}, "mean", memory=memory, engine_share=share_ratio)
+
+    rows = [row("system", 100.0), row("jemalloc", 110.0, rss_per_live=0.4), row("jemalloc_debian", 2390.0)]
+    rows += [row("mimalloc", 90.0, share=1.3), row("mimalloc_debian", 120.0)]
+    found = anomalies.of_cell(CellResult(Cell("c00", "rayon_boxes", {}, 2), "system", rows, None))
+    messages = {(a.allocator, a.message.split(":")[0]) for a in found}
+    assert messages == {
+        ("jemalloc", "RSS is 0.40x the live bytes"),
+        ("jemalloc_debian", "21.7x the time of its twin build jemalloc"),
+        ("mimalloc", "the dry variant took 130% of its time"),
+    }

@@ -86,7 +86,9 @@ def report_console(file, width: int, colour: bool) -> Console:
 
 def say(console: Console, line: str) -> None:
     """Prints a line of text wrapped to the console (warnings in colour when it has colour)."""
-    style = "bold red" if "WARNING" in line or line.lstrip().startswith("!") else None
+    stripped = line.lstrip()
+    alarm = "WARNING" in line or stripped.startswith("!")
+    style = "bold red" if alarm else "yellow" if stripped.startswith("~") else None
     console.print(wrap(line, console.width), markup=False, style=style)
 
 

@@ -9,6 +9,7 @@ import re
 import textwrap
 from collections import Counter
 
+from hab.analysis import anomalies
 from hab.analysis.run import CellResult, Row, RunResult
 from hab.records.plan import DRY
 from hab.records.run import RunMeta, RunStatus
@@ -130,8 +131,8 @@ def cell_grid(cell: CellResult, conf: float) -> Grid:
 
 
 def notes(cell: CellResult, target: float | None) -> list[str]:
-    """Failed processes, and pairs that missed the precision target."""
-    notes = []
+    """Failed processes, pairs that missed the precision target, and anomalies."""
+    notes = [f"  ~ {a.allocator}: {a.message}" for a in anomalies.of_cell(cell)]
     if target is not None:
         for row in cell.rows:
             h = row.relative_half_width
