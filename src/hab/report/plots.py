@@ -38,7 +38,7 @@ _WIDTH = 9.5  # inches: the page's text column (912 CSS pixels at 72 points per 
 
 def _svg(fig: Figure) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)  # RDF boilerplate
     return text[text.index("<svg") :]  # no XML prolog inside HTML
@@ -60,7 +60,7 @@ def cell_times(cell: CellResult, samples: dict[str, list[np.ndarray]]) -> str | 
         return None
     highest = max(max(r.process_typicals or [r.estimates[r.typical_name].upper]) for r in rows)
     scale, unit = time_unit(highest)
-    fig = Figure(figsize=(_WIDTH, _height(len(rows))))
+    fig = Figure(figsize=(_WIDTH, _height(len(rows))), layout="constrained")
     ax = fig.add_subplot()
     for y, row in enumerate(rows):
         for k, values in enumerate(samples.get(row.allocator, [])):
@@ -109,7 +109,7 @@ def cell_ratios(cell: CellResult) -> str | None:
     rows = [r for r in cell.rows if r.ratio is not None and r.allocator != cell.reference]
     if not rows:
         return None
-    fig = Figure(figsize=(_WIDTH, _height(len(rows))))
+    fig = Figure(figsize=(_WIDTH, _height(len(rows))), layout="constrained")
     ax = fig.add_subplot()
     _forest(ax, [r.allocator for r in rows], [r.ratio.estimate for r in rows], [_POINT] * len(rows))
     ax.set_xlabel(f"time relative to {cell.reference} (log scale; below 1 is faster)")
@@ -121,7 +121,7 @@ def summary(rows: list[SummaryRow], reference: str) -> str | None:
     rows = [r for r in rows if r.geomean_ratio is not None and r.allocator != reference]
     if not rows:
         return None
-    fig = Figure(figsize=(_WIDTH, _height(len(rows))))
+    fig = Figure(figsize=(_WIDTH, _height(len(rows))), layout="constrained")
     ax = fig.add_subplot()
     labels = [f"{r.allocator} ({r.target})" if r.target != "native" else r.allocator for r in rows]
     _forest(ax, labels, [r.geomean_ratio for r in rows], [_POINT] * len(rows))
@@ -131,7 +131,7 @@ def summary(rows: list[SummaryRow], reference: str) -> str | None:
 
 def scaling(group: Group) -> str:
     """Throughput against threads with intervals; collapses marked."""
-    fig = Figure(figsize=(_WIDTH, 3.2))
+    fig = Figure(figsize=(_WIDTH, 3.2), layout="constrained")
     ax = fig.add_subplot()
     dodge = 0.02 * (max(group.threads) - min(group.threads) or 1)
     for k, curve in enumerate(group.curves):
@@ -162,7 +162,7 @@ def latency(cell: CellResult, op: str = "alloc") -> str | None:
             curves.append((row.allocator, found[0]))
     if not curves:
         return None
-    fig = Figure(figsize=(_WIDTH, 3.2))
+    fig = Figure(figsize=(_WIDTH, 3.2), layout="constrained")
     ax = fig.add_subplot()
     for allocator, o in curves:
         qs = [float(name[1:]) for name in o.percentiles]
@@ -185,7 +185,7 @@ def rss(cell: CellResult) -> str | None:
     series = [(a, s) for a, s in series if len(s.t_ms) > 1]
     if not series:
         return None
-    fig = Figure(figsize=(_WIDTH, 3.0))
+    fig = Figure(figsize=(_WIDTH, 3.0), layout="constrained")
     ax = fig.add_subplot()
     for allocator, s in series:
         ax.plot(np.asarray(s.t_ms) / 1000, np.asarray(s.rss_kib) / 1024, lw=1.2, label=allocator)
@@ -208,7 +208,7 @@ def changes(comparison: Comparison, threshold: float) -> str | None:
     ]
     if not entries:
         return None
-    fig = Figure(figsize=(_WIDTH, _height(len(entries))))
+    fig = Figure(figsize=(_WIDTH, _height(len(entries))), layout="constrained")
     ax = fig.add_subplot()
     ax.axvspan(1 - threshold, 1 + threshold, color="#d0d7de", alpha=0.5, lw=0)
     colours = [VERDICT_COLOURS[c.verdict] for _, c in entries]

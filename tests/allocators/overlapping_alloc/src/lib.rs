@@ -1,8 +1,9 @@
 //! A deliberately broken allocator for hab's verify-mode tests: every
 //! `EVERY`-th (default 64th) request of 16..=256 bytes gets a block it
-//! handed out recently and that is still alive (large enough and suitably
-//! aligned), so two live blocks
-//! overlap. It only breaks that size band, where a workload's blocks are
+//! handed out recently to the same thread and that is still alive (large
+//! enough and suitably aligned), so two live blocks overlap. (The same
+//! thread's: a block another thread is freeing at that moment would be a
+//! reuse no one could tell from a correct allocator's.) It only breaks that size band, where a workload's blocks are
 //! and the engine's own buffers mostly are not.
 //!
 //! The duplicate's later free is swallowed, so the process does not abort
@@ -12,13 +13,13 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 const BAND: std::ops::RangeInclusive<usize> = 16..=256;
-const RECENT: usize = 16;
+const RECENT: usize = 64;
 const SLOTS: usize = 1024;
 
 pub struct Overlapping<const EVERY: u64 = 64> {
     requests: AtomicU64,
     next: AtomicUsize,
-    recent: [(AtomicUsize, AtomicUsize); RECENT], // (address, size) of recent live blocks
+    recent: [(AtomicUsize, AtomicUsize, AtomicUsize); RECENT], // (address, size, thread) of recent live blocks
     duplicates: [AtomicUsize; SLOTS],
     told: AtomicBool,
     books: broken_common::SpinLock, // held around every use of `recent` and `duplicates`
@@ -29,24 +30,27 @@ impl<const EVERY: u64> Overlapping<EVERY> {
         Overlapping {
             requests: AtomicU64::new(0),
             next: AtomicUsize::new(0),
-            recent: [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; RECENT],
+            recent: [const { (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)) }; RECENT],
             duplicates: [const { AtomicUsize::new(0) }; SLOTS],
             told: AtomicBool::new(false),
             books: broken_common::SpinLock::new(),
         }
     }
 
-    /// A recent live block that can pass for one of `layout`.
+    /// A recent live block of this thread's that can pass for one of `layout`.
     fn victim(&self, layout: Layout) -> Option<usize> {
-        self.recent.iter().find_map(|(addr, size)| {
+        let me = thread();
+        self.recent.iter().find_map(|(addr, size, owner)| {
             let a = addr.load(Relaxed);
-            (a != 0 && a % layout.align() == 0 && size.load(Relaxed) >= layout.size()).then_some(a)
+            let fits = a % layout.align() == 0 && size.load(Relaxed) >= layout.size();
+            (a != 0 && fits && owner.load(Relaxed) == me).then_some(a)
         })
     }
 
     fn remember(&self, addr: usize, size: usize) {
         let slot = &self.recent[self.next.fetch_add(1, Relaxed) % RECENT];
         slot.1.store(size, Relaxed);
+        slot.2.store(thread(), Relaxed);
         slot.0.store(addr, Relaxed);
     }
 
@@ -58,11 +62,19 @@ impl<const EVERY: u64> Overlapping<EVERY> {
         if self.duplicates.iter().any(|slot| slot.compare_exchange(addr, 0, Relaxed, Relaxed).is_ok()) {
             return true;
         }
-        for (a, _) in &self.recent {
+        for (a, _, _) in &self.recent {
             let _ = a.compare_exchange(addr, 0, Relaxed, Relaxed);
         }
         false
     }
+}
+
+/// This thread's identity, without allocating: the address of a thread-local.
+fn thread() -> usize {
+    thread_local! {
+        static MARK: u8 = const { 0 };
+    }
+    MARK.with(|m| m as *const u8 as usize)
 }
 
 impl<const EVERY: u64> Default for Overlapping<EVERY> {
