@@ -14,18 +14,16 @@ result and a new run compare cell by cell.
 import json
 import math
 import re
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hab import __version__
 from hab.errors import UserError
+from hab.interop import imported
 from hab.records import fields as f
-from hab.records.plan import IMPORTED, Cell, Plan, Sampling, Unit
-from hab.records.run import AllocatorInfo, ImportSource, RunMeta, RunStatus
+from hab.records.plan import Cell, Unit
+from hab.records.run import ImportSource
 from hab.records.unit import EnginePlan, Samples, UnitRecord, Work
-from hab.store.rundir import RunDir, new_id
+from hab.store.rundir import RunDir
 
 FOLDER = "manual-benches"
 _DIR = re.compile(r"^([a-z][a-z0-9_]*)_x([1-9][0-9]*)$")
@@ -109,7 +107,6 @@ def import_dir(directory: Path, root: Path) -> RunDir:
     keys = list(dict.fromkeys((tuple(sorted(s.params.items())), s.threads) for s in files))
     cells = tuple(Cell(f"c{i:02d}", "rayon_boxes", dict(params), threads) for i, (params, threads) in enumerate(keys))
     cell_of = {key: cell.id for key, cell in zip(keys, cells, strict=True)}
-    allocators = tuple(dict.fromkeys(s.allocator for s in files))
     records = []
     for s in files:
         unit = Unit(cell_of[(tuple(sorted(s.params.items())), s.threads)], s.allocator, 0)
@@ -127,24 +124,8 @@ def import_dir(directory: Path, root: Path) -> RunDir:
                 work=Work(allocations, None),
             )
         )
-    units = tuple(r.unit for r in records)
-    longest = max(len(s.timings) for s in files)
-    plan = Plan(cells, allocators, 1, Sampling(IMPORTED, longest, None, None), 0.0, 0, units)
-    meta = RunMeta(
-        id=new_id(root),
-        status=RunStatus.COMPLETE,
-        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        plan=plan,
-        suite={"name": f"seed {directory.name}"},
-        allocators={a: AllocatorInfo("imported", None, "the seed's manual driver") for a in allocators},
-        argv=sys.argv,
-        hab_version=__version__,
-        source=ImportSource("seed", str(directory.resolve()), FOLDER),
-    )
-    run = RunDir.create(root, meta)
-    for record in records:
-        run.keep_unit(record)
-    return run
+    source = ImportSource("seed", str(directory.resolve()), FOLDER)
+    return imported.store(root, cells, records, f"seed {directory.name}", "the seed's manual driver", source)
 
 
 def export_run(stored, directory: Path) -> list[Path]:

@@ -6,16 +6,14 @@ allocator name. The samples are re-analysed by hab like any run; the
 throughput criterion recorded becomes the work per iteration.
 """
 
-import sys
-import time
 from pathlib import Path
 
-from hab import __version__
+from hab.interop import imported
 from hab.interop.criterion.tree import Bench, read
-from hab.records.plan import IMPORTED, Cell, Plan, Sampling, Unit
-from hab.records.run import AllocatorInfo, ImportSource, RunMeta, RunStatus
+from hab.records.plan import Cell, Unit
+from hab.records.run import ImportSource
 from hab.records.unit import EnginePlan, Samples, UnitRecord, Work
-from hab.store.rundir import RunDir, new_id
+from hab.store.rundir import RunDir
 
 
 def _work(throughput: dict | None) -> Work | None:
@@ -48,21 +46,6 @@ def import_tree(tree: Path, root: Path, label: str, baseline: str = "new") -> Ru
     benches = read(tree, baseline)
     cells = tuple(Cell(f"c{i:02d}", "criterion", {"benchmark": b.full_id}, None) for i, b in enumerate(benches))
     units = tuple(Unit(c.id, label, 0) for c in cells)
-    sizes = sorted({len(b.iters) for b in benches})
-    plan = Plan(cells, (label,), 1, Sampling(IMPORTED, sizes[-1], None, None), 0.0, 0, units)
-    meta = RunMeta(
-        id=new_id(root),
-        status=RunStatus.COMPLETE,
-        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        plan=plan,
-        suite={"name": f"criterion {tree.name}"},
-        allocators={label: AllocatorInfo("imported", None, "criterion benchmarks")},
-        argv=sys.argv,
-        hab_version=__version__,
-        source=ImportSource("criterion", str(tree.resolve()), baseline),
-    )
     records = [_record(unit, bench) for unit, bench in zip(units, benches, strict=True)]
-    run = RunDir.create(root, meta)
-    for record in records:
-        run.keep_unit(record)
-    return run
+    source = ImportSource("criterion", str(tree.resolve()), baseline)
+    return imported.store(root, cells, records, f"criterion {tree.name}", "criterion benchmarks", source)
