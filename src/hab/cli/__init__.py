@@ -39,6 +39,8 @@ def main(argv=None) -> int:
             from hab.cli import listing as command
         elif args.command == "setup":
             from hab.cli import setup as command
+        elif args.command == "completion":
+            from hab.cli import completion as command
         else:
             from hab.cli import build as command
         return command.main(args)

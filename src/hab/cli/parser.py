@@ -247,6 +247,9 @@ def parser() -> argparse.ArgumentParser:
         "--browser", action="store_true", help="also Debian's Chromium, which the HTML report tests drive headless"
     )
 
+    comp = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
+    comp.add_argument("shell", choices=["bash", "zsh"])
+
     bld = sub.add_parser("build", help="build the engine binaries")
     bld.add_argument("-a", "--allocators", help="comma-separated allocators (default: every available built-in)")
     bld.add_argument("--target", metavar="T1,T2", help="also build guest images for these targets (hermit, linux-vm)")
