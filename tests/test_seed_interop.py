@@ -80,3 +80,37 @@ def test_an_old_seed_result_lines_up_with_a_new_run(binaries, tmp_path):
     done = hab("compare", "res/latest", str(new), "--absolute", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "c00 rayon_boxes" in done.stdout and "only in" not in done.stdout
+
+
+def _criterion_bench(root, full_id, times):
+    """A benchmark saved the way criterion saves one: sample.json and benchmark.json."""
+    group, _, bench_id = full_id.rpartition("/")
+    folder = root / group.replace("/", "_").replace("=", "_") / bench_id.replace(",", "_") / "new"
+    folder.mkdir(parents=True)
+    iters = [10.0 * (k + 1) for k in range(len(times))]
+    sample = {"sampling_mode": "Linear", "iters": iters, "times": [t * n for t, n in zip(times, iters, strict=True)]}
+    (folder / "sample.json").write_text(json.dumps(sample))
+    info = {"group_id": group, "function_id": None, "value_str": bench_id, "full_id": full_id, "throughput": None}
+    (folder / "benchmark.json").write_text(json.dumps(info))
+
+
+def test_a_criterion_tree_named_as_the_origin_names_it_becomes_rayon_boxes_cells(tmp_path):
+    tree = tmp_path / "criterion"
+    for allocator, per in (("native", 2.0e6), ("virtual_alloc", 1.0e6)):
+        for size in ("64KiB", "1MiB"):
+            full_id = f"rayon_boxes/max_size={size}/{allocator}/steady,keep_max=0,iters=10000"
+            _criterion_bench(tree, full_id, [per * (1 + 0.01 * k) for k in range(5)])
+    refused = hab("import", "criterion", str(tree), "--out", "res", cwd=tmp_path)
+    assert refused.returncode == 2 and "give --threads N" in refused.stderr
+    assert not (tmp_path / "res").exists()
+    hab("import", "criterion", str(tree), "--threads", "2", "--out", "res", cwd=tmp_path, check_exit=0)
+    meta = json.loads((tmp_path / "res" / "latest" / "run.json").read_text())
+    assert meta["plan"]["allocators"] == ["native", "virtual_alloc"]
+    cells = meta["plan"]["cells"]
+    assert sorted(c["params"]["max_size"] for c in cells) == [65536, 1 << 20]
+    expected = {"init": "zero", "iters_per_task": 10000, "keep_max": 0, "keep_prob": 0.01, "tasks": 4}
+    assert all(c["workload"] == "rayon_boxes" and c["threads"] == 2 for c in cells)
+    assert all({k: c["params"][k] for k in expected} == expected for c in cells)
+    shown = json.loads(hab("show", "res/latest", "--json", cwd=tmp_path, check_exit=0).stdout)
+    ratio = shown["cells"][0]["results"][1]["ratio_to_reference"]
+    assert shown["reference"] == "native" and ratio["point"] == pytest.approx(0.5, rel=0.05)

@@ -25,7 +25,9 @@ def import_main(args) -> int:
     if args.format == "seed":
         run = seed.import_dir(tree, root)
     else:
-        run = importer.import_tree(tree, root, args.label, args.baseline)
+        if args.threads is not None and not 1 <= args.threads <= 4096:
+            raise UserError(f"--threads must be in 1..4096, got {args.threads}")
+        run = importer.import_tree(tree, root, args.label, args.baseline, args.threads)
     stderr_console().print(f"[dim]imported {escape(str(tree))} as run {escape(str(run.path))}[/]")
     print_results(runs.load(run.path), args.json)
     return 0

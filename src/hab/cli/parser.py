@@ -223,6 +223,11 @@ def parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--label", default="criterion", help="allocator name for the imported samples")
     imp.add_argument("--baseline", default="new", help="criterion baseline directory to read (default: new)")
+    imp.add_argument(
+        "--threads",
+        type=int,
+        help="criterion trees of the seed's driver (rayon_boxes/max_size=.../ALLOCATOR): the threads they ran with",
+    )
     imp.add_argument("--out", help="results root (default: hab-results)")
     imp.add_argument("--json", action="store_true", help="print results as JSON")
 
