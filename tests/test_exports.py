@@ -81,4 +81,4 @@ def test_export_mistakes_are_one_line_errors(tmp_path):
     done = hab("export", "csv", "no-such-run", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no-such-run" in done.stderr
     done = hab("export", "pdf", "x", cwd=tmp_path)
-    assert done.returncode == 2 and "unknown format 'pdf' (known: csv, markdown, criterion)" in done.stderr
+    assert done.returncode == 2 and "unknown format 'pdf' (known: csv, markdown, criterion, seed)" in done.stderr

@@ -104,3 +104,14 @@ def test_auto_colour_follows_the_terminal_and_no_color(monkeypatch):
     monkeypatch.setattr("sys.stdout.isatty", lambda: False)
     monkeypatch.setenv("TERM", "xterm")
     assert not console.colour("auto") and not console.colour("never")
+
+
+@pytest.mark.slow
+def test_a_cell_far_slower_than_in_the_previous_run_here_is_flagged(report_runs):
+    a, b, cwd = report_runs
+    later = hab("show", str(b), cwd=cwd, check_exit=0).stdout
+    flags = [line for line in later.splitlines() if line.lstrip().startswith("~ talc:")]
+    assert flags and all(f"its time in run {a.name} on this machine" in line for line in flags), later
+    earlier = hab("show", str(a), cwd=cwd, check_exit=0).stdout
+    assert "on this machine" not in earlier, "the first run has nothing before it"
+    assert f"its time in run {a.name}" in (b / "report.html").read_text()

@@ -8,15 +8,20 @@ the tables and the HTML report, never changed.
   books count bytes that were never touched, so the ratio says little;
 - an allocator many times slower than its twin build (`jemalloc_debian`
   against the `jemalloc` crate): usually a version or configuration
-  difference, not the allocator's algorithm (docs/allocators.md).
+  difference, not the allocator's algorithm (docs/allocators.md);
+- a (cell, allocator) many times slower than in the previous run on the
+  same machine: something changed, in the allocator or on the machine.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from hab.analysis.run import CellResult
+from hab.analysis.comparison import cell_key
+from hab.analysis.run import CellResult, RunResult
 
 #: A build this many times slower than its twin is flagged.
 TWIN_FACTOR = 4.0
+#: A time this many times the previous run's on the same machine is flagged.
+EARLIER_FACTOR = 3.0
 #: Name suffix of a Debian build whose twin is the crate of the bare name.
 DEBIAN_SUFFIX = "_debian"
 
@@ -27,14 +32,34 @@ class Anomaly:
     message: str
 
 
+@dataclass(frozen=True)
+class Earlier:
+    """The typical times of an earlier run on the same machine, by this
+    run's cell id and allocator."""
+
+    run_id: str
+    times: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def earlier(now: RunResult, before: RunResult, run_id: str) -> Earlier:
+    """`before`'s typical times for the cells `now` shares with it."""
+    theirs = {cell_key(c.cell): c for c in before.cells}
+    times = {}
+    for c in now.cells:
+        match = theirs.get(cell_key(c.cell))
+        if match is not None:
+            times[c.cell.id] = {r.allocator: r.typical.point for r in match.rows if r.ok and r.typical is not None}
+    return Earlier(run_id, times)
+
+
 def _twins(names: list[str]) -> list[tuple[str, str]]:
     """(Debian build, crate build) pairs among `names`."""
     bare = {n: n.removesuffix(DEBIAN_SUFFIX) for n in names if n.endswith(DEBIAN_SUFFIX)}
     return [(n, twin) for n, twin in bare.items() if twin in names]
 
 
-def of_cell(cell: CellResult) -> list[Anomaly]:
-    """The anomalies of one cell, in row order."""
+def of_cell(cell: CellResult, before: Earlier | None = None) -> list[Anomaly]:
+    """The anomalies of one cell, in row order (`before`: an earlier run on this machine)."""
     out = []
     rows = {r.allocator: r for r in cell.rows if r.ok and r.typical is not None}
     for row in rows.values():
@@ -46,6 +71,11 @@ def of_cell(cell: CellResult) -> list[Anomaly]:
             out.append(
                 Anomaly(row.allocator, f"RSS is {m.rss_per_live.point:.2f}x the live bytes: pages never touched")
             )
+    then = before.times.get(cell.cell.id, {}) if before else {}
+    for row in rows.values():
+        if row.allocator in then and row.typical.point >= EARLIER_FACTOR * then[row.allocator]:
+            factor = row.typical.point / then[row.allocator]
+            out.append(Anomaly(row.allocator, f"{factor:.1f}x its time in run {before.run_id} on this machine"))
     for build, twin in _twins(list(rows)):
         factor = rows[build].typical.point / rows[twin].typical.point
         if factor >= TWIN_FACTOR or factor <= 1 / TWIN_FACTOR:

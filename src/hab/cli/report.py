@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hab.analysis.run import analyse
 from hab.cli import compare
-from hab.cli.common import skipped_warnings, write_comparison_report, write_run_report
+from hab.cli.common import earlier_on_host, skipped_warnings, write_comparison_report, write_run_report
 from hab.paths import RESULTS_ROOT
 from hab.store import runs
 
@@ -23,5 +23,6 @@ def main(args) -> int:
     stored = runs.load(runs.resolve_any(args.runs[0], root) if args.runs else runs.resolve(None, root))
     for warning in skipped_warnings(stored):
         print(f"hab: warning: {warning}", file=sys.stderr)
-    write_run_report(stored, analyse(stored), output)
+    result = analyse(stored)
+    write_run_report(stored, result, output, earlier_on_host(stored, result))
     return 0

@@ -352,9 +352,9 @@ def _finish(args, ready: Prepared, run: RunDir, console, executed: Executed) -> 
             f"{executed.problem or e}; {executed.done} finished processes are stored; {resume}"
         ) from None
     stored = runs.load(run.path)
-    result = print_results(stored, args.json, args.reference, colour_choice=args.color)
+    shown = print_results(stored, args.json, args.reference, colour_choice=args.color)
     try:
-        write_run_report(stored, result)
+        write_run_report(stored, shown.result, before=shown.before)
     except StorageError as e:
         console.print(f"hab: warning: no HTML report: {e}", markup=False)
     if args.save_baseline is not None and not executed.interrupted:

@@ -13,6 +13,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hab import __version__
+from hab.analysis.anomalies import Earlier
 from hab.analysis.comparison import Comparison
 from hab.analysis.run import CellResult, RunResult
 from hab.records.run import RunMeta
@@ -71,7 +72,9 @@ def _samples(stored: StoredRun, cell: str) -> dict[str, list[np.ndarray]]:
     return out
 
 
-def _cell_section(cell: CellResult, stored: StoredRun, result: RunResult, with_target: bool) -> Section:
+def _cell_section(
+    cell: CellResult, stored: StoredRun, result: RunResult, with_target: bool, before: Earlier | None
+) -> Section:
     meta = stored.meta
     conf = result.settings.confidence
     section = Section(cell.cell.id, run_table.heading(cell, meta.workloads, with_target))
@@ -79,7 +82,7 @@ def _cell_section(cell: CellResult, stored: StoredRun, result: RunResult, with_t
         section.lines.append(f"WARNING: busy while this cell ran: {'; '.join(cell.busy.reasons)}")
     section.table(run_table.cell_grid(cell, conf))
     target = meta.precision.target if meta.precision else None
-    section.lines += [note.strip() for note in run_table.notes(cell, target)]
+    section.lines += [note.strip() for note in run_table.notes(cell, target, before)]
     section.figure(
         "times",
         plots.cell_times(cell, _samples(stored, cell.cell.id)),
@@ -103,8 +106,8 @@ def _cell_section(cell: CellResult, stored: StoredRun, result: RunResult, with_t
     return section
 
 
-def run_report(result: RunResult, stored: StoredRun) -> str:
-    """The report of one analysed run."""
+def run_report(result: RunResult, stored: StoredRun, before: Earlier | None = None) -> str:
+    """The report of one analysed run (`before`: an earlier run on this machine, for the slowdown flags)."""
     meta = stored.meta
     with_target = run_table.has_guests(result.cells)
     sections = []
@@ -119,7 +122,7 @@ def run_report(result: RunResult, stored: StoredRun) -> str:
             f"with its {result.settings.confidence:.0%} interval.",
         )
     sections.append(summary)
-    sections += [_cell_section(c, stored, result, with_target) for c in result.cells]
+    sections += [_cell_section(c, stored, result, with_target, before) for c in result.cells]
     for i, group in enumerate(result.scaling):
         section = Section(f"scaling-{i}", scaling_table.heading(group, meta.workloads))
         section.table(scaling_table.table(group))

@@ -130,9 +130,10 @@ def cell_grid(cell: CellResult, conf: float) -> Grid:
     return grid
 
 
-def notes(cell: CellResult, target: float | None) -> list[str]:
-    """Failed processes, pairs that missed the precision target, and anomalies."""
-    notes = [f"  ~ {a.allocator}: {a.message}" for a in anomalies.of_cell(cell)]
+def notes(cell: CellResult, target: float | None, before: anomalies.Earlier | None = None) -> list[str]:
+    """Failed processes, pairs that missed the precision target, and anomalies
+    (`before`: an earlier run on this machine)."""
+    notes = [f"  ~ {a.allocator}: {a.message}" for a in anomalies.of_cell(cell, before)]
     if target is not None:
         for row in cell.rows:
             h = row.relative_half_width
@@ -296,9 +297,17 @@ def _target_lines(meta: RunMeta, result: RunResult) -> list[str]:
     return lines
 
 
-def render(result: RunResult, meta: RunMeta, width: int, summary_only: bool = False, colour: bool = False) -> str:
+def render(
+    result: RunResult,
+    meta: RunMeta,
+    width: int,
+    summary_only: bool = False,
+    colour: bool = False,
+    before: anomalies.Earlier | None = None,
+) -> str:
     """The whole report as text, `width` columns wide (`summary_only`: the
-    heading and the summary tables; `colour`: with ANSI colours)."""
+    heading and the summary tables; `colour`: with ANSI colours; `before`:
+    an earlier run on this machine, whose times flag big slowdowns)."""
     buffer = io.StringIO()
     console = report_console(buffer, width, colour)
     conf = result.settings.confidence
@@ -319,7 +328,7 @@ def render(result: RunResult, meta: RunMeta, width: int, summary_only: bool = Fa
         if cell.busy and cell.busy.reasons:
             say(console, f"  busy while this cell ran: {'; '.join(cell.busy.reasons)}")
         print_fitted(console, cell_grid(cell, conf), left_out, alike["cell"])
-        for note in notes(cell, target):
+        for note in notes(cell, target, before):
             say(console, note)
         for kind, extra in (("memory", memory_table.table(cell)), ("latency", latency_table.table(cell))):
             if extra is not None:

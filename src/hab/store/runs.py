@@ -88,6 +88,25 @@ def _read(path: Path, parse):
         raise UserError(f"cannot read {path}: {e}") from None
 
 
+def previous_on_host(path: Path, looked_at: int = 20) -> Path | None:
+    """The latest complete run before the run at `path`, in its results root,
+    that ran on the same host (by name); None when there is none among the
+    `looked_at` runs before it."""
+    meta = read_meta(path)
+    if meta.host is None or meta.host.hostname is None:
+        return None
+    earlier = sorted(p for p in path.parent.iterdir() if p.name < path.name and (p / RUN_FILE).is_file())[::-1]
+    for candidate in earlier[:looked_at]:
+        try:
+            other = read_meta(candidate)
+        except UserError:
+            continue
+        same_host = other.host is not None and other.host.hostname == meta.host.hostname
+        if same_host and other.status is RunStatus.COMPLETE and other.source is None:
+            return candidate
+    return None
+
+
 def read_meta(path: Path) -> RunMeta:
     """A run's run.json, validated; a run whose `hab` died while it was
     running reads as abandoned."""
