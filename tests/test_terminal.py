@@ -115,3 +115,12 @@ def test_a_cell_far_slower_than_in_the_previous_run_here_is_flagged(report_runs)
     earlier = hab("show", str(a), cwd=cwd, check_exit=0).stdout
     assert "on this machine" not in earlier, "the first run has nothing before it"
     assert f"its time in run {a.name}" in (b / "report.html").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [60, 80, 160])
+def test_list_fits_the_width(binaries, tmp_path, width):
+    listed = hab("list", cwd=tmp_path, check_exit=0, columns=width).stdout
+    _fits(listed, width)
+    for name in ("system", "buddy_system_allocator", "mimalloc_debian", "rayon_boxes:", "fragmentation:", "keep_prob"):
+        assert name in listed

@@ -8,9 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-
 from hab.errors import UserError
 
 
@@ -69,10 +66,12 @@ def update() -> None:
     _apt_run(_privileged([_apt(), "update"]))
 
 
-def install(packages: list[str], console: Console) -> None:
+def install(packages: list[str], console) -> None:
     """Installs (or upgrades to the current candidate) `packages`, after
     refreshing the package lists."""
     apt = _apt()
+    from rich.markup import escape
+
     console.print(f"installing {escape(', '.join(packages))} with apt-get")
     update()
     code = _apt_run(_privileged([apt, "install", "-y", "--no-install-recommends", *packages]))

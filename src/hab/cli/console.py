@@ -6,11 +6,11 @@ import os
 import shutil
 import sys
 
-from rich.console import Console
 
-
-def stderr_console() -> Console:
+def stderr_console():
     """Progress and messages go to stderr; stdout carries only results."""
+    from rich.console import Console  # imported when needed: `hab list` never is
+
     return Console(stderr=True, highlight=False)
 
 

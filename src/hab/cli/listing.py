@@ -1,29 +1,24 @@
 """`hab list [allocators|workloads]`: what can be benchmarked here."""
 
 import shutil
-
-from rich.console import Console
-from rich.table import Table
+import sys
 
 from hab import debian, paths
 from hab.allocators import lineup, preload, registry
-from hab.build import engine
 from hab.cli.console import stderr_console, width
 from hab.execution import query
 from hab.records.target import GUESTS
 from hab.records.workload import ParamInfo
+from hab.report.grid import Grid, text_table, wrap
 from hab.suite import values
 
 
-def _allocators(console: Console, eng) -> None:
+def _allocators(out, eng) -> None:
     known = registry.load(eng)
     locked = registry.locked_versions(eng)
     installed = debian.installed_versions([a.debian for a in known.values() if a.debian])
     cargo = shutil.which("cargo") is not None
-    table = Table(title="Allocators", title_justify="left")
-    table.add_column("name", no_wrap=True)
-    for col in ("kind", "version", "available", "targets", "about"):
-        table.add_column(col, overflow="fold")
+    table = Grid(["name", "kind", "version", "available", "targets", "about"], left=(0, 1, 2, 3, 4), title="Allocators")
     for a in known.values():
         binary = paths.binary_path(eng, registry.SYSTEM if a.kind == "preload" else a.name)
         reason = lineup.unavailable(a)
@@ -36,18 +31,17 @@ def _allocators(console: Console, eng) -> None:
         else:
             status = "no: cargo not found (install Rust: https://rustup.rs)"
         version = preload.version(a, installed) if a.kind == "preload" else registry.version_of(a, locked)
-        table.add_row(a.name, a.kind, version, status, " ".join(a.targets), a.about)
-    console.print(table)
-    elsewhere = Table(title="Not on a guest target, and why", title_justify="left")
-    for col in ("name", "target", "why"):
-        elsewhere.add_column(col)
+        table.add(a.name, a.kind, version, status, " ".join(a.targets), a.about)
+    out.write(text_table(table, width(), wrapped=(2, 3, 4, 5)) + "\n")
+    elsewhere = Grid(["name", "target", "why"], left=(0, 1, 2), title="Not on a guest target, and why")
     for a in known.values():
         for target in GUESTS:
             why = a.unavailable_on(target)
             if why and a.kind == "crate":
-                elsewhere.add_row(a.name, target, why)
-    console.print(elsewhere)
-    console.print("Preload allocators run only natively (LD_PRELOAD beside the dynamic system engine).")
+                elsewhere.add(a.name, target, why)
+    out.write(text_table(elsewhere, width(), wrapped=(2,)) + "\n")
+    out.write(wrap("Preload allocators run only natively (LD_PRELOAD beside the dynamic system engine).", width()))
+    out.write("\n")
 
 
 def _param_range(p: ParamInfo) -> str:
@@ -59,28 +53,33 @@ def _param_range(p: ParamInfo) -> str:
     return f"{lo:g}..{hi:g}" if p.kind == "float" else f"{lo}..{hi}"
 
 
-def _workloads(console: Console, eng) -> None:
-    binary = engine.build(eng, [registry.SYSTEM], stderr_console()).binaries[registry.SYSTEM]
+def _workloads(out, eng) -> None:
+    # The engine describes its workloads; the last built one will do (a run builds anew).
+    binary = paths.binary_path(eng, registry.SYSTEM)
+    if not binary.is_file():
+        from hab.build import engine
+
+        binary = engine.build(eng, [registry.SYSTEM], stderr_console()).binaries[registry.SYSTEM]
     for w in query.describe(binary).values():
-        table = Table(title=f"{w.name}: {w.about}" + ("" if w.has_dry else " (no dry variant)"), title_justify="left")
-        for col in ("parameter", "kind", "default", "range", "about"):
-            table.add_column(col)
+        title = f"{w.name}: {w.about}" + ("" if w.has_dry else " (no dry variant)")
+        columns = ["parameter", "kind", "default", "range", "about"]
+        table = Grid(columns, left=(0, 1, 2, 3, 4), title=wrap(title, width()))
         for p in w.params:
             shown = p.default if isinstance(p.default, str) else values.show(p, p.default)
-            table.add_row(p.name, p.kind, shown, _param_range(p), p.about)
-        console.print(table)
-    console.print(
+            table.add(p.name, p.kind, str(shown), _param_range(p), p.about)
+        out.write(text_table(table, width(), wrapped=(3, 4)) + "\n")
+    note = (
         "Targets: every workload runs natively, in linux-vm and in hermit (all eleven boot and complete there); "
         "hermit has no latency mode (its clock ticks in whole microseconds) and no RSS or rusage figures, and "
         "with 1 GiB of guest memory a Hermit guest held 96 threads and panicked at 128. uhyve needs KVM."
     )
+    out.write(wrap(note, width()) + "\n")
 
 
 def main(args) -> int:
-    console = Console(highlight=False, width=width())
     eng = paths.engine_dir()
     if args.what in (None, "allocators"):
-        _allocators(console, eng)
+        _allocators(sys.stdout, eng)
     if args.what in (None, "workloads"):
-        _workloads(console, eng)
+        _workloads(sys.stdout, eng)
     return 0

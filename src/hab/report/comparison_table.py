@@ -6,7 +6,8 @@ import json
 from hab.analysis.comparison import Comparison
 from hab.records.run import RunMeta
 from hab.report import units
-from hab.report.layout import Grid, left_out_line, print_fitted, report_console, say, trimmed
+from hab.report.grid import Grid, trimmed
+from hab.report.layout import left_out_line, print_fitted, report_console, say
 from hab.report.run_table import has_guests, heading
 from hab.stats.change import Verdict
 

@@ -18,7 +18,7 @@ from hab.analysis.comparison import Comparison
 from hab.analysis.run import CellResult, RunResult
 from hab.records.run import RunMeta
 from hab.report import comparison_table, latency_table, memory_table, plots, run_table, scaling_table
-from hab.report.layout import Grid
+from hab.report.grid import Grid
 from hab.store.runs import StoredRun
 
 #: The file `hab run` writes into every run directory.

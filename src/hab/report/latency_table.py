@@ -4,7 +4,7 @@ operations per allocator, merged over engine processes."""
 from hab.analysis.latency import PERCENTILES
 from hab.analysis.run import CellResult
 from hab.report import units
-from hab.report.layout import Grid, optional
+from hab.report.grid import Grid, optional
 
 
 def table(cell: CellResult) -> Grid | None:

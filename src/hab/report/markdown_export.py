@@ -4,7 +4,7 @@ paste into a pull request or an issue."""
 from hab.analysis.run import RunResult
 from hab.records.run import RunMeta
 from hab.report import memory_table, run_table, scaling_table
-from hab.report.layout import markdown
+from hab.report.grid import markdown
 
 
 def render(result: RunResult, meta: RunMeta) -> str:

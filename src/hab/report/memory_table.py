@@ -3,7 +3,7 @@ page faults, CPU time, and a sparkline of RSS over time."""
 
 from hab.analysis.run import CellResult
 from hab.report import units
-from hab.report.layout import Grid
+from hab.report.grid import Grid
 
 _BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 12

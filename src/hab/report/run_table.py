@@ -16,7 +16,8 @@ from hab.records.run import RunMeta, RunStatus
 from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
 from hab.report import latency_table, memory_table, scaling_table, units
-from hab.report.layout import Grid, left_out_line, optional, print_fitted, report_console, say, trimmed
+from hab.report.grid import Grid, optional, trimmed
+from hab.report.layout import left_out_line, print_fitted, report_console, say
 from hab.suite import values
 
 LEGEND = (

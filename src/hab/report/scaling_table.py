@@ -5,7 +5,7 @@ from hab.analysis.scaling import Group
 from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
 from hab.report import units
-from hab.report.layout import Grid
+from hab.report.grid import Grid
 from hab.suite import values
 
 
