@@ -71,13 +71,13 @@ REPORT_RUN = [
 
 @pytest.fixture(scope="session")
 def report_runs(tmp_path_factory, binaries):
-    """Two such runs, B with talc slowed by the spin knob, and their
+    """Two such runs, B with talc slowed by the spin knob (several times over, so that every flag of a big slowdown shows), and their
     comparison report: (run A, run B, working directory with compare.html)."""
     cwd = tmp_path_factory.mktemp("reports")
     first = hab(*REPORT_RUN, cwd=cwd, check_exit=0)
     assert "HTML report: " in first.stderr
     a = (cwd / "res" / "latest").resolve()
-    hab(*REPORT_RUN, "--spin", "talc=200", cwd=cwd, check_exit=0)
+    hab(*REPORT_RUN, "--spin", "talc=2000", cwd=cwd, check_exit=0)
     b = (cwd / "res" / "latest").resolve()
     hab("report", str(a), str(b), "-o", "compare.html", cwd=cwd, check_exit=0)
     return a, b, cwd
