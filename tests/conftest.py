@@ -71,8 +71,9 @@ REPORT_RUN = [
 
 @pytest.fixture(scope="session")
 def report_runs(tmp_path_factory, binaries):
-    """Two such runs, B with talc slowed by the spin knob (several times over, so that every flag of a big slowdown shows), and their
-    comparison report: (run A, run B, working directory with compare.html)."""
+    """Two such runs, B with talc slowed several times over by the spin knob
+    (so that every flag of a big slowdown shows), and their comparison
+    report: (run A, run B, working directory with compare.html)."""
     cwd = tmp_path_factory.mktemp("reports")
     first = hab(*REPORT_RUN, cwd=cwd, check_exit=0)
     assert "HTML report: " in first.stderr
