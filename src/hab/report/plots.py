@@ -52,6 +52,14 @@ def _jitter(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-0.22, 0.22, n)
 
 
+def _lines_from_zero(fig: Figure, ax) -> str:
+    """A plot of lines per allocator, finished: y from zero, a light grid, the legend."""
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncols=2)
+    return _svg(fig)
+
+
 def cell_times(cell: CellResult, samples: dict[str, list[np.ndarray]]) -> str | None:
     """Per allocator: every sample's time per iteration (grey), each engine
     process's typical time (blue) and the typical time with its interval."""
@@ -147,10 +155,7 @@ def scaling(group: Group) -> str:
     ax.set_xticks(group.threads)
     ax.set_xlabel("threads (x: throughput below the smallest count's, a collapse)")
     ax.set_ylabel("million allocations / s")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncols=2)
-    return _svg(fig)
+    return _lines_from_zero(fig, ax)
 
 
 def latency(cell: CellResult, op: str = "alloc") -> str | None:
@@ -191,10 +196,7 @@ def rss(cell: CellResult) -> str | None:
         ax.plot(np.asarray(s.t_ms) / 1000, np.asarray(s.rss_kib) / 1024, lw=1.2, label=allocator)
     ax.set_xlabel("seconds since the process started")
     ax.set_ylabel("RSS (MiB)")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncols=2)
-    return _svg(fig)
+    return _lines_from_zero(fig, ax)
 
 
 def changes(comparison: Comparison, threshold: float) -> str | None:
