@@ -178,7 +178,12 @@ def test_verify_finds_a_scribbled_live_block_and_a_leak(tmp_path):
 
 @pytest.mark.slow
 def test_only_a_verify_spec_may_keep_the_engine_heap_apart(binaries):
-    spec = {"workload": "fastpath", "params": {"ops": 1000}, "sampling": {"sample_size": 2, "warm_up_time": 0.01}}
+    spec = {
+        "protocol": 1,
+        "workload": "fastpath",
+        "params": {"ops": 1000},
+        "sampling": {"sample_size": 2, "warm_up_time": 0.01},
+    }
 
     def engine(verify: bool) -> subprocess.CompletedProcess:
         argv = [str(binaries["system"]), json.dumps({**spec, "verify": verify})]
