@@ -7,7 +7,7 @@ from hab.analysis.comparison import Comparison
 from hab.records.run import RunMeta
 from hab.report import units
 from hab.report.grid import Grid, trimmed
-from hab.report.layout import left_out_line, print_fitted, report_console, say
+from hab.report.layout import drops_for, left_out_line, print_fitted, report_console, say
 from hab.report.run_table import has_guests, heading
 from hab.stats.change import Verdict
 
@@ -119,12 +119,12 @@ def render(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta, width: int, c
         say(console, line)
     s = comp.settings
     workloads = new_meta.workloads
-    alike = [cell_grid(c, s.confidence) for c in comp.cells]
+    drops = drops_for([cell_grid(c, s.confidence) for c in comp.cells], width)
     for cell in comp.cells:
         console.print()
         with_target = s.targets is None and has_guests(c.cell for c in comp.cells)
         say(console, heading(cell.cell, workloads, with_target))
-        print_fitted(console, cell_grid(cell, s.confidence), left_out, alike)
+        print_fitted(console, cell_grid(cell, s.confidence), left_out, drops)
         for line in reasons(cell):
             say(console, line)
     for line in unmatched_lines(comp):

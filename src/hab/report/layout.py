@@ -49,13 +49,17 @@ def rich_table(grid: Grid, styled: bool = False) -> Table:
     return table
 
 
-def print_fitted(console, grid: Grid, left_out: set[str], alike: list[Grid] = ()) -> None:
-    """Prints `grid` fitted to the console's width, adding what it left out to
-    `left_out`. Grids `alike` (the same table for other cells) are fitted
-    together: each leaves out what the widest of them must, so that the
-    tables of a report keep the same columns."""
-    needed = {name for other in alike for name in other.fit(console.width)[1]}
-    dropped = [i for i in grid.optional if grid.columns[i] in needed]
+def drops_for(grids: list[Grid], width: int) -> set[str]:
+    """The columns the widest of `grids` (one table's instances for every
+    cell) must leave out at `width`: leaving them out of all keeps the
+    tables of a report alike."""
+    return {name for grid in grids for name in grid.fit(width)[1]}
+
+
+def print_fitted(console, grid: Grid, left_out: set[str], drops: set[str] = frozenset()) -> None:
+    """Prints `grid` without the optional columns in `drops` and fitted to
+    the console's width; adds what it left out to `left_out`."""
+    dropped = [i for i in grid.optional if grid.columns[i] in drops]
     fitted, more = grid.without(dropped).fit(console.width)
     left_out.update([grid.columns[i] for i in dropped] + more)
     console.print(rich_table(fitted, styled=console.color_system is not None))

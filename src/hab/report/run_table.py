@@ -17,7 +17,7 @@ from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
 from hab.report import latency_table, memory_table, scaling_table, units
 from hab.report.grid import Grid, optional, trimmed
-from hab.report.layout import left_out_line, print_fitted, report_console, say
+from hab.report.layout import drops_for, left_out_line, print_fitted, report_console, say
 from hab.suite import values
 
 LEGEND = (
@@ -318,23 +318,23 @@ def render(
     for line in run_heading(meta, result):
         say(console, line)
     with_target = has_guests(result.cells)
-    alike = {
-        "cell": [cell_grid(c, conf) for c in result.cells],
-        "memory": [g for g in map(memory_table.table, result.cells) if g is not None],
-        "latency": [g for g in map(latency_table.table, result.cells) if g is not None],
+    drops = {
+        "cell": drops_for([cell_grid(c, conf) for c in result.cells], width),
+        "memory": drops_for([g for g in map(memory_table.table, result.cells) if g is not None], width),
+        "latency": drops_for([g for g in map(latency_table.table, result.cells) if g is not None], width),
     }
     for cell in [] if summary_only else result.cells:
         console.print()
         say(console, heading(cell, workloads, with_target))
         if cell.busy and cell.busy.reasons:
             say(console, f"  busy while this cell ran: {'; '.join(cell.busy.reasons)}")
-        print_fitted(console, cell_grid(cell, conf), left_out, alike["cell"])
+        print_fitted(console, cell_grid(cell, conf), left_out, drops["cell"])
         for note in notes(cell, target, before):
             say(console, note)
         for kind, extra in (("memory", memory_table.table(cell)), ("latency", latency_table.table(cell))):
             if extra is not None:
                 console.print()
-                print_fitted(console, extra, left_out, alike[kind])
+                print_fitted(console, extra, left_out, drops[kind])
         note = latency_table.timer_note(cell)
         if note:
             say(console, note)
