@@ -8,13 +8,31 @@
 use crate::DEFAULT_ARENA_BYTES;
 
 /// The arena's region (`bytes` of it, or `HAB_ARENA_BYTES` when 0): its
-/// base and size, or None when the system refuses.
+/// base and size, or None when the system refuses. A default-sized region
+/// the system refuses is halved down to [`MIN_DEFAULT_ARENA_BYTES`]: Valgrind
+/// gives a process less address space than 64 GiB, and so may `ulimit -v`.
 #[cfg(unix)]
 pub fn region(bytes: usize) -> Option<(*mut u8, usize)> {
-    let size = if bytes > 0 { bytes } else { arena_bytes() };
-    let base = reserve(size);
-    (!base.is_null()).then_some((base, size))
+    let (mut size, floor) = match (bytes, arena_bytes()) {
+        (0, None) => (DEFAULT_ARENA_BYTES, MIN_DEFAULT_ARENA_BYTES),
+        (0, Some(asked)) => (asked, asked),
+        (asked, _) => (asked, asked),
+    };
+    loop {
+        let base = reserve(size);
+        if !base.is_null() {
+            return Some((base, size));
+        }
+        if size / 2 < floor {
+            return None;
+        }
+        size /= 2;
+    }
 }
+
+/// Smallest region a default-sized arena settles for when address space is short.
+#[cfg(unix)]
+const MIN_DEFAULT_ARENA_BYTES: usize = 1 << 30;
 
 /// Without mmap the region is real memory taken from the system heap at
 /// once, so its size must fit the guest: the largest power-of-two share the
@@ -46,17 +64,17 @@ pub fn region(bytes: usize) -> Option<(*mut u8, usize)> {
 #[cfg(not(unix))]
 const MIN_GUEST_ARENA_BYTES: usize = 32 << 20;
 
-/// Arena size from `HAB_ARENA_BYTES` (decimal bytes), else the default.
+/// Arena size from `HAB_ARENA_BYTES` (decimal bytes), None when unset or not a size.
 #[cfg(unix)]
-fn arena_bytes() -> usize {
+fn arena_bytes() -> Option<usize> {
     // SAFETY: getenv returns null or a NUL-terminated string that stays
     // valid while nothing modifies the environment; it is read at once.
     let raw = unsafe { libc::getenv(c"HAB_ARENA_BYTES".as_ptr()) };
     if raw.is_null() {
-        return DEFAULT_ARENA_BYTES;
+        return None;
     }
     let bytes = unsafe { std::ffi::CStr::from_ptr(raw) }.to_bytes();
-    parse_decimal(bytes).filter(|&n| n > 0).unwrap_or(DEFAULT_ARENA_BYTES)
+    parse_decimal(bytes).filter(|&n| n > 0)
 }
 
 #[cfg(any(unix, test))]

@@ -152,6 +152,7 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         workload: spec.workload.name.into(),
         dry: spec.dry,
         spin_ns: spec.spin_ns,
+        spin_turns: spec.spin_turns,
         latency_every: spec.latency_every,
         threads: spec.threads,
         params: spec.params.clone(),
@@ -160,6 +161,7 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         arch: std::env::consts::ARCH.into(),
         verify: spec.verify,
         malloc_from: malloc_from(),
+        fixed: spec.fixed,
     }
     .emit(out);
 
@@ -170,6 +172,7 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         threads: spec.threads,
         dry: spec.dry,
         spin_ns: spec.spin_ns,
+        spin_turns: spec.spin_turns,
         tools: tools.clone(),
     };
     let mut workload = (spec.workload.build)(&ctx).map_err(|m| (ErrorKind::Runtime, m))?;
@@ -199,9 +202,17 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         Record::Done { wall_ns: started.elapsed().as_nanos() as u64 }.emit(out);
         return Ok(());
     }
-    let warm = sampling::warm_up(spec.sampling.warm_up_ns(), &mut time);
-    let plan =
-        sampling::plan(spec.sampling.mode, spec.sampling.sample_size, spec.sampling.measurement_ns(), warm.met_ns());
+    let (warm, plan) = match spec.fixed {
+        Some(fixed) => {
+            let warm = sampling::WarmUp { iters: fixed.warm_up, ns: time(fixed.warm_up) };
+            (warm, sampling::fixed(spec.sampling.sample_size, fixed.per_sample))
+        }
+        None => {
+            let warm = sampling::warm_up(spec.sampling.warm_up_ns(), &mut time);
+            let (mode, n) = (spec.sampling.mode, spec.sampling.sample_size);
+            (warm, sampling::plan(mode, n, spec.sampling.measurement_ns(), warm.met_ns()))
+        }
+    };
     Record::Warmup { iters: warm.iters, ns: warm.ns }.emit(out);
     if let Some(lat) = &tools.latency {
         lat.start();
@@ -214,7 +225,8 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
     }
     .emit(out);
     for (i, &iters) in plan.iters.iter().enumerate() {
-        let ns = time(iters);
+        let mut ns = 0;
+        hab_measured_sample(&mut || ns = time(iters));
         Record::Sample { i: i as u64, iters, ns }.emit(out);
     }
     Record::Work { allocations: work.allocations, bytes: work.bytes }.emit(out);
@@ -227,6 +239,15 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
     Record::Rusage(usage).emit(out);
     Record::Done { wall_ns: started.elapsed().as_nanos() as u64 }.emit(out);
     Ok(())
+}
+
+/// Runs one sample's iterations, and nothing else, under a fixed symbol
+/// name: tools outside the process mark the measured region by it
+/// (callgrind's `--zero-before` and `--dump-after` give each sample's counts).
+#[no_mangle]
+#[inline(never)]
+pub fn hab_measured_sample(sample: &mut dyn FnMut()) {
+    sample();
 }
 
 /// The file of the shared object that `malloc` resolves to (Linux).

@@ -128,29 +128,23 @@ impl Block {
     }
 }
 
-/// Allocation through the global allocator, counted; one per thread or task.
-pub struct Meter<'a> {
+/// A meter's books since its last flush: requested bytes allocated minus
+/// freed (`pending`) and the highest that reached (`high`).
+#[derive(Debug)]
+pub struct Tally<'a> {
     live: &'a Live,
     pending: i64,
     high: i64,
-    probe: Option<Probe<'a>>,
 }
 
-impl<'a> Meter<'a> {
-    /// A meter without latency probes.
-    pub fn new(live: &'a Live) -> Meter<'a> {
-        Meter { live, pending: 0, high: 0, probe: None }
+impl<'a> Tally<'a> {
+    fn new(live: &'a Live) -> Tally<'a> {
+        Tally { live, pending: 0, high: 0 }
     }
 
-    /// A meter that also times a sampled subset of operations.
-    pub fn with_probe(live: &'a Live, probe: Option<Probe<'a>>) -> Meter<'a> {
-        Meter { live, pending: 0, high: 0, probe }
-    }
-
-    /// Counts `size` requested bytes as alive (also for dry variants, which
-    /// keep the books without calling the allocator).
+    /// Counts `size` requested bytes as alive.
     #[inline]
-    pub fn tally_alloc(&mut self, size: usize) {
+    pub fn alloc(&mut self, size: usize) {
         self.pending += size as i64;
         self.high = self.high.max(self.pending);
         if self.pending >= FLUSH_BYTES {
@@ -160,17 +154,64 @@ impl<'a> Meter<'a> {
 
     /// Counts `size` requested bytes as freed.
     #[inline]
-    pub fn tally_free(&mut self, size: usize) {
+    pub fn free(&mut self, size: usize) {
         self.pending -= size as i64;
         if self.pending <= -FLUSH_BYTES {
             self.flush();
         }
     }
 
+    #[inline]
     fn flush(&mut self) {
         self.live.publish(self.pending, self.high);
         self.pending = 0;
         self.high = 0;
+    }
+}
+
+/// Allocation through the global allocator, counted; one per thread or task.
+pub struct Meter<'a> {
+    tally: Tally<'a>,
+    probe: Option<Probe<'a>>,
+}
+
+impl<'a> Meter<'a> {
+    /// A meter without latency probes.
+    pub fn new(live: &'a Live) -> Meter<'a> {
+        Meter { tally: Tally::new(live), probe: None }
+    }
+
+    /// A meter that also times a sampled subset of operations.
+    pub fn with_probe(live: &'a Live, probe: Option<Probe<'a>>) -> Meter<'a> {
+        Meter { tally: Tally::new(live), probe }
+    }
+
+    /// Counts `size` requested bytes as alive (also for dry variants, which
+    /// keep the books without calling the allocator).
+    #[inline]
+    pub fn tally_alloc(&mut self, size: usize) {
+        self.tally.alloc(size);
+    }
+
+    /// Counts `size` requested bytes as freed.
+    #[inline]
+    pub fn tally_free(&mut self, size: usize) {
+        self.tally.free(size);
+    }
+
+    /// Runs `f` on the meter's books taken out as a local value, for a
+    /// tight loop that only keeps books (a dry variant's): the compiler
+    /// can keep a local's fields in registers, while a meter's stay in
+    /// memory wherever a call in the loop could unwind past the meter. The
+    /// books go back into the meter when `f` returns (a panic in `f` loses
+    /// them, as it ends the run anyway).
+    #[inline]
+    pub fn with_tally<R>(&mut self, f: impl FnOnce(&mut Tally<'a>) -> R) -> R {
+        let empty = Tally::new(self.tally.live);
+        let mut tally = std::mem::replace(&mut self.tally, empty);
+        let out = f(&mut tally);
+        self.tally = tally;
+        out
     }
 
     #[inline]
@@ -257,7 +298,7 @@ impl<'a> Meter<'a> {
 
 impl Drop for Meter<'_> {
     fn drop(&mut self) {
-        self.flush();
+        self.tally.flush();
     }
 }
 
@@ -288,6 +329,21 @@ mod tests {
             let b = m.alloc(2000, 8, Fill::Uninit);
             m.free(a);
             m.free(b);
+        }
+        assert_eq!((live.current(), live.peak()), (0, 3000));
+    }
+
+    #[test]
+    fn books_kept_on_a_lent_tally_go_back_to_the_meter() {
+        let live = Live::new();
+        {
+            let mut m = Meter::new(&live);
+            m.tally_alloc(1000);
+            m.with_tally(|t| {
+                t.alloc(2000);
+                t.free(1000);
+            });
+            m.tally_free(2000);
         }
         assert_eq!((live.current(), live.peak()), (0, 3000));
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::latency::{OpLatency, TimerCost};
 use crate::params::{ParamDef, Values};
 use crate::sampling::PlanMode;
-use crate::wire::Sampling;
+use crate::wire::{Fixed, Sampling};
 
 // The version belongs to specs and records alike; it lives in `wire`.
 pub use crate::wire::PROTOCOL_VERSION;
@@ -70,6 +70,9 @@ pub enum Record {
         workload: String,
         dry: bool,
         spin_ns: f64,
+        /// Exact busy loop turns before each allocation (validation knob).
+        #[serde(default)]
+        spin_turns: u64,
         latency_every: Option<u32>,
         threads: u64,
         params: Values,
@@ -83,6 +86,9 @@ pub enum Record {
         /// shows whether an `LD_PRELOAD` allocator took effect.
         #[serde(default)]
         malloc_from: Option<String>,
+        /// Fixed iteration counts, when the spec asked for them.
+        #[serde(default)]
+        fixed: Option<Fixed>,
     },
     /// Work done by one iteration (identical for every iteration).
     Work { allocations: u64, bytes: u64 },
@@ -185,6 +191,7 @@ mod tests {
                 workload: "rayon_boxes".into(),
                 dry: false,
                 spin_ns: 0.0,
+                spin_turns: 7,
                 latency_every: None,
                 threads: 2,
                 params: params.clone(),
@@ -193,6 +200,7 @@ mod tests {
                 arch: "x86_64".into(),
                 verify: false,
                 malloc_from: None,
+                fixed: Some(Fixed { warm_up: 3, per_sample: 100 }),
             },
             Record::Valid {
                 workload: "w".into(),

@@ -98,6 +98,11 @@ pub fn plan(mode: Mode, n: u64, measurement_ns: u64, met_ns: f64) -> Plan {
     }
 }
 
+/// `n` samples of `per_sample` iterations each, whatever they take.
+pub fn fixed(n: u64, per_sample: u64) -> Plan {
+    Plan { mode: PlanMode::Flat, iters: vec![per_sample; n as usize] }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

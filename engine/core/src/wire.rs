@@ -1,5 +1,5 @@
 //! What specs and records share on the wire: the protocol version and the
-//! [`Sampling`] settings a spec asks for and the `valid` and `hello` records
+//! [`Sampling`] and [`Fixed`] settings a spec asks for and the `valid` and `hello` records
 //! state. Both `spec` and `protocol` build on this module; it depends on
 //! nothing but `sampling`, so neither of them depends on the other.
 
@@ -9,6 +9,18 @@ use crate::sampling::Mode;
 
 /// Version of the spec and record formats. Bump on incompatible changes.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Iteration counts that do not depend on the clock: `warm_up` iterations,
+/// then `sample_size` samples of `per_sample` iterations each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixed {
+    pub warm_up: u64,
+    pub per_sample: u64,
+}
+
+/// Largest `fixed.warm_up` and `fixed.per_sample`.
+pub const MAX_FIXED_ITERS: u64 = 1 << 32;
 
 /// How to sample, in criterion's terms. Times are in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ from hab.analysis.latency import merge as merge_latency
 from hab.analysis.memory import Memory
 from hab.analysis.memory import summarise as summarise_memory
 from hab.analysis.scaling import Group
-from hab.records.plan import DRY, Cell
+from hab.records.plan import DRY, INSTRUCTIONS, TIME, Cell
 from hab.records.run import AnalysisSettings
 from hab.records.unit import RUSAGE_FIELDS, UnitRecord, Work
 from hab.stats import bootstrap, metrics, outliers, ratio
@@ -52,6 +52,8 @@ class Row:
     engine_share: LogRatio | None = None  # dry typical time / this typical time
     allocations_per_s: Estimate | None = None
     bytes_per_s: Estimate | None = None
+    per_allocation: Estimate | None = None  # counting metrics: events per allocation (and its free)
+    cache: dict[str, Estimate] = field(default_factory=dict)  # simulated cache misses per iteration
     outliers: dict[str, int] = field(default_factory=dict)  # Tukey class -> count
     rusage: dict[str, Estimate] = field(default_factory=dict)  # RUSAGE_FIELDS -> mean over processes
     work: Work | None = None
@@ -81,6 +83,7 @@ class CellResult:
     rows: list[Row]  # allocators in plan order
     dry: Row | None
     busy: Busy | None = None  # how busy the machine was while the cell ran
+    metric: str = TIME  # what the rows' typical values measure
 
 
 @dataclass
@@ -105,6 +108,7 @@ class RunResult:
     boot_seconds: dict[str, Estimate] = field(default_factory=dict)  # guest target -> mean boot time
     busy: Busy | None = None  # how busy the machine was during the run
     skipped: list[tuple[str, str]] = field(default_factory=list)  # damaged unit files left out: (file, problem)
+    metric: str = TIME  # what the typical values measure
 
     def imprecise(self, target: float) -> list[tuple[str, str, float, int]]:
         """(cell, allocator, relative half-width, processes) of the pairs above
@@ -133,12 +137,41 @@ def _rate(count: float, typical: Estimate) -> Estimate:
     )
 
 
-def _row(allocator: str, units: list[UnitRecord], settings: AnalysisSettings, key: tuple) -> Row:
-    good = [u for u in units if u.ok]
-    row = Row(allocator, len(good), [u.reason for u in units if not u.ok])
+#: Valgrind's simulated cache misses shown per iteration: name -> events summed.
+CACHE_EVENTS = {"D1 misses": ("D1mr", "D1mw"), "LL misses": ("DLmr", "DLmw", "ILmr")}
+
+
+def measured(unit: UnitRecord, metric: str) -> np.ndarray | None:
+    """A process's value per sample in `metric`: nanoseconds, or the
+    instructions callgrind counted (None when it has none)."""
+    if metric == INSTRUCTIONS:
+        counted = unit.counts.of("Ir") if unit.counts else None
+        return None if counted is None else np.asarray(counted, float)
+    return np.asarray(unit.samples.ns, float)
+
+
+def _cache(good: list[UnitRecord], conf: float) -> dict[str, Estimate]:
+    """Simulated misses per iteration, means over processes (with --cache-sim)."""
+    out = {}
+    for label, names in CACHE_EVENTS.items():
+        per = []
+        for u in good:
+            if u.counts is None or any(u.counts.of(n) is None for n in names):
+                break
+            per.append(sum(sum(u.counts.of(n)) for n in names) / sum(u.samples.iters))
+        else:
+            if per and (e := metrics.across_processes(per, conf)):
+                out[label] = e
+    return out
+
+
+def _row(allocator: str, units: list[UnitRecord], settings: AnalysisSettings, key: tuple, metric: str) -> Row:
+    missing = [u for u in units if u.ok and measured(u, metric) is None]
+    good = [u for u in units if u.ok and u not in missing]
+    row = Row(allocator, len(good), [u.reason for u in units if not u.ok] + [f"no {metric} counted"] * len(missing))
     if not good:
         return row
-    groups = [(np.asarray(u.samples.iters, float), np.asarray(u.samples.ns, float)) for u in good]
+    groups = [(np.asarray(u.samples.iters, float), measured(u, metric)) for u in good]
     modes = {u.plan.mode for u in good}
     linear = modes == {"linear"}
     conf = settings.confidence
@@ -157,9 +190,15 @@ def _row(allocator: str, units: list[UnitRecord], settings: AnalysisSettings, ke
         if (e := metrics.across_processes([getattr(u.rusage, k) if u.rusage else None for u in good], conf))
     }
     row.work = good[0].work
-    row.memory = summarise_memory(good, conf)
     row.latency = merge_latency(good)
     row.dist = est.typical_distribution
+    if metric != TIME:  # Valgrind's memory and times are not the allocator's
+        row.rusage = {}
+        if row.work and row.work.allocations:
+            row.per_allocation = est.typical.scaled(1 / row.work.allocations)
+        row.cache = _cache(good, conf)
+        return row
+    row.memory = summarise_memory(good, conf)
     if row.work and row.work.allocations is not None:
         row.allocations_per_s = _rate(row.work.allocations, est.typical)
     if row.work and row.work.bytes is not None:
@@ -203,8 +242,8 @@ def _cell(stored: StoredRun, cell: Cell, settings: AnalysisSettings, reference: 
             by_alloc.setdefault(unit.allocator, []).append(stored.units[unit.id])
     if not by_alloc:
         return None
-    run_id = stored.meta.id
-    rows = {a: _row(a, units, settings, (run_id, cell.id, a)) for a, units in by_alloc.items()}
+    run_id, metric = stored.meta.id, stored.plan.metric
+    rows = {a: _row(a, units, settings, (run_id, cell.id, a), metric) for a, units in by_alloc.items()}
     dry = rows.pop(DRY, None)
     ref = rows.get(reference)
     conf = settings.confidence
@@ -219,7 +258,7 @@ def _cell(stored: StoredRun, cell: Cell, settings: AnalysisSettings, reference: 
             row.engine_share = _ratio_of(dry, row, conf)
     ordered = [rows[a] for a in stored.plan.allocators if a in rows]
     busy = summarise_contention([u for units in by_alloc.values() for u in units], {cell.id: cell}, _cores(stored))
-    return CellResult(cell, reference if ref is not None else None, ordered, dry, busy)
+    return CellResult(cell, reference if ref is not None else None, ordered, dry, busy, metric)
 
 
 def _cores(stored: StoredRun) -> int | None:
@@ -272,7 +311,17 @@ def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | N
     boot = _boot(stored, settings.confidence)
     busy = summarise_contention(list(stored.units.values()), {c.id: c for c in stored.plan.cells}, _cores(stored))
     return RunResult(
-        cells, ref, summary, settings, len(stored.units), len(stored.plan.units), groups, boot, busy, stored.skipped
+        cells,
+        ref,
+        summary,
+        settings,
+        len(stored.units),
+        len(stored.plan.units),
+        groups,
+        boot,
+        busy,
+        stored.skipped,
+        stored.plan.metric,
     )
 
 

@@ -9,11 +9,16 @@ from hab.cli.common import skipped_warnings, write_comparison_report
 from hab.cli.console import colour, width
 from hab.errors import UserError
 from hab.paths import RESULTS_ROOT
+from hab.records.plan import INSTRUCTIONS, TIME
 from hab.records.run import RunStatus
 from hab.report import comparison_table
 from hab.stats.change import Verdict
 from hab.store import runs
 from hab.suite.suite import split_list
+
+#: Noise threshold when none is given: times vary by percents between
+#: processes here, instruction counts by hundredths of one (docs/metrics.md).
+DEFAULT_THRESHOLD = {TIME: 0.01, INSTRUCTIONS: 0.003}
 
 
 def _runs(args):
@@ -62,6 +67,11 @@ def _relative_to(args, old, new) -> str | None:
 
 def _refusals(args, old, new, old_path, new_path, targets) -> list[str]:
     """Comparisons that would mislead are errors; differences of machine are warnings."""
+    if old.plan.metric != new.plan.metric:
+        raise UserError(
+            f"run {old.meta.id} measured {old.plan.metric} and run {new.meta.id} {new.plan.metric}: "
+            "compare runs of one metric"
+        )
     if old_path == new_path and targets is None:
         raise UserError(
             f"run {old.meta.id} compared with itself: give two runs, or --targets A,B for two targets of it"
@@ -89,7 +99,7 @@ def _refusals(args, old, new, old_path, new_path, targets) -> list[str]:
 
 def prepare(args):
     """The comparison the options ask for: (comparison, run A, run B, warnings)."""
-    if not 0 <= args.threshold < 1:
+    if args.threshold is not None and not 0 <= args.threshold < 1:  # also refuses NaN
         raise UserError("--threshold must be in [0, 1)")
     if args.confidence is not None and not 0.5 <= args.confidence < 1:
         raise UserError("--confidence must be in [0.5, 1)")
@@ -105,7 +115,7 @@ def prepare(args):
     comp = comparison.compare(
         old_result,
         new_result,
-        threshold=args.threshold,
+        threshold=DEFAULT_THRESHOLD[new.plan.metric] if args.threshold is None else args.threshold,
         relative_to=relative_to,
         targets=targets,
         confidence=args.confidence,

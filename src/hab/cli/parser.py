@@ -6,6 +6,7 @@ import re
 from hab import __version__
 from hab.errors import UserError, unknown
 from hab.execution.rss import DEFAULT_INTERVAL as RSS_INTERVAL
+from hab.records.plan import METRICS, TIME
 from hab.records.target import ACCELERATORS, TARGETS
 
 #: Default of `--latency` without a value: one call in this many is timed.
@@ -23,7 +24,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _comparison_options(p: argparse.ArgumentParser) -> None:
     """How two runs are compared: `hab compare`'s and `hab report A B`'s options."""
-    p.add_argument("--threshold", type=float, default=0.01, help="noise threshold as a fraction (default 0.01)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="noise threshold as a fraction (default 0.01 for times, 0.003 for instruction counts)",
+    )
     p.add_argument(
         "--confidence", type=float, help="confidence level of the change intervals (default: the runs', 0.95)"
     )
@@ -98,6 +103,26 @@ def parser() -> argparse.ArgumentParser:
         metavar="ALLOC=NS",
         help="validation knob: calibrated busy work of NS ns before each allocation in ALLOC's "
         "processes (a slowdown of known size)",
+    )
+    run.add_argument(
+        "--spin-turns",
+        action="append",
+        default=[],
+        metavar="ALLOC=N",
+        help="validation knob: exactly N busy loop turns before each allocation in ALLOC's processes "
+        "(a change of fixed instruction count, for --metric instructions)",
+    )
+    run.add_argument(
+        "--metric",
+        choices=METRICS,
+        default=TIME,
+        help="what to measure: wall time (default), or instructions per iteration counted under "
+        "Valgrind (deterministic; no page-fault or lock-wait cost; docs/metrics.md)",
+    )
+    run.add_argument(
+        "--cache-sim",
+        action="store_true",
+        help="with --metric instructions: also count Valgrind's simulated cache misses",
     )
     run.add_argument(
         "--latency",

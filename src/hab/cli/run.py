@@ -18,10 +18,11 @@ from hab.build import engine
 from hab.cli.common import print_results, write_run_report
 from hab.cli.console import stderr_console
 from hab.errors import StorageError, UserError
-from hab.execution import hostinfo, memlimit, query, targets, verification
+from hab.execution import counting, hostinfo, memlimit, query, targets, verification
 from hab.execution.engines import Engines, uhyve_binary
 from hab.execution.execute import Executed, execute
 from hab.execution.protocol import PROTOCOL_VERSION
+from hab.records.plan import INSTRUCTIONS
 from hab.records.run import AllocatorInfo, AnalysisSettings, EngineInfo, Precision, RunMeta, RunStatus
 from hab.records.target import HERMIT, NATIVE, UHYVE
 from hab.store import ownership, runs
@@ -79,21 +80,51 @@ def _suite(args):
     )
 
 
-def _spin(options: list[str], allocators: list[str]) -> dict:
-    """`--spin ALLOC=NS` options -> {allocator: ns}."""
-    spin = {}
+def _knob(option_name: str, options: list[str], allocators: list[str], parse, what: str) -> dict:
+    """`--spin`-like `ALLOC=VALUE` options -> {allocator: parse(value)}; parse
+    raises ValueError for a value out of range."""
+    out = {}
     for option in options:
         name, sep, value = option.partition("=")
         if not sep or name not in allocators:
-            raise UserError(f"--spin: expected ALLOCATOR=NS for an allocator of this run, got {option!r}")
+            raise UserError(f"{option_name}: expected ALLOCATOR={what} for an allocator of this run, got {option!r}")
         try:
-            ns = float(value.removesuffix("ns"))
+            out[name] = parse(value)
         except ValueError:
-            raise UserError(f"--spin {name}: not a number of nanoseconds: {value!r}") from None
-        if not 0 <= ns <= 1e9:
-            raise UserError(f"--spin {name}: must be in [0, 1e9] ns")
-        spin[name] = ns
-    return spin
+            raise UserError(f"{option_name} {name}: expected {what} in [0, 1e9], got {value!r}") from None
+    return out
+
+
+def _ns(text: str) -> float:
+    ns = float(text.removesuffix("ns"))
+    if not 0 <= ns <= 1e9:  # also refuses NaN
+        raise ValueError(text)
+    return ns
+
+
+def _turns(text: str) -> int:
+    turns = int(text)
+    if not 0 <= turns <= 1_000_000_000:
+        raise ValueError(text)
+    return turns
+
+
+def _check_metric(args, suite) -> None:
+    """What --metric instructions cannot be combined with."""
+    if args.metric != INSTRUCTIONS:
+        if args.cache_sim:
+            raise UserError("--cache-sim only applies with --metric instructions")
+        return
+    if any(t != NATIVE for t in suite.targets):
+        raise UserError("--metric instructions runs natively only (under Valgrind), not in guests")
+    if args.latency is not None:
+        raise UserError("--latency times single calls: not with --metric instructions")
+    if args.spin:
+        raise UserError(
+            "--spin is calibrated in time, which Valgrind slows down unevenly: "
+            "give --spin-turns with --metric instructions"
+        )
+    counting.valgrind_binary()
 
 
 def _cap(text: str | None) -> memlimit.Cap | None:
@@ -252,6 +283,7 @@ def prepare(args, console) -> Prepared:
     if args.reference and args.reference not in allocators:
         raise UserError(f"--reference {args.reference}: not one of the allocators to run")
     _check_targets(suite, args)
+    _check_metric(args, suite)
     per_target, notes = lineup.by_target(chosen.known, allocators, suite.targets)
     for note in notes:
         console.print(f"[dim]{escape(note)}[/]")
@@ -296,11 +328,13 @@ def main(args) -> int:
         ready.workloads,
         lambda spec: query.check(ready.probe, spec),
         seed,
-        _spin(args.spin, ready.allocators),
+        _knob("--spin", args.spin, ready.allocators, _ns, "NS"),
         args.latency,
         args.rss_interval or None,
         lambda target, allocator: ready.known[allocator].unavailable_on(target) is None,
+        _knob("--spin-turns", args.spin_turns, ready.allocators, _turns, "TURNS"),
     )
+    plan = replace(plan, metric=args.metric, cache_sim=args.cache_sim)
     root = Path(args.out) if args.out else paths.RESULTS_ROOT
     meta = _metadata(root, ready, plan)
     run = RunDir.create(root, meta)
@@ -313,7 +347,8 @@ def conduct(args, ready: Prepared, run: RunDir, console, todo: list, before: Exe
     then marks it complete or interrupted and prints the results. `before`
     counts what earlier attempts of the run did (when resumed)."""
     plan = run.meta.plan
-    engines = Engines(ready.built, ready.targets, ready.cap, plan.rss_interval)
+    counter = counting.Counter(counting.valgrind_binary(), plan.cache_sim) if plan.metric == INSTRUCTIONS else None
+    engines = Engines(ready.built, ready.targets, ready.cap, plan.rss_interval, counter=counter)
     started = time.monotonic() - before.seconds
     skip: dict | None = {}
     executed = before

@@ -13,6 +13,7 @@ from hab.build.engine import Build
 from hab.errors import UserError
 from hab.execution import guest
 from hab.execution.accel import kvm_problem
+from hab.execution.counting import Counter
 from hab.execution.memlimit import Cap
 from hab.execution.process import Outcome, run_engine
 from hab.execution.protocol import spec_json
@@ -56,6 +57,7 @@ class Engines:
     cap: Cap | None = None
     rss_interval: float | None = None
     uhyve: str | None = None
+    counter: Counter | None = None  # counting metrics: engines run under Valgrind
     _logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hab-serial-")))
 
     def vcpus(self, cell: Cell) -> int:
@@ -69,9 +71,16 @@ class Engines:
             binary = self.built.binaries[allocator]
             so = None if unit.dry else self.built.preloads.get(unit.allocator)
             env = native_env(so, bool(spec.get("verify")))
-            return run_engine(
-                [str(binary), spec_json(spec)], timeout, env, self.rss_interval, self.cap, str(so) if so else None
-            )
+            counted = self.counter is not None and not spec.get("verify")
+            rss = None if counted else self.rss_interval  # under Valgrind the RSS would be Valgrind's
+
+            def launch(spec: dict, prefix: list[str], timeout: float) -> Outcome:
+                argv = [*prefix, str(binary), spec_json(spec)]
+                return run_engine(argv, timeout, env, rss, self.cap, str(so) if so else None)
+
+            if counted:
+                return self.counter.run(launch, spec, (unit.cell, unit.allocator), timeout)
+            return launch(spec, [], timeout)
         target = self.targets[cell.target]
         image = self.built.guests[cell.target].images[allocator]
         vcpus, args = self.vcpus(cell), [guest.spec_argument(spec)]

@@ -53,7 +53,15 @@ def record_of(unit: Unit, outcome: Outcome) -> UnitRecord:
 
     def make(records, failure):
         return UnitRecord.from_engine(
-            unit, records, failure, outcome.exit_code, outcome.seconds, outcome.stderr, outcome.rss, outcome.guest
+            unit,
+            records,
+            failure,
+            outcome.exit_code,
+            outcome.seconds,
+            outcome.stderr,
+            outcome.rss,
+            outcome.guest,
+            outcome.counts,
         )
 
     try:

@@ -17,7 +17,7 @@ from hab.execution.child import Child, kill_group
 from hab.execution.memlimit import Cap, Group
 from hab.execution.protocol import Parsed, parse_output
 from hab.records.failure import Failure, FailureKind
-from hab.records.unit import GuestRun, RssSeries
+from hab.records.unit import Counts, GuestRun, RssSeries
 from hab.suite.values import format_size
 
 STDERR_KEPT = 4000  # characters of stderr stored with a unit
@@ -34,6 +34,7 @@ class Outcome:
     stderr: str = ""
     rss: RssSeries | None = None  # if sampled
     guest: GuestRun | None = None  # in a guest: vCPUs, boot time, the hypervisor's status
+    counts: Counts | None = None  # under a counting tool: its events per sample
 
     @property
     def ok(self) -> bool:

@@ -13,6 +13,10 @@ ParamValue = int | float | str
 
 
 IMPORTED = "imported"
+#: What a run measures: wall time (the default), or instructions counted
+#: under Valgrind (docs/metrics.md).
+TIME, INSTRUCTIONS = "time", "instructions"
+METRICS = (TIME, INSTRUCTIONS)
 SAMPLING_MODES = ("auto", "linear", "flat", IMPORTED)
 
 
@@ -131,13 +135,20 @@ class Plan:
     spin: dict[str, float] = field(default_factory=dict)  # allocator -> busy ns per allocation (validation knob)
     latency_every: int | None = None  # latency mode: time one allocator call in this many
     rss_interval: float | None = None  # seconds between RSS samples (None: not sampled)
+    metric: str = TIME  # what the samples measure (METRICS)
+    cache_sim: bool = False  # instructions: Valgrind also simulates the caches
+    spin_turns: dict[str, int] = field(default_factory=dict)  # allocator -> exact busy loop turns per allocation
 
     def cell(self, cell_id: str) -> Cell:
         return next(c for c in self.cells if c.id == cell_id)
 
     def unit_spec(self, unit: Unit) -> dict:
         spin = 0.0 if unit.dry else self.spin.get(unit.allocator, 0.0)
-        return self.cell(unit.cell).spec(self.sampling, unit.dry, spin, self.latency_every)
+        spec = self.cell(unit.cell).spec(self.sampling, unit.dry, spin, self.latency_every)
+        turns = 0 if unit.dry else self.spin_turns.get(unit.allocator, 0)
+        if turns:
+            spec["spin_turns"] = turns
+        return spec
 
     def extended(self, units: list[Unit]) -> "Plan":
         """The plan with `units` added at the end (another round of processes)."""
@@ -155,6 +166,9 @@ class Plan:
             "spin": self.spin,
             "latency_every": self.latency_every,
             "rss_interval": self.rss_interval,
+            "metric": self.metric,
+            "cache_sim": self.cache_sim,
+            "spin_turns": self.spin_turns,
         }
 
     @classmethod
@@ -175,6 +189,10 @@ class Plan:
         if stray is not None:
             raise f.RecordError(f"{where}.order: unit {stray.id} names no cell of the plan")
         spin = f.table(data.get("spin", {}), f"{where}.spin")
+        turns = f.table(data.get("spin_turns", {}), f"{where}.spin_turns")
+        metric = f.text(data.get("metric", TIME), f"{where}.metric")
+        if metric not in METRICS:
+            raise f.RecordError(f"{where}.metric: expected one of {', '.join(METRICS)}, got {metric!r}")
         return cls(
             cells=cells,
             allocators=f.texts(data.get("allocators"), f"{where}.allocators"),
@@ -186,4 +204,7 @@ class Plan:
             spin={k: f.number(v, f"{where}.spin.{k}", 0) for k, v in spin.items()},
             latency_every=f.optional_integer(data.get("latency_every"), f"{where}.latency_every", 1),
             rss_interval=f.optional_number(data.get("rss_interval"), f"{where}.rss_interval", 0),
+            metric=metric,
+            cache_sim=f.flag(data.get("cache_sim", False), f"{where}.cache_sim"),
+            spin_turns={k: f.integer(v, f"{where}.spin_turns.{k}", 0) for k, v in turns.items()},
         )

@@ -81,6 +81,38 @@ class Samples:
 
 
 @dataclass(frozen=True)
+class Counts:
+    """Events counted by a tool per sample (the measured iterations only):
+    events[name][i] is the count of sample i, e.g. Valgrind's `Ir`
+    (instructions) and, with cache simulation, its miss counts."""
+
+    tool: str
+    events: dict[str, tuple[int, ...]]
+
+    def to_dict(self) -> dict:
+        return {"tool": self.tool, "events": {k: list(v) for k, v in self.events.items()}}
+
+    def of(self, event: str) -> tuple[int, ...] | None:
+        return self.events.get(event)
+
+    @classmethod
+    def from_dict(cls, data, where: str) -> "Counts":
+        f.table(data, where)
+        events = f.table(data.get("events"), f"{where}.events")
+
+        def whole(values, at):
+            return tuple(f.integer(x, f"{at}[{i}]", 0) for i, x in enumerate(f.items(values, at)))
+
+        counts = cls(
+            f.text(data.get("tool"), f"{where}.tool"),
+            {k: whole(v, f"{where}.events.{k}") for k, v in events.items()},
+        )
+        if len({len(v) for v in counts.events.values()}) > 1:
+            raise f.RecordError(f"{where}.events: events with different numbers of samples")
+        return counts
+
+
+@dataclass(frozen=True)
 class Work:
     """Work of one iteration: allocator calls that return memory, bytes requested."""
 
@@ -306,6 +338,7 @@ class UnitRecord:
     guest: GuestRun | None = None  # processes that ran in a guest
     contention: Contention | None = None  # how busy the machine was meanwhile
     criterion: dict | None = None  # imported runs: criterion's directory, throughput and estimates, verbatim
+    counts: Counts | None = None  # counting metrics: events per sample, from the tool the engine ran under
 
     @property
     def ok(self) -> bool:
@@ -344,6 +377,8 @@ class UnitRecord:
             out["contention"] = self.contention.to_dict()
         if self.criterion is not None:
             out["criterion"] = self.criterion
+        if self.counts is not None:
+            out["counts"] = self.counts.to_dict()
         return out
 
     @classmethod
@@ -369,11 +404,22 @@ class UnitRecord:
             guest=_optional(GuestRun, data, "guest", where),
             contention=_optional(Contention, data, "contention", where),
             criterion=f.optional_table(data.get("criterion"), f"{where}.criterion"),
+            counts=_optional(Counts, data, "counts", where),
         )
         if record.ok:
             if record.plan is None or not record.samples.iters:
                 raise f.RecordError(f"{where}: a successful process without a plan or samples")
+            record.check_counts(where)
         return record
+
+    def check_counts(self, where: str) -> None:
+        """Counts, where there are any, come one per sample."""
+        if self.counts is not None:
+            for name, values in self.counts.events.items():
+                if len(values) != len(self.samples.iters):
+                    raise f.RecordError(
+                        f"{where}.counts.events.{name}: {len(values)} counts for {len(self.samples.iters)} samples"
+                    )
 
     @classmethod
     def from_engine(
@@ -386,6 +432,7 @@ class UnitRecord:
         stderr: str,
         rss: RssSeries | None,
         guest: GuestRun | None = None,
+        counts: Counts | None = None,
     ) -> "UnitRecord":
         """The record of a finished process from the engine's records; a
         record that does not fit its shape raises RecordError."""
@@ -395,7 +442,7 @@ class UnitRecord:
             return None if found is None else parse(found, kind)
 
         samples = [r for r in records if r.get("type") == "sample"]
-        return cls(
+        record = cls(
             unit=unit,
             failure=failure,
             exit_code=exit_code,
@@ -413,7 +460,11 @@ class UnitRecord:
             rss=rss,
             stderr=stderr,
             guest=guest,
+            counts=counts,
         )
+        if failure is None:
+            record.check_counts("counts")
+        return record
 
 
 @dataclass(frozen=True)

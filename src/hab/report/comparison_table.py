@@ -33,8 +33,8 @@ def cell_grid(cell, conf: float) -> Grid:
         ch = r.change
         grid.add(
             r.allocator,
-            units.duration(r.old.typical.point),
-            units.duration(r.new.typical.point),
+            units.measure(r.old.typical.point, cell.cell.metric),
+            units.measure(r.new.typical.point, cell.cell.metric),
             _change(ch.ratio.point),
             f"{_change(ch.ratio.lower)} – {_change(ch.ratio.upper)}",
             f"{ch.processes[0]} / {ch.processes[1]}",
@@ -96,6 +96,8 @@ def heading_lines(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> lis
         if s.relative_to
         else "absolute: typical times"
     )
+    if new_meta.plan.metric != "time":
+        mode = mode.replace("time", "instruction count")
     lines += [
         f"mode: {mode}",
         f"change = B/A - 1 with its {s.confidence:.0%} interval (Welch t over engine processes); verdict: "

@@ -15,7 +15,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from hab import __version__
 from hab.analysis.anomalies import Earlier
 from hab.analysis.comparison import Comparison
-from hab.analysis.run import CellResult, RunResult
+from hab.analysis.run import CellResult, RunResult, measured
+from hab.records.plan import TIME
 from hab.records.run import RunMeta
 from hab.report import comparison_table, latency_table, memory_table, plots, run_table, scaling_table
 from hab.report.grid import Grid
@@ -63,12 +64,13 @@ def _environment() -> Environment:
 
 
 def _samples(stored: StoredRun, cell: str) -> dict[str, list[np.ndarray]]:
-    """Time per iteration of every sample of `cell`, per allocator and process."""
+    """The run's metric per iteration of every sample of `cell`, per allocator and process."""
     out: dict[str, list[np.ndarray]] = {}
     for unit in stored.units.values():
-        if unit.unit.cell == cell and unit.ok and unit.samples.ns:
-            per = np.asarray(unit.samples.ns, float) / np.asarray(unit.samples.iters, float)
-            out.setdefault(unit.unit.allocator, []).append(per)
+        if unit.unit.cell == cell and unit.ok and unit.samples.iters:
+            values = measured(unit, stored.plan.metric)
+            if values is not None:
+                out.setdefault(unit.unit.allocator, []).append(values / np.asarray(unit.samples.iters, float))
     return out
 
 
@@ -78,6 +80,7 @@ def _cell_section(
     meta = stored.meta
     conf = result.settings.confidence
     section = Section(cell.cell.id, run_table.heading(cell, meta.workloads, with_target))
+    what = "time" if cell.metric == TIME else "instructions"
     if cell.busy and cell.busy.reasons:
         section.lines.append(f"WARNING: busy while this cell ran: {'; '.join(cell.busy.reasons)}")
     section.table(run_table.cell_grid(cell, conf))
@@ -86,13 +89,13 @@ def _cell_section(
     section.figure(
         "times",
         plots.cell_times(cell, _samples(stored, cell.cell.id)),
-        f"Time per iteration: grey dots are samples, blue dots engine processes, the black bar the typical "
-        f"time's {conf:.0%} interval.",
+        f"{what.capitalize()} per iteration: grey dots are samples, blue dots engine processes, the black bar the "
+        f"typical value's {conf:.0%} interval.",
     )
     section.figure(
         "ratios",
         plots.cell_ratios(cell),
-        f"Time relative to {cell.reference} with {conf:.0%} intervals (paired by round).",
+        f"{what.capitalize()} relative to {cell.reference} with {conf:.0%} intervals (paired by round).",
     )
     section.table(memory_table.table(cell))
     section.figure("rss", plots.rss(cell), "Resident memory of one engine process per allocator, sampled from /proc.")
@@ -128,7 +131,7 @@ def run_report(result: RunResult, stored: StoredRun, before: Earlier | None = No
         section.table(scaling_table.table(group))
         section.figure("scaling", plots.scaling(group), "Allocations per second against threads, with intervals.")
         sections.append(section)
-    legend = run_table.legend(result.settings.confidence, result.reference or "reference", 100)
+    legend = run_table.legend(result.settings.confidence, result.reference or "reference", 100, None, result.metric)
     return _render(f"hab run {meta.id}", run_table.run_heading(meta, result), sections, legend, meta.id)
 
 

@@ -19,7 +19,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 from hab.analysis.comparison import Comparison
 from hab.analysis.run import CellResult, SummaryRow
 from hab.analysis.scaling import Group
-from hab.report.units import time_unit
+from hab.records.plan import TIME
+from hab.report.units import count_unit, time_unit
 from hab.stats.change import Verdict
 
 rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "hab", "font.size": 9, "axes.titlesize": 10})
@@ -67,7 +68,12 @@ def cell_times(cell: CellResult, samples: dict[str, list[np.ndarray]]) -> str | 
     if not rows:
         return None
     highest = max(max(r.process_typicals or [r.estimates[r.typical_name].upper]) for r in rows)
-    scale, unit = time_unit(highest)
+    if cell.metric == TIME:
+        scale, unit = time_unit(highest)
+        what = f"time per iteration ({unit})"
+    else:
+        scale, unit = count_unit(highest)
+        what = f"{unit}instructions per iteration"
     fig = Figure(figsize=(_WIDTH, _height(len(rows))), layout="constrained")
     ax = fig.add_subplot()
     for y, row in enumerate(rows):
@@ -83,7 +89,7 @@ def cell_times(cell: CellResult, samples: dict[str, list[np.ndarray]]) -> str | 
     values = [v for r in rows for v in r.process_typicals] or [1.0]
     if max(values) / max(min(values), 1e-12) > 20:
         ax.set_xscale("log")
-    ax.set_xlabel(f"time per iteration ({unit}): samples, processes, typical time with its interval")
+    ax.set_xlabel(f"{what}: samples, processes, typical value with its interval")
     ax.grid(axis="x", alpha=0.3)
     return _svg(fig)
 

@@ -10,8 +10,8 @@ import textwrap
 from collections import Counter
 
 from hab.analysis import anomalies
-from hab.analysis.run import CellResult, Row, RunResult
-from hab.records.plan import DRY
+from hab.analysis.run import CACHE_EVENTS, CellResult, Row, RunResult
+from hab.records.plan import DRY, TIME
 from hab.records.run import RunMeta, RunStatus
 from hab.records.target import NATIVE
 from hab.records.workload import WorkloadInfo
@@ -27,7 +27,7 @@ LEGEND = (
         "them)."
     ),
     (
-        "vs {ref}: time relative to {ref} (below 1 is faster): geometric mean of the rounds' ratios (each "
+        "vs {ref}: relative to {ref} (below 1 is faster): geometric mean of the rounds' ratios (each "
         "round's processes ran side by side) with a t interval. allocs/s: blocks allocated per second."
     ),
     (
@@ -55,13 +55,28 @@ LEGEND = (
 )
 
 
-def legend(conf: float, ref: str, width: int, entries: int | None = None) -> str:
+#: The entries that replace the first one in a run of counted instructions.
+COUNTED_LEGEND = (
+    (
+        "instr/iter: instructions of one workload iteration counted by Valgrind (callgrind, every thread, the "
+        "measured iterations only), with its {conf:.0%} interval from a hierarchical bootstrap. Counts leave out "
+        "what costs time without instructions: page faults, cache misses, waiting for locks (docs/metrics.md)."
+    ),
+    (
+        "instr/alloc: instructions per allocation and its free, the engine's own included (see dry %). D1/LL "
+        "misses: simulated level-1 data and last-level cache misses per iteration (--cache-sim)."
+    ),
+)
+
+
+def legend(conf: float, ref: str, width: int, entries: int | None = None, metric: str = TIME) -> str:
     """The legend (its first `entries`) wrapped to `width`, each entry's continuation indented."""
+    chosen = LEGEND if metric == TIME else (COUNTED_LEGEND[0], LEGEND[1], COUNTED_LEGEND[1], *LEGEND[2:4])
     fill = [
         textwrap.fill(
             e.format(conf=conf, ref=ref), width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
         )
-        for e in LEGEND[:entries]
+        for e in chosen[:entries]
     ]
     return "\n".join(fill)
 
@@ -89,9 +104,9 @@ def _share(share: float) -> str:
     return units.percent(share) + ("!" if share > 1 else "")
 
 
-def _cells(row: Row, reference: str | None) -> list[str]:
+def _cells(row: Row, reference: str | None, metric: str, cache: list[str]) -> list[str]:
     t = row.typical
-    cols = [units.duration(t.point), units.interval(t.lower, t.upper, t.point)]
+    cols = [units.measure(t.point, metric), units.measure_interval(t.lower, t.upper, t.point, metric)]
     if reference is not None:
         if row.ratio is not None:
             cols += [
@@ -100,8 +115,12 @@ def _cells(row: Row, reference: str | None) -> list[str]:
             ]
         else:
             cols += ["–", ""]
+    if metric == TIME:
+        cols.append(units.rate(row.allocations_per_s.point, "") if row.allocations_per_s else "–")
+    else:
+        cols.append(units.count(row.per_allocation.point, "") if row.per_allocation else "–")
+        cols += [units.count(row.cache[k].point, "") if k in row.cache else "–" for k in cache]
     cols += [
-        units.rate(row.allocations_per_s.point, "") if row.allocations_per_s else "–",
         units.percent(row.variance["between_share"]) if row.variance else "–",
         _outliers(row.outliers),
         _share(row.engine_share.estimate.point) if row.engine_share else "–",
@@ -112,19 +131,23 @@ def _cells(row: Row, reference: str | None) -> list[str]:
 def cell_grid(cell: CellResult, conf: float) -> Grid:
     """The main table of a cell: every allocator's time, ratio and shares."""
     ci = f"{conf:.0%} CI"
-    names = ["allocator", "time", ci]
+    counted = cell.metric != TIME
+    cache = [k for k in CACHE_EVENTS if any(k in r.cache for r in cell.rows)]
+    names = ["allocator", "instr/iter" if counted else "time", ci]
     if cell.reference is not None:
         names += [f"vs {cell.reference}", ci]
-    names += ["allocs/s", "between", "outliers", "dry %"]
+    names += ["instr/alloc", *cache] if counted else ["allocs/s"]
+    names += ["between", "outliers", "dry %"]
     intervals = [i for i, name in enumerate(names) if name == ci][::-1]  # the ratio's goes before the time's
-    grid = Grid(names, optional=optional(names, ["outliers", "between", "dry %", "allocs/s"]) + tuple(intervals))
+    extra = ["outliers", "between", "dry %", *cache, "instr/alloc" if counted else "allocs/s"]
+    grid = Grid(names, optional=optional(names, extra) + tuple(intervals))
     width = len(grid.columns)
     for row in cell.rows + ([cell.dry] if cell.dry else []):
         label = "dry (engine only)" if row.allocator == DRY else row.allocator
         if not row.ok:
             grid.add(label, "FAILED", *[""] * (width - 2), tag="failed")
             continue
-        cols = _cells(row, cell.reference)
+        cols = _cells(row, cell.reference, cell.metric, cache)
         if row.allocator == DRY:
             cols = cols[:2] + [""] * (width - 3)
         grid.add(label, *cols, tag="dry" if row.allocator == DRY else "")
@@ -171,6 +194,17 @@ def summary_grid(result: RunResult, target: str) -> Grid:
 
 def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _metric_lines(plan) -> list[str]:
+    """What a run that counts instead of timing measured."""
+    if plan.metric == TIME:
+        return []
+    cache = " with simulated caches" if plan.cache_sim else ""
+    return [
+        f"metric: instructions counted by Valgrind's callgrind{cache}; iteration counts fixed per (cell, allocator)"
+        " by a short native calibration; times, memory and faults of these processes are Valgrind's and not shown"
+    ]
 
 
 def _precision_line(meta: RunMeta) -> list[str]:
@@ -231,8 +265,10 @@ def run_heading(meta: RunMeta, result: RunResult) -> list[str]:
         f" {_count(plan.repetitions, 'engine process', 'engine processes')} each;"
         f" sampling {s.mode}, {s.sample_size} samples, warm-up {s.warm_up_time:g} s,"
         f" measurement {s.measurement_time:g} s",
+        *_metric_lines(plan),
         *_precision_line(meta),
         *[f"spin (validation knob): {a} {ns:g} ns of busy work before each allocation" for a, ns in plan.spin.items()],
+        *[f"spin (validation knob): {a} {n} loop turns before each allocation" for a, n in plan.spin_turns.items()],
         *_safety_lines(meta),
         f"host {fact(host and host.cpu_model)}, {fact(host and host.cores_usable)} cores, {fact(host and host.kernel)},"
         f" governor {(host and host.cpu_governor) or 'n/a'}, turbo {(host and host.turbo) or 'n/a'}; engine {commit}",
@@ -348,5 +384,6 @@ def render(
     console.print()
     for line in left_out_line(left_out, width):
         say(console, line)
-    console.print(legend(conf, result.reference or "reference", width, 2 if summary_only else None), markup=False)
+    entries = 2 if summary_only else None
+    console.print(legend(conf, result.reference or "reference", width, entries, result.metric), markup=False)
     return trimmed(buffer.getvalue())

@@ -34,6 +34,35 @@ def interval(lower: float, upper: float, like: float) -> str:
     return f"{_sig(lower / scale)}–{_sig(upper / scale)}"
 
 
+_COUNT = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+
+
+def count_unit(n: float) -> tuple[float, str]:
+    """The scale and SI prefix to show a count `n` with."""
+    for scale, prefix in _COUNT:
+        if abs(n) >= scale:
+            return scale, prefix
+    return 1.0, ""
+
+
+def count(n: float, unit: str = "instr") -> str:
+    scale, prefix = count_unit(n)
+    return f"{_sig(n / scale, 5)} {prefix}{unit}"
+
+
+def measure(value: float, metric: str) -> str:
+    """A typical value in its metric's unit: a duration, or an instruction count."""
+    return duration(value) if metric == "time" else count(value)
+
+
+def measure_interval(lower: float, upper: float, like: float, metric: str) -> str:
+    """An interval in the unit chosen for `like`, in `metric`."""
+    if metric == "time":
+        return interval(lower, upper, like)
+    scale, _ = count_unit(like)
+    return f"{_sig(lower / scale, 5)}–{_sig(upper / scale, 5)}"
+
+
 def ratio(x: float) -> str:
     return f"{x:.3f}×"
 

@@ -29,6 +29,17 @@ class Estimate:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def scaled(self, factor: float) -> "Estimate":
+        """The estimate of `factor` times the quantity (factor > 0)."""
+        return Estimate(
+            self.point * factor,
+            self.lower * factor,
+            self.upper * factor,
+            self.standard_error * factor,
+            self.confidence,
+            self.exact,
+        )
+
     @classmethod
     def exact_value(cls, value: float, confidence: float) -> "Estimate":
         return cls(float(value), float(value), float(value), 0.0, confidence, True)

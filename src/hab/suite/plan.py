@@ -57,6 +57,7 @@ def make_plan(
     latency_every: int | None = None,
     rss_interval: float | None = None,
     runs_on: Callable[[str, str], bool] | None = None,
+    spin_turns: dict | None = None,
 ) -> Plan:
     """Expands and validates the suite; `check(spec)` is the engine's verdict.
     Every cell runs on each of the suite's targets, with the allocators for
@@ -72,6 +73,8 @@ def make_plan(
             probe = Cell("", info.name, params, t).spec(
                 sampling, False, max((spin or {}).values(), default=0.0), latency_every
             )
+            if any((spin_turns or {}).values()):
+                probe["spin_turns"] = max(spin_turns.values())
             valid = check(probe)
             key = (info.name, tuple(sorted(valid["params"].items())), valid["threads"], target)
             if key in seen:
@@ -102,4 +105,5 @@ def make_plan(
         dict(spin or {}),
         latency_every,
         rss_interval,
+        spin_turns=dict(spin_turns or {}),
     )

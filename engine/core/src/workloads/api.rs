@@ -74,6 +74,8 @@ pub struct Context {
     pub dry: bool,
     /// Calibrated busy work before each allocation, in ns (0: none).
     pub spin_ns: f64,
+    /// Exact busy loop turns before each allocation (0: none; not with `spin_ns`).
+    pub spin_turns: u64,
     pub tools: Arc<Instruments>,
 }
 
@@ -92,7 +94,7 @@ pub struct WorkloadDef {
     pub params: &'static [ParamDef],
     /// Whether a dry variant (same work, no allocator calls) exists.
     pub has_dry: bool,
-    /// Whether the workload honours `spin_ns` (busy work before allocations).
+    /// Whether the workload honours `spin_ns` and `spin_turns` (busy work before allocations).
     pub has_spin: bool,
     /// Pairs of parameters `(low, high)` where `low <= high` must hold.
     pub ordered: &'static [(&'static str, &'static str)],

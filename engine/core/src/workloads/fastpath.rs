@@ -6,33 +6,49 @@
 //! built (so all frees are local) and the sets stay alive across iterations
 //! until the workload is dropped, when each thread frees its own.
 //!
-//! One iteration: every pool thread `t` seeds `SmallRng::seed_from_u64(
-//! SEED_BASE ^ t)` and does `ops` operations. An operation picks a slot,
-//! picks a size, frees the slot's block, allocates a new block of that size
-//! and writes its first byte. Slot and size come from one 64-bit draw `x`
-//! (`next_u64`), scaled by multiply-shift, so the draws cost little in the
-//! timed loop: with `pattern=random` (the default) the slot is
+//! An operation picks a slot, picks a size, frees the slot's block,
+//! allocates a new block of that size and writes its first byte. Every
+//! iteration does the same `ops` operations per thread, so each pool thread
+//! `t` works its operations out once, when the workload is built (outside
+//! timing), as a sequence of `(slot, size)` pairs ([`Op`], 8 bytes each):
+//! operation `k` takes the `k`-th 64-bit draw `x` of
+//! `SmallRng::seed_from_u64(SEED_BASE ^ t)` (`next_u64`), scaled by
+//! multiply-shift. With `pattern=random` (the default) the slot is
 //! `(x >> 32) * working_set >> 32`, uniform in `0..working_set`; with
-//! `pattern=seq` the slots go 0, 1, 2, ... round and round, from 0 each
-//! iteration. The size is `min_size + (x mod 2^32) * span >> 32` with
-//! `span = max_size - min_size + 1`, uniform in `min_size..=max_size`
+//! `pattern=seq` the slots go 0, 1, 2, ... round and round, from 0 at the
+//! start of the sequence. The size is `min_size + (x mod 2^32) * span >> 32`
+//! with `span = max_size - min_size + 1`, uniform in `min_size..=max_size`
 //! (the bias of scaling 32 bits is below 2^-12 for every allowed range);
 //! equal bounds mean a fixed size, and with `pattern=seq` no draw at all.
 //! The initial working set's sizes come the same way from a generator
 //! seeded with `FILL_BASE ^ t`.
 //!
+//! The sequence holds all `ops` operations up to [`MAX_SEQUENCE`] (2^20,
+//! 8 MiB per thread); with more, it holds the first 2^20 (with
+//! `pattern=seq` rounded down to a multiple of `working_set`, so the round
+//! robin carries on) and an iteration goes round it again: the operations
+//! repeat with a period of the sequence's length.
+//!
+//! The timed loop, per thread and iteration, walks the sequence: read the
+//! next `(slot, size)`, free the slot's block, allocate `size` bytes, write
+//! the block's first byte and store it in the slot. The allocation and the
+//! free go through the thread's meter (live-byte books; in latency mode the
+//! probe that times one call in `every`; in verify mode the checks). The
+//! iteration's work (allocations and bytes) is summed when the sequence is
+//! made, not counted in the loop.
+//!
 //! Per iteration there are `threads * ops` frees and as many allocations,
 //! with the same sizes in every iteration, and the live set stays at
 //! `threads * working_set` blocks. This is the workload for latency
-//! percentiles: the timed loop is one draw, the free, the allocation and
-//! one write.
+//! percentiles: there is little besides the allocator calls in its loop.
 //!
 //! Blocks have alignment 1 (as `Box<[u8]>`).
 //!
-//! The dry variant draws the same numbers and writes the same bytes without
+//! The dry variant walks the same sequence and writes the same bytes without
 //! any allocator call: slot `i` is the region at offset `i * max_size` of a
 //! per-thread scratch buffer allocated at build time, and the live-byte books
-//! (including the working set filled at build time) are kept as in a real run.
+//! (including the working set filled at build time) are kept as in a real
+//! run, from the sizes each slot would hold.
 
 use std::sync::{Arc, Mutex};
 
@@ -147,23 +163,94 @@ pub fn scale(bits: u32, n: usize) -> usize {
     ((bits as u64 * n as u64) >> 32) as usize
 }
 
+/// One operation of a thread's sequence: the slot it replaces and the size
+/// of the new block (both below 2^21, see `PARAMS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Op {
+    pub slot: u32,
+    pub size: u32,
+}
+
+/// Most operations a thread's precomputed sequence holds (8 MiB per thread):
+/// with more `ops`, the timed loop goes round the sequence again.
+pub const MAX_SEQUENCE: usize = 1 << 20;
+
+/// How many operations thread sequences hold: all `ops`, or with more than
+/// [`MAX_SEQUENCE`] that bound, rounded down to a multiple of `working_set`
+/// with `pattern=seq` so that going round again continues the round robin.
+pub fn sequence_len(cfg: &Config) -> usize {
+    let cap = match cfg.pattern {
+        Pattern::Random => MAX_SEQUENCE,
+        Pattern::Seq => MAX_SEQUENCE - MAX_SEQUENCE % cfg.working_set,
+    };
+    cfg.ops.min(cap as u64) as usize
+}
+
+/// Thread `t`'s operations, the first [`sequence_len`] of an iteration:
+/// slot and size from one 64-bit draw of `SmallRng::seed_from_u64(SEED_BASE
+/// ^ t)` per operation (none with `pattern=seq` and a fixed size).
+pub fn sequence(cfg: &Config, t: usize) -> Vec<Op> {
+    let mut rng = SmallRng::seed_from_u64(SEED_BASE ^ t as u64);
+    let (fixed, seq) = (cfg.fixed(), cfg.pattern == Pattern::Seq);
+    let mut next = 0;
+    (0..sequence_len(cfg))
+        .map(|_| {
+            let x = if seq && fixed { 0 } else { rng.next_u64() };
+            let slot = if seq {
+                let i = next;
+                next = if next + 1 == cfg.working_set { 0 } else { next + 1 };
+                i
+            } else {
+                scale((x >> 32) as u32, cfg.working_set)
+            };
+            let size = if fixed { cfg.min_size } else { cfg.size(x) };
+            Op { slot: slot as u32, size: size as u32 }
+        })
+        .collect()
+}
+
+/// The work of one iteration of `ops` operations going round `sequence`.
+fn work_of(sequence: &[Op], ops: u64) -> Work {
+    let bytes = |ops: &[Op]| ops.iter().map(|op| op.size as u64).sum::<u64>();
+    let n = sequence.len() as u64;
+    let rest = &sequence[..(ops % n) as usize];
+    Work { allocations: ops, bytes: ops / n * bytes(sequence) + bytes(rest) }
+}
+
+/// Calls `op(slot, size)` for `ops` operations, going round `sequence`.
+#[inline(always)]
+fn walk(sequence: &[Op], ops: u64, mut op: impl FnMut(usize, usize)) {
+    let mut left = ops;
+    while left > 0 {
+        let n = left.min(sequence.len() as u64) as usize;
+        for &Op { slot, size } in &sequence[..n] {
+            op(slot as usize, size as usize);
+        }
+        left -= n as u64;
+    }
+}
+
 /// A thread's working set: real blocks or dry scratch regions.
 trait Slots {
-    /// Frees slot `i`'s block and puts a fresh block of `size` bytes there.
-    fn replace(&mut self, i: usize, size: usize, meter: &mut Meter);
+    /// One iteration: for each of `ops` operations (going round
+    /// `sequence`), frees the slot's block and puts a fresh block of the
+    /// operation's size there.
+    fn run(&mut self, sequence: &[Op], ops: u64, meter: &mut Meter);
 }
 
 /// A real working set (every slot is `Some` between operations).
 struct Real(Vec<Option<Block>>);
 
 impl Slots for Real {
-    #[inline(always)]
-    fn replace(&mut self, i: usize, size: usize, meter: &mut Meter) {
-        let slot = &mut self.0[i];
-        meter.free(slot.take().expect("every slot holds a block"));
-        let mut block = meter.alloc(size, 1, Fill::Uninit);
-        block.poke(0, 1);
-        *slot = Some(block);
+    fn run(&mut self, sequence: &[Op], ops: u64, meter: &mut Meter) {
+        let blocks = &mut self.0;
+        walk(sequence, ops, |i, size| {
+            let slot = &mut blocks[i];
+            meter.free(slot.take().expect("every slot holds a block"));
+            let mut block = meter.alloc(size, 1, Fill::Uninit);
+            block.poke(0, 1);
+            *slot = Some(block);
+        });
     }
 }
 
@@ -176,42 +263,40 @@ struct Dry {
 }
 
 impl Slots for Dry {
-    #[inline(always)]
-    fn replace(&mut self, i: usize, size: usize, meter: &mut Meter) {
-        let old = &mut self.sizes[i];
-        meter.tally_free(*old);
-        self.scratch.poke(i * self.stride, 1);
-        meter.tally_alloc(size);
-        *old = size;
+    fn run(&mut self, sequence: &[Op], ops: u64, meter: &mut Meter) {
+        let Dry { scratch, stride, sizes } = self;
+        let stride = *stride;
+        // The books as locals, so they stay in registers (see `with_tally`).
+        meter.with_tally(|tally| {
+            walk(sequence, ops, |i, size| {
+                let old = &mut sizes[i];
+                tally.free(*old);
+                scratch.poke(i * stride, 1);
+                tally.alloc(size);
+                *old = size;
+            })
+        });
     }
 }
 
-/// One iteration of thread `t` over its working set.
-fn ops<S: Slots, const SEQ: bool>(cfg: &Config, t: usize, slots: &mut S, meter: &mut Meter) -> Work {
-    let mut rng = SmallRng::seed_from_u64(SEED_BASE ^ t as u64);
-    let fixed = cfg.fixed();
-    let mut work = Work::default();
-    let mut next = 0;
-    for _ in 0..cfg.ops {
-        let x = if SEQ && fixed { 0 } else { rng.next_u64() };
-        let i = if SEQ {
-            let i = next;
-            next = if next + 1 == cfg.working_set { 0 } else { next + 1 };
-            i
-        } else {
-            scale((x >> 32) as u32, cfg.working_set)
-        };
-        let size = if fixed { cfg.min_size } else { cfg.size(x) };
-        slots.replace(i, size, meter);
-        work.count(size);
-    }
-    work
+/// A pool thread's working set, its operations and their work per iteration.
+struct Thread<S> {
+    slots: S,
+    sequence: Vec<Op>,
+    work: Work,
 }
 
-fn run<S: Slots>(cfg: &Config, t: usize, slots: &mut S, meter: &mut Meter) -> Work {
-    match cfg.pattern {
-        Pattern::Random => ops::<S, false>(cfg, t, slots, meter),
-        Pattern::Seq => ops::<S, true>(cfg, t, slots, meter),
+impl<S: Slots> Thread<S> {
+    fn new(cfg: &Config, t: usize, slots: S) -> Thread<S> {
+        let sequence = sequence(cfg, t);
+        let work = work_of(&sequence, cfg.ops);
+        Thread { slots, sequence, work }
+    }
+
+    /// One iteration of `ops` operations.
+    fn run(&mut self, ops: u64, meter: &mut Meter) -> Work {
+        self.slots.run(&self.sequence, ops, meter);
+        self.work
     }
 }
 
@@ -226,12 +311,12 @@ fn fill_sizes(cfg: &Config, t: usize) -> impl Iterator<Item = usize> + '_ {
 struct PerThread<T>(Mutex<T>);
 
 enum State {
-    Real(Vec<PerThread<Real>>),
-    Dry(Vec<PerThread<Dry>>),
+    Real(Vec<PerThread<Thread<Real>>>),
+    Dry(Vec<PerThread<Thread<Dry>>>),
 }
 
 struct Fastpath {
-    cfg: Config,
+    ops: u64,
     pool: Pool,
     state: State,
     tools: Arc<Instruments>,
@@ -239,18 +324,18 @@ struct Fastpath {
 
 impl Workload for Fastpath {
     fn iterate(&mut self) -> Work {
-        let Fastpath { cfg, pool, state, tools } = self;
-        let (cfg, tools) = (&*cfg, &**tools);
+        let Fastpath { ops, pool, state, tools } = self;
+        let (ops, tools) = (*ops, &**tools);
         let per_thread = match state {
             State::Real(sets) => {
                 let sets = &*sets;
-                on_workers(pool, tools, |w, meter| run(cfg, w, &mut *lock(&sets[w].0), meter))
+                on_workers(pool, tools, |w, meter| lock(&sets[w].0).run(ops, meter))
             }
             State::Dry(sets) => {
                 let sets = &*sets;
                 pool.broadcast(|c| {
                     let mut meter = Meter::new(&tools.live);
-                    run(cfg, c.index(), &mut *lock(&sets[c.index()].0), &mut meter)
+                    lock(&sets[c.index()].0).run(ops, &mut meter)
                 })
             }
         };
@@ -267,7 +352,7 @@ impl Drop for Fastpath {
                 let sets = &*sets;
                 self.pool.broadcast(|c| {
                     let mut meter = Meter::new(&tools.live);
-                    for block in lock(&sets[c.index()].0).0.drain(..).flatten() {
+                    for block in lock(&sets[c.index()].0).slots.0.drain(..).flatten() {
                         meter.free(block);
                     }
                 });
@@ -277,7 +362,7 @@ impl Drop for Fastpath {
                 let scratch_live = Live::new();
                 let mut scratch_meter = Meter::new(&scratch_live);
                 for set in sets.drain(..) {
-                    let dry = set.0.into_inner().unwrap_or_else(|p| p.into_inner());
+                    let dry = set.0.into_inner().unwrap_or_else(|p| p.into_inner()).slots;
                     for size in dry.sizes {
                         meter.tally_free(size);
                     }
@@ -307,24 +392,64 @@ fn build(ctx: &Context) -> Result<Box<dyn Workload>, String> {
                     meter.tally_alloc(size);
                 }
                 let scratch = scratch_meter.alloc(bytes, 1, Fill::Uninit);
-                PerThread(Mutex::new(Dry { scratch, stride: cfg.max_size, sizes }))
+                PerThread(Mutex::new(Thread::new(&cfg, t, Dry { scratch, stride: cfg.max_size, sizes })))
             })
             .collect();
         State::Dry(sets)
     } else {
-        // Every pool thread fills its own set, so later frees are local.
-        let sets: Vec<PerThread<Real>> =
-            (0..threads).map(|_| PerThread(Mutex::new(Real(Vec::with_capacity(cfg.working_set))))).collect();
-        pool.broadcast(|c| {
+        // Every pool thread fills its own set, so later frees are local, and
+        // works out its own operations.
+        let sets: Vec<PerThread<Thread<Real>>> = pool.broadcast(|c| {
             let mut meter = Meter::new(&tools.live);
-            let mut set = lock(&sets[c.index()].0);
+            let mut set = Vec::with_capacity(cfg.working_set);
             for size in fill_sizes(&cfg, c.index()) {
                 let mut block = meter.alloc(size, 1, Fill::Uninit);
                 block.poke(0, 1);
-                set.0.push(Some(block));
+                set.push(Some(block));
             }
+            PerThread(Mutex::new(Thread::new(&cfg, c.index(), Real(set))))
         });
         State::Real(sets)
     };
-    Ok(Box::new(Fastpath { cfg, pool, state, tools: ctx.tools.clone() }))
+    Ok(Box::new(Fastpath { ops: cfg.ops, pool, state, tools: ctx.tools.clone() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(working_set: usize, ops: u64, pattern: Pattern) -> Config {
+        Config { working_set, ops, min_size: 16, max_size: 128, pattern }
+    }
+
+    #[test]
+    fn the_sequence_holds_every_operation_up_to_its_bound() {
+        assert_eq!(sequence_len(&config(64, 50_000, Pattern::Random)), 50_000);
+        assert_eq!(sequence_len(&config(64, 1 << 32, Pattern::Random)), MAX_SEQUENCE);
+        assert_eq!(sequence_len(&config(64, 1 << 32, Pattern::Seq)), MAX_SEQUENCE);
+        // With seq, a whole number of laps of the round robin.
+        let cfg = config(3, 1 << 32, Pattern::Seq);
+        let n = sequence_len(&cfg);
+        assert_eq!((n % 3, MAX_SEQUENCE - n), (0, 1));
+        let ops = sequence(&cfg, 0);
+        assert_eq!((ops[0].slot, ops[1].slot, ops[n - 1].slot), (0, 1, 2));
+    }
+
+    #[test]
+    fn the_work_counts_the_laps_round_the_sequence() {
+        let ops = [Op { slot: 0, size: 1 }, Op { slot: 1, size: 10 }, Op { slot: 0, size: 100 }];
+        assert_eq!(work_of(&ops, 3), Work { allocations: 3, bytes: 111 });
+        assert_eq!(work_of(&ops, 8), Work { allocations: 8, bytes: 2 * 111 + 11 });
+    }
+
+    #[test]
+    fn an_iteration_goes_round_the_sequence_as_often_as_ops_says() {
+        let cfg = config(5, 3, Pattern::Random);
+        let sequence = sequence(&cfg, 1);
+        let once: Vec<(usize, usize)> = sequence.iter().map(|op| (op.slot as usize, op.size as usize)).collect();
+        let mut done = Vec::new();
+        walk(&sequence, 7, |i, size| done.push((i, size)));
+        let expected: Vec<(usize, usize)> = once.iter().cycle().take(7).copied().collect();
+        assert_eq!(done, expected);
+    }
 }

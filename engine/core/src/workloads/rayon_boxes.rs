@@ -17,7 +17,9 @@
 //!
 //! The spec's `spin_ns` (default 0) adds calibrated busy work before every
 //! allocation, in the real and the dry variant alike: a slowdown of known
-//! size, for checking that the statistics detect what they should.
+//! size, for checking that the statistics detect what they should;
+//! `spin_turns` adds exactly that many loop turns instead (a fixed number of
+//! instructions, for counting metrics).
 //!
 //! The dry variant draws the same random numbers and writes the same bytes
 //! into a per-task scratch buffer allocated before timing starts, so its time
@@ -112,10 +114,10 @@ pub struct Config {
 
 impl Config {
     /// Reads parameters that `params::resolve` has validated; calibrates
-    /// the busy work when `spin_ns` asks for some.
-    pub fn from_params(p: &Values, spin_ns: f64) -> Config {
+    /// the busy work when `spin_ns` asks for some (`spin_turns` gives the turns exactly).
+    pub fn from_params(p: &Values, spin_ns: f64, spin_turns: u64) -> Config {
         Config {
-            spin: if spin_ns > 0.0 { (spin_ns * spin_turns_per_ns()).round().max(1.0) as u64 } else { 0 },
+            spin: if spin_ns > 0.0 { (spin_ns * spin_turns_per_ns()).round().max(1.0) as u64 } else { spin_turns },
             max_size: p.uint("max_size") as usize,
             iters_per_task: p.uint("iters_per_task"),
             keep_max: p.uint("keep_max") as usize,
@@ -318,7 +320,7 @@ impl Workload for RayonBoxes {
 }
 
 fn build(ctx: &Context) -> Result<Box<dyn Workload>, String> {
-    let cfg = Config::from_params(&ctx.params, ctx.spin_ns);
+    let cfg = Config::from_params(&ctx.params, ctx.spin_ns, ctx.spin_turns);
     let pool = ctx.pool()?;
     let dry = if ctx.dry { Some((0..cfg.tasks).map(|_| DryTask::new(&cfg)).collect::<Result<_, _>>()?) } else { None };
     Ok(Box::new(RayonBoxes { cfg, pool, dry, tools: ctx.tools.clone() }))

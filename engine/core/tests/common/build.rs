@@ -86,7 +86,7 @@ pub fn build(
     dry: bool,
     tools: Arc<Instruments>,
 ) -> Result<Box<dyn Workload>, String> {
-    let ctx = Context { params, threads, dry, spin_ns: 0.0, tools };
+    let ctx = Context { params, threads, dry, spin_ns: 0.0, spin_turns: 0, tools };
     (def.build)(&ctx)
 }
 

@@ -1,0 +1,148 @@
+"""Counting metrics: an engine process under Valgrind's callgrind.
+
+The engine runs each sample's iterations inside `hab_measured_sample`;
+callgrind zeroes its counters when that function is entered and writes a
+dump when it returns, so each dump holds one sample's events (of every
+thread), and start-up, warm-up and exit are left out. Iteration counts are
+fixed per (cell, allocator), sized by one short native calibration process,
+so that every process of a pair does the same work (docs/metrics.md).
+"""
+
+import math
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from hab.errors import UserError
+from hab.execution.process import Outcome
+from hab.records.failure import Failure, FailureKind
+from hab.records.plan import Sampling
+from hab.records.unit import Counts
+
+TOOL = "callgrind"
+#: The engine function whose every call is one measured sample.
+REGION = "hab_measured_sample"
+#: Native time of one sample that the calibration aims at (rounded down to
+#: a power of two of iterations, at least one).
+SAMPLE_TARGET_NS = 2e6
+#: The calibration process: a short timed run whose warm-up gives the time of one iteration.
+CALIBRATION = Sampling("flat", 2, 0.05, 0.05)
+#: Slowdown under callgrind assumed for timeouts (50-110x measured here; margin on top).
+SLOWDOWN = 250
+#: Seconds Valgrind needs to start an engine and write its dumps, on top.
+STARTUP_S = 20.0
+
+#: launch(spec, prefix, timeout) runs the engine for `spec`, behind the argv `prefix`.
+Launch = Callable[[dict, list[str], float], Outcome]
+
+
+def valgrind_binary() -> str:
+    """Valgrind's path, or the one-line reason it cannot be used."""
+    found = shutil.which("valgrind")
+    if found is None:
+        raise UserError("--metric instructions needs Valgrind: `hab setup` installs it (Debian package valgrind)")
+    return found
+
+
+def fixed_iterations(met_ns: float) -> dict:
+    """Warm-up and per-sample iterations for an iteration of `met_ns` native ns:
+    the power of two nearest below SAMPLE_TARGET_NS worth (so that calibrations
+    a little apart choose the same counts), the warm-up one sample's worth."""
+    if not (math.isfinite(met_ns) and met_ns > 0):
+        raise ValueError(f"calibration gave no usable time per iteration: {met_ns!r}")
+    per = 1 << max(0, math.floor(math.log2(max(1.0, SAMPLE_TARGET_NS / met_ns))))
+    return {"warm_up": per, "per_sample": per}
+
+
+def callgrind_argv(valgrind: str, out_dir: Path, cache_sim: bool) -> list[str]:
+    return [
+        valgrind,
+        f"--tool={TOOL}",
+        "--quiet",
+        f"--callgrind-out-file={out_dir}/cg.%p",
+        f"--zero-before={REGION}",
+        f"--dump-after={REGION}",
+        f"--cache-sim={'yes' if cache_sim else 'no'}",
+    ]
+
+
+class DumpError(Exception):
+    """Callgrind's dumps are missing or unreadable."""
+
+
+_DUMP = re.compile(r"cg\.\d+\.(\d+)$")
+
+
+def _events(path: Path) -> dict[str, int]:
+    names = totals = None
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("events:"):
+            names = line.split(":", 1)[1].split()
+        elif line.startswith("totals:"):
+            totals = line.split(":", 1)[1].split()
+    if names is None or totals is None:
+        raise DumpError(f"{path.name} has no events or totals line")
+    try:
+        values = [int(v) for v in totals]
+    except ValueError:
+        raise DumpError(f"{path.name}: totals are not whole numbers") from None
+    if len(values) > len(names) or any(v < 0 for v in values):
+        raise DumpError(f"{path.name}: totals do not match the events")
+    values += [0] * (len(names) - len(values))  # callgrind leaves trailing zeros out
+    return dict(zip(names, values, strict=True))
+
+
+def read_dumps(out_dir: Path, samples: int) -> Counts:
+    """The events of each sample from callgrind's numbered dumps in `out_dir`."""
+    dumps = sorted((int(m.group(1)), p) for p in out_dir.iterdir() if (m := _DUMP.search(p.name)))
+    if len(dumps) != samples:
+        raise DumpError(f"{len(dumps)} dumps for {samples} samples")
+    per_sample = [_events(p) for _, p in dumps]
+    names = list(per_sample[0])
+    if any(list(e) != names for e in per_sample):
+        raise DumpError("dumps count different events")
+    return Counts(TOOL, {n: tuple(e[n] for e in per_sample) for n in names})
+
+
+def _met_ns(outcome: Outcome) -> float | None:
+    plan = next((r for r in outcome.records if r.get("type") == "plan"), None)
+    met = plan.get("met_ns") if plan else None
+    return float(met) if isinstance(met, (int, float)) and math.isfinite(met) and met > 0 else None
+
+
+@dataclass
+class Counter:
+    """Runs engine processes under callgrind; iteration counts are chosen
+    once per (cell, allocator) and reused by its every process."""
+
+    valgrind: str
+    cache_sim: bool = False
+    _chosen: dict[tuple[str, str], tuple[dict, float]] = field(default_factory=dict)
+
+    def run(self, launch: Launch, spec: dict, key: tuple[str, str], timeout: float) -> Outcome:
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            calibration = launch({**spec, "sampling": CALIBRATION.to_dict()}, [], timeout)
+            met = _met_ns(calibration)
+            if not calibration.ok or met is None:
+                return calibration if not calibration.ok else replace(calibration, failure=_garbage("no plan record"))
+            chosen = self._chosen[key] = (fixed_iterations(met), met)
+        fixed, met = chosen
+        samples = int(spec["sampling"]["sample_size"])
+        iterations = fixed["warm_up"] + samples * fixed["per_sample"]
+        budget = timeout + STARTUP_S + SLOWDOWN * met * iterations / 1e9
+        with tempfile.TemporaryDirectory(prefix="hab-callgrind-") as out:
+            outcome = launch({**spec, "fixed": fixed}, callgrind_argv(self.valgrind, Path(out), self.cache_sim), budget)
+            if not outcome.ok:
+                return outcome
+            try:
+                return replace(outcome, counts=read_dumps(Path(out), samples))
+            except (DumpError, OSError) as e:
+                return replace(outcome, failure=_garbage(str(e)))
+
+
+def _garbage(why: str) -> Failure:
+    return Failure(FailureKind.GARBAGE, f"{TOOL}: {why}")
