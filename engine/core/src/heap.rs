@@ -104,8 +104,15 @@ impl Block {
     /// In verify mode it writes the verification pattern's byte instead.
     #[inline]
     pub fn poke(&mut self, offset: usize, value: u8) {
+        self.poke_in(verify::on(), offset, value);
+    }
+
+    /// [`poke`](Self::poke) with verify mode's state (`verify::on()`) read
+    /// by the caller, so that a tight loop reads it once.
+    #[inline]
+    pub fn poke_in(&mut self, verifying: bool, offset: usize, value: u8) {
         assert!(offset < self.layout.size());
-        let value = if verify::on() { verify::expected(self.addr(), self.size(), offset) } else { value };
+        let value = if verifying { verify::expected(self.addr(), self.size(), offset) } else { value };
         // SAFETY: in bounds, checked above.
         unsafe { self.ptr.as_ptr().add(offset).write_volatile(value) }
     }

@@ -1,5 +1,6 @@
 """`hab setup`: installs the Debian packages the built-in preload allocators
-need (tcmalloc, tbbmalloc, Debian's jemalloc and mimalloc) and, with
+need (tcmalloc, tbbmalloc, Debian's jemalloc and mimalloc) and Valgrind
+(`--metric instructions`) and, with
 `--target`, what the guest targets need (QEMU; for Hermit Debian's Rust
 toolchain route), and with `--browser` Debian's Chromium (the HTML reports'
 tests open them in it headless), with apt-get."""
@@ -17,13 +18,15 @@ from hab.suite.suite import check_targets, split_list
 
 #: The Debian package of the browser the HTML report tests use.
 BROWSER = "chromium"
+#: The Debian package `--metric instructions` counts with.
+VALGRIND = "valgrind"
 
 
 def main(args) -> int:
     console = stderr_console()
     known = registry.load(paths.engine_dir())
     targets = check_targets(split_list(args.target, "--target"), "--target") if args.target else ()
-    wanted = preload.missing_packages(known)
+    wanted = preload.missing_packages(known) + debian.missing([VALGRIND])
     for target in targets:
         if target != NATIVE:
             wanted += [p for p in debian.missing(list(PACKAGES[target]), DEBIAN_MINIMUM) if p not in wanted]

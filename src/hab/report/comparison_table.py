@@ -161,6 +161,7 @@ def render_json(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> str:
         "a": old_meta.id,
         "b": new_meta.id,
         "settings": comp.settings.to_dict(),
+        "metric": new_meta.plan.metric,
         "cells": [
             {
                 "id": c.cell.cell.id,

@@ -29,6 +29,8 @@ def _row(row: Row) -> dict:
         "ratio_to_reference": ratio(row.ratio),
         "engine_share": ratio(row.engine_share),
         "throughput": {"allocations_per_s": est(row.allocations_per_s), "bytes_per_s": est(row.bytes_per_s)},
+        "per_allocation": est(row.per_allocation),
+        "cache_misses": {k: v.to_dict() for k, v in row.cache.items()},
         "process_typicals": row.process_typicals,
         "variance": row.variance,
         "outliers": row.outliers,
@@ -65,6 +67,7 @@ def render(result: RunResult, meta: RunMeta) -> str:
         "suite": meta.suite,
         "analysis": result.settings.to_dict(),
         "reference": result.reference,
+        "metric": result.metric,
         "cells": [
             {
                 "id": c.cell.id,

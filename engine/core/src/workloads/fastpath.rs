@@ -60,6 +60,7 @@ use super::common::{lock, on_workers};
 use super::pool::Pool;
 use crate::heap::{Block, Fill, Live, Meter};
 use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
+use crate::verify;
 
 /// Pool thread `t` seeds its per-iteration generator with `SEED_BASE ^ t`.
 pub const SEED_BASE: u64 = 0xFA57_0A77;
@@ -164,7 +165,7 @@ pub fn scale(bits: u32, n: usize) -> usize {
 }
 
 /// One operation of a thread's sequence: the slot it replaces and the size
-/// of the new block (both below 2^21, see `PARAMS`).
+/// of the new block (both at most 2^20, see `PARAMS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Op {
     pub slot: u32,
@@ -244,11 +245,12 @@ struct Real(Vec<Option<Block>>);
 impl Slots for Real {
     fn run(&mut self, sequence: &[Op], ops: u64, meter: &mut Meter) {
         let blocks = &mut self.0;
+        let verifying = verify::on();
         walk(sequence, ops, |i, size| {
             let slot = &mut blocks[i];
             meter.free(slot.take().expect("every slot holds a block"));
             let mut block = meter.alloc(size, 1, Fill::Uninit);
-            block.poke(0, 1);
+            block.poke_in(verifying, 0, 1);
             *slot = Some(block);
         });
     }
@@ -265,13 +267,13 @@ struct Dry {
 impl Slots for Dry {
     fn run(&mut self, sequence: &[Op], ops: u64, meter: &mut Meter) {
         let Dry { scratch, stride, sizes } = self;
-        let stride = *stride;
+        let (stride, verifying) = (*stride, verify::on());
         // The books as locals, so they stay in registers (see `with_tally`).
         meter.with_tally(|tally| {
             walk(sequence, ops, |i, size| {
                 let old = &mut sizes[i];
                 tally.free(*old);
-                scratch.poke(i * stride, 1);
+                scratch.poke_in(verifying, i * stride, 1);
                 tally.alloc(size);
                 *old = size;
             })

@@ -1,0 +1,123 @@
+"""`--metric instructions`: real engines under real Valgrind (callgrind),
+counts per sample stored with the units, analysed, compared and reported."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import hab
+from hab.execution import counting
+from hab.records.unit import UnitRecord
+
+pytestmark = pytest.mark.slow
+
+#: A small cell of the seed's workload: 2 tasks x 300 boxes of up to 4 KiB.
+SMALL = ["-w", "rayon_boxes", "-p", "max_size=4KiB", "-p", "iters_per_task=300", "-p", "keep_max=0", "-t", "1"]
+COUNTED = ["--metric", "instructions", "--sample-size", "3", "--out", "res"]
+
+
+def _units(run: Path) -> list[UnitRecord]:
+    return [UnitRecord.from_dict(json.loads(p.read_text())) for p in sorted((run / "units").glob("*.json"))]
+
+
+@pytest.fixture(scope="module")
+def counted(tmp_path_factory, binaries):
+    """Two A/A runs and one with about 2% more instructions planted in
+    system's processes (10 spin turns of 4 instructions before each of 600
+    boxes of about 2000 instructions), system and talc (a single-lock arena) each."""
+    if shutil.which("valgrind") is None:
+        pytest.fail("valgrind is not installed: `hab setup` installs it")
+    cwd = tmp_path_factory.mktemp("counted")
+    runs = []
+    for extra in ([], [], ["--spin-turns", "system=10"]):
+        hab("run", *SMALL, "-a", "system,talc", "--repetitions", "3", *COUNTED, *extra, cwd=cwd, check_exit=0)
+        runs.append((cwd / "res" / "latest").resolve())
+    return cwd, runs
+
+
+def test_each_sample_carries_its_own_instruction_count(counted):
+    cwd, (a, _, _) = counted
+    units = _units(a)
+    assert {u.unit.allocator for u in units} == {"system", "talc", "dry"}
+    for u in units:
+        assert u.ok, u.reason
+        assert u.hello["fixed"]["per_sample"] == u.samples.iters[0] and len(set(u.samples.iters)) == 1
+        instructions = u.counts.of("Ir")
+        assert len(instructions) == len(u.samples.iters) == 3
+        per_iteration = [n / i for n, i in zip(instructions, u.samples.iters, strict=True)]
+        # The pool's idle spinning and the heap's state move a sample by tenths of a percent at most.
+        assert max(per_iteration) / min(per_iteration) < 1.01, per_iteration
+        assert u.rss is None  # RSS under Valgrind would be Valgrind's
+    table = hab("show", str(a), cwd=cwd, check_exit=0).stdout
+    assert "instr/iter" in table and "instr/alloc" in table and "Minstr" not in table.split("instr/iter")[0]
+    assert "metric: instructions counted by Valgrind's callgrind" in table
+    shown = json.loads(hab("show", str(a), "--json", cwd=cwd, check_exit=0).stdout)
+    row = next(r for r in shown["cells"][0]["results"] if r["allocator"] == "talc")
+    assert shown["metric"] == "instructions"
+    # A box costs tens to a few thousand instructions: a count per allocation in range says the region is right.
+    assert 20 < row["per_allocation"]["point"] < 5000, row["per_allocation"]
+
+
+def test_a_repeated_run_is_no_change_and_planted_instructions_are_a_regression(counted):
+    cwd, (a, b, planted) = counted
+    same = hab("compare", str(a), str(b), "--absolute", "--fail-on-regression", "--json", cwd=cwd, check_exit=0)
+    verdicts = {r["allocator"]: r["change"]["verdict"] for c in json.loads(same.stdout)["cells"] for r in c["results"]}
+    assert set(verdicts) == {"system", "talc"}, same.stdout
+    assert set(verdicts.values()) <= {"no change", "inconclusive"}, same.stdout  # never a false call
+    args = ("compare", str(a), str(planted), "--absolute", "--fail-on-regression")
+    slower = hab(*args, cwd=cwd, check_exit=1)
+    assert "±0.3%" in slower.stdout and "regressed" in slower.stdout  # the counting metric's own noise threshold
+    shown = json.loads(hab(*args, "--json", cwd=cwd).stdout)
+    rows = {r["allocator"]: r["change"] for r in shown["cells"][0]["results"]}
+    assert rows["system"]["verdict"] == "regressed" and rows["talc"]["verdict"] != "regressed", rows
+    assert 1.01 < rows["system"]["ratio"]["point"] < 1.03, rows["system"]
+    timed = hab("run", *SMALL, "-a", "system", "--no-dry", "--sample-size", "3", "--out", "res", cwd=cwd)
+    assert timed.returncode == 0, timed.stderr
+    mixed = hab("compare", str(a), str((cwd / "res" / "latest").resolve()), cwd=cwd, check_exit=2)
+    assert "measured instructions" in mixed.stderr and "Traceback" not in mixed.stderr
+
+
+def test_cache_simulation_adds_miss_counts(tmp_path, binaries):
+    hab("run", *SMALL, "-a", "system", "--no-dry", "--repetitions", "2", *COUNTED, "--cache-sim", cwd=tmp_path)
+    run = (tmp_path / "res" / "latest").resolve()
+    for u in _units(run):
+        assert {"Ir", "D1mr", "DLmr"} <= set(u.counts.events), u.counts.events.keys()
+    table = hab("show", str(run), cwd=tmp_path, check_exit=0).stdout
+    assert "D1 misses" in table and "LL misses" in table
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--cache-sim"], "--cache-sim only applies with --metric instructions"),
+        (["--metric", "instructions", "--target", "hermit"], "runs natively only"),
+        (["--metric", "instructions", "--spin", "system=10"], "give --spin-turns"),
+        (["--metric", "instructions", "--latency"], "not with --metric instructions"),
+        (["--spin-turns", "system=-4"], "--spin-turns system: expected TURNS in [0, 1e9]"),
+        (["--spin-turns", "nosuch=4"], "--spin-turns: expected ALLOCATOR=TURNS"),
+        (["--spin-turns", "system=4", "-w", "fastpath"], "no spin knob"),
+    ],
+)
+def test_what_the_metric_cannot_do_is_refused_in_one_line(tmp_path, binaries, options, message):
+    done = hab("run", *SMALL, "-a", "system", *options, "--out", "res", cwd=tmp_path, check_exit=2)
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "res").exists() or not any((tmp_path / "res").iterdir())
+
+
+def test_callgrind_dumps_that_do_not_match_the_samples_are_refused(tmp_path):
+    dump = "version: 1\ncreator: callgrind\nevents: Ir D1mr\nsummary: 9 2\n\nfn=main\n1 7 2\ntotals: 9 2\n"
+    for i in (1, 2):
+        (tmp_path / f"cg.77.{i}").write_text(dump)
+    (tmp_path / "cg.77").write_text(dump)  # the rest after the last sample: not a sample
+    assert counting.read_dumps(tmp_path, 2).events == {"Ir": (9, 9), "D1mr": (2, 2)}
+    with pytest.raises(counting.DumpError, match="2 dumps for 3 samples"):
+        counting.read_dumps(tmp_path, 3)
+    (tmp_path / "cg.77.2").write_text(dump.replace("totals: 9 2", "totals: nine"))
+    with pytest.raises(counting.DumpError, match="not whole numbers"):
+        counting.read_dumps(tmp_path, 2)
+    assert counting.fixed_iterations(3e5) == {"warm_up": 4, "per_sample": 4}  # 2 ms / 0.3 ms = 6.7 -> 4
+    assert counting.fixed_iterations(5e7)["per_sample"] == 1
+    with pytest.raises(ValueError):
+        counting.fixed_iterations(float("nan"))
