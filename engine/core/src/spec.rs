@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 pub use crate::limits::MAX_THREADS;
 use crate::params::{self, Values};
-pub use crate::wire::{Fixed, Sampling, MAX_FIXED_ITERS};
 use crate::wire::PROTOCOL_VERSION;
+pub use crate::wire::{Fixed, Sampling, MAX_FIXED_ITERS};
 use crate::workloads::{self, WorkloadDef};
 
 /// A spec as it arrives.

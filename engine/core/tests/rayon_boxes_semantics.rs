@@ -233,7 +233,14 @@ fn the_pooled_workload_allocates_tasks_times_iters_blocks_per_iteration() {
         r#"{"max_size":512,"iters_per_task":300,"keep_max":4,"keep_prob":0.1,"tasks":6,"init":"zero"}"#,
     )
     .unwrap();
-    let ctx = Context { params, threads: 3, dry: false, spin_ns: 0.0, spin_turns: 0, tools: Arc::new(Instruments::default()) };
+    let ctx = Context {
+        params,
+        threads: 3,
+        dry: false,
+        spin_ns: 0.0,
+        spin_turns: 0,
+        tools: Arc::new(Instruments::default()),
+    };
     let mut workload = (rayon_boxes::DEF.build)(&ctx).unwrap();
     workload.iterate();
     ALL_BLOCKS.store(0, SeqCst);
