@@ -35,6 +35,15 @@ SLOWDOWN = 250
 #: Seconds Valgrind needs to start an engine and write its dumps, on top.
 STARTUP_S = 20.0
 
+#: glibc settings of counted processes: memset and memcpy of every size by
+#: vector stores, never `rep stosb`/`rep movsb`, which Valgrind counts as one
+#: instruction per byte (zeroing a 64 KiB box read as 65536 instructions,
+#: and ran 16 times slower under callgrind).
+STRING_TUNABLES = (
+    "glibc.cpu.x86_rep_stosb_threshold=0xffffffffffffffff",
+    "glibc.cpu.x86_rep_movsb_threshold=0xffffffffffffffff",
+)
+
 #: launch(spec, prefix, timeout) runs the engine for `spec`, behind the argv `prefix`.
 Launch = Callable[[dict, list[str], float], Outcome]
 
@@ -45,6 +54,12 @@ def valgrind_binary() -> str:
     if found is None:
         raise UserError("--metric instructions needs Valgrind: `hab setup` installs it (Debian package valgrind)")
     return found
+
+
+def environment(env: dict) -> dict:
+    """`env` with STRING_TUNABLES added to any GLIBC_TUNABLES it has."""
+    given = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t]
+    return {**env, "GLIBC_TUNABLES": ":".join([*given, *STRING_TUNABLES])}
 
 
 def fixed_iterations(met_ns: float) -> dict:

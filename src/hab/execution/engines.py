@@ -13,7 +13,7 @@ from hab.build.engine import Build
 from hab.errors import UserError
 from hab.execution import guest
 from hab.execution.accel import kvm_problem
-from hab.execution.counting import Counter
+from hab.execution.counting import Counter, environment
 from hab.execution.memlimit import Cap
 from hab.execution.process import Outcome, run_engine
 from hab.execution.protocol import spec_json
@@ -72,6 +72,7 @@ class Engines:
             so = None if unit.dry else self.built.preloads.get(unit.allocator)
             env = native_env(so, bool(spec.get("verify")))
             counted = self.counter is not None and not spec.get("verify")
+            env = environment(env) if counted else env
             rss = None if counted else self.rss_interval  # under Valgrind the RSS would be Valgrind's
 
             def launch(spec: dict, prefix: list[str], timeout: float) -> Outcome:

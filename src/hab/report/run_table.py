@@ -203,7 +203,8 @@ def _metric_lines(plan) -> list[str]:
     cache = " with simulated caches" if plan.cache_sim else ""
     return [
         f"metric: instructions counted by Valgrind's callgrind{cache}; iteration counts fixed per (cell, allocator)"
-        " by a short native calibration; times, memory and faults of these processes are Valgrind's and not shown"
+        " by a short native calibration; glibc's memset/memcpy without rep string instructions (GLIBC_TUNABLES);"
+        " times, memory and faults of these processes are Valgrind's and not shown"
     ]
 
 
