@@ -129,8 +129,10 @@ def rank(args) -> None:
         cwd = Path(tmp)
         common = ["-a", args.allocators, "-t", "1", "--no-dry"]
         timed = analysis.analyse(store.load(run(cwd, *common)))
-        counted = analysis.analyse(store.load(run(cwd, *common, *COUNTED[:2], "--repetitions", "3")))
+        counted_run = store.load(run(cwd, *common, *COUNTED[:2], "--repetitions", "3"))
+        counted = analysis.analyse(counted_run)
     by_cell = {c.cell.id: c for c in counted.cells}
+    _slowdown(timed, counted_run)
     agree = disagree = unseparated = 0
     for cell in timed.cells:
         rows = {r.allocator: r for r in cell.rows if r.ok}
@@ -152,6 +154,19 @@ def rank(args) -> None:
         f"\npairs whose time intervals separate: {agree + disagree}; same order in instructions: {agree}; "
         f"opposite: {disagree}; not separated by time: {unseparated}"
     )
+
+
+def _slowdown(timed, counted_run) -> None:
+    """Valgrind's slowdown: the engine's own clock per iteration under
+    callgrind over the typical native time, per (cell, allocator)."""
+    native = {(c.cell.id, r.allocator): r.typical.point for c in timed.cells for r in c.rows if r.ok}
+    factors = []
+    for u in counted_run.units.values():
+        key = (u.unit.cell, u.unit.allocator)
+        if u.ok and key in native:
+            factors.append(sum(u.samples.ns) / sum(u.samples.iters) / native[key])
+    f = np.asarray(factors)
+    print(f"callgrind slowdown over native time: median {np.median(f):.0f}x, range {f.min():.0f}x .. {f.max():.0f}x")
 
 
 def main() -> None:

@@ -25,13 +25,13 @@ def _units(run: Path) -> list[UnitRecord]:
 @pytest.fixture(scope="module")
 def counted(tmp_path_factory, binaries):
     """Two A/A runs and one with about 2% more instructions planted in
-    system's processes (10 spin turns of 4 instructions before each of 600
-    boxes of about 2000 instructions), system and talc (a single-lock arena) each."""
+    system's processes (3 spin turns of 4 instructions before each of 600
+    boxes of about 700 instructions), system and talc (a single-lock arena) each."""
     if shutil.which("valgrind") is None:
         pytest.fail("valgrind is not installed: `hab setup` installs it")
     cwd = tmp_path_factory.mktemp("counted")
     runs = []
-    for extra in ([], [], ["--spin-turns", "system=10"]):
+    for extra in ([], [], ["--spin-turns", "system=3"]):
         hab("run", *SMALL, "-a", "system,talc", "--repetitions", "3", *COUNTED, *extra, cwd=cwd, check_exit=0)
         runs.append((cwd / "res" / "latest").resolve())
     return cwd, runs
@@ -72,7 +72,7 @@ def test_a_repeated_run_is_no_change_and_planted_instructions_are_a_regression(c
     shown = json.loads(hab(*args, "--json", cwd=cwd).stdout)
     rows = {r["allocator"]: r["change"] for r in shown["cells"][0]["results"]}
     assert rows["system"]["verdict"] == "regressed" and rows["talc"]["verdict"] != "regressed", rows
-    assert 1.01 < rows["system"]["ratio"]["point"] < 1.03, rows["system"]
+    assert 1.005 < rows["system"]["ratio"]["point"] < 1.04, rows["system"]
     timed = hab("run", *SMALL, "-a", "system", "--no-dry", "--sample-size", "3", "--out", "res", cwd=cwd)
     assert timed.returncode == 0, timed.stderr
     mixed = hab("compare", str(a), str((cwd / "res" / "latest").resolve()), cwd=cwd, check_exit=2)
@@ -121,3 +121,32 @@ def test_callgrind_dumps_that_do_not_match_the_samples_are_refused(tmp_path):
     assert counting.fixed_iterations(5e7)["per_sample"] == 1
     with pytest.raises(ValueError):
         counting.fixed_iterations(float("nan"))
+
+
+def test_every_built_in_allocator_counts_under_valgrind(tmp_path, binaries):
+    """The crate allocators (the single-lock arenas included) and the preload
+    ones alike: every pair of a tiny fastpath cell gets counts, but snmalloc's."""
+    tiny = ["-w", "fastpath", "-p", "ops=2000", "-t", "1", "--repetitions", "1", "--sample-size", "2"]
+    done = hab("run", *tiny, "--metric", "instructions", "--out", "res", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    units = _units((tmp_path / "res" / "latest").resolve())
+    names = {u.unit.allocator for u in units}
+    assert {"system", "talc", "linked_list_allocator", "buddy_system_allocator", "jemalloc", "mimalloc"} <= names
+    for u in units:
+        assert u.ok and len(u.counts.of("Ir")) == 2, (u.unit.allocator, u.reason)
+    # snmalloc reserves more address space than Valgrind gives: left out with the reason, refused when named.
+    assert "snmalloc" not in names and "skipping snmalloc (cannot run under Valgrind)" in done.stderr
+    named = hab("run", *tiny, "-a", "snmalloc", "--metric", "instructions", cwd=tmp_path, check_exit=2)
+    assert "snmalloc cannot run under Valgrind" in named.stderr and "Traceback" not in named.stderr
+
+
+def test_the_report_of_a_counted_run_renders_in_chromium(counted, tmp_path):
+    from test_html_report import _check_rendered, _open
+
+    _, (a, _, _) = counted
+    path = a / "report.html"
+    seen = _open(path, tmp_path / "counted.png")
+    _check_rendered(seen, path, tmp_path / "counted.png")
+    assert {f["name"] for f in seen["figures"]} >= {"times", "ratios"}
+    text = path.read_text()
+    assert "instructions per iteration" in text and "instr/iter" in text and "time per iteration" not in text

@@ -22,7 +22,7 @@ from hab.records.target import GUESTS, LINUX_VM, NATIVE, TARGETS
 SYSTEM = "system"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_CRATE_KEYS = {"about", "deps", "global", "init", "setup", "package", "targets", "why_not"}
+_CRATE_KEYS = {"about", "deps", "global", "init", "setup", "package", "targets", "why_not", "uncounted"}
 _PRELOAD_KEYS = {"about", "preload", "debian"}
 #: Where an entry runs unless it says otherwise: a crate wherever a Linux
 #: engine runs (its C libraries need a Unix libc), a preload library only
@@ -47,6 +47,7 @@ class Allocator:
     origin: str = "built-in"  # or where a user defined it
     targets: tuple[str, ...] = CRATE_TARGETS  # where it can run
     why_not: dict[str, str] = field(default_factory=dict)  # target -> why it cannot run there
+    uncounted: str | None = None  # why it cannot run under Valgrind (--metric instructions)
 
     @property
     def kind(self) -> str:
@@ -144,7 +145,14 @@ def _crate_entry(name: str, entry: dict, where: str) -> Allocator:
         deps=dict(entry.get("deps", {})),
         setup=entry.get("setup", ""),
         package=entry.get("package"),
+        uncounted=_reason(entry.get("uncounted"), f"{where}.uncounted"),
     )
+
+
+def _reason(value, where: str) -> str | None:
+    if value is not None and not (isinstance(value, str) and value.strip()):
+        raise UserError(f"{where}: expected a reason (text)")
+    return value
 
 
 def _preload_entry(name: str, entry: dict, where: str) -> Allocator:

@@ -109,6 +109,24 @@ def _turns(text: str) -> int:
     return turns
 
 
+def _countable(chosen, args, suite, console) -> list[str]:
+    """The chosen allocators that can run under the metric: with --metric
+    instructions, those that cannot run under Valgrind are refused when
+    named, else left out with a note."""
+    if args.metric != INSTRUCTIONS:
+        return chosen.names
+    out = []
+    for name in chosen.names:
+        why = chosen.known[name].uncounted
+        if why is None:
+            out.append(name)
+        elif suite.allocators is not None:
+            raise UserError(f"{name} cannot run under Valgrind (--metric instructions): {why}")
+        else:
+            console.print(f"[dim]skipping {escape(name)} (cannot run under Valgrind): {escape(why)}[/]")
+    return out
+
+
 def _check_metric(args, suite) -> None:
     """What --metric instructions cannot be combined with."""
     if args.metric != INSTRUCTIONS:
@@ -279,7 +297,7 @@ def prepare(args, console) -> Prepared:
     chosen = lineup.choose(eng, defined, list(suite.allocators) if suite.allocators is not None else None)
     for name, why in chosen.skipped.items():
         console.print(f"[dim]skipping {escape(name)}: {escape(why)}[/]")
-    allocators = chosen.names
+    allocators = _countable(chosen, args, suite, console)
     if args.reference and args.reference not in allocators:
         raise UserError(f"--reference {args.reference}: not one of the allocators to run")
     _check_targets(suite, args)
