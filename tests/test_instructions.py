@@ -1,6 +1,8 @@
 """`--metric instructions`: real engines under real Valgrind (callgrind),
 counts per sample stored with the units, analysed, compared and reported."""
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -58,6 +60,10 @@ def test_each_sample_carries_its_own_instruction_count(counted):
     assert shown["metric"] == "instructions"
     # A box costs tens to a few thousand instructions: a count per allocation in range says the region is right.
     assert 20 < row["per_allocation"]["point"] < 5000, row["per_allocation"]
+    exported = hab("export", "csv", str(a), cwd=cwd, check_exit=0).stdout
+    talc = next(r for r in csv.DictReader(io.StringIO(exported)) if r["allocator"] == "talc")
+    typical = row["estimates"][row["typical"]]["point"]
+    assert talc["time_ns"] == "" and float(talc["instructions"]) == pytest.approx(typical)
 
 
 def test_a_repeated_run_is_no_change_and_planted_instructions_are_a_regression(counted):

@@ -1,12 +1,14 @@
 """`hab export csv`: one row per (cell, allocator) with plain numbers, for
-spreadsheets and scripts (times in nanoseconds, ratios as factors, empty
-where a figure does not exist)."""
+spreadsheets and scripts (times in nanoseconds, instruction counts of
+`--metric instructions` runs in the instructions columns, ratios as
+factors, empty where a figure does not exist)."""
 
 import csv
 import io
 import json
 
 from hab.analysis.run import Row, RunResult
+from hab.records.plan import INSTRUCTIONS
 from hab.records.run import RunMeta
 
 COLUMNS = [
@@ -24,6 +26,10 @@ COLUMNS = [
     "time_ns",
     "time_lower_ns",
     "time_upper_ns",
+    "instructions",
+    "instructions_lower",
+    "instructions_upper",
+    "instructions_per_allocation",
     "reference",
     "ratio",
     "ratio_lower",
@@ -44,18 +50,27 @@ def _point(e) -> float | str:
     return "" if e is None else e.point
 
 
-def _row(row: Row, reference: str | None) -> dict:
+def _typical(t, prefix: str, suffix: str) -> dict:
+    return {
+        f"{prefix}{suffix}": _point(t),
+        f"{prefix}_lower{suffix}": "" if t is None else t.lower,
+        f"{prefix}_upper{suffix}": "" if t is None else t.upper,
+    }
+
+
+def _row(row: Row, reference: str | None, metric: str) -> dict:
     t, m = row.typical, row.memory
     ratio = row.ratio.estimate if row.ratio else None
+    counted = metric == INSTRUCTIONS
     return {
+        **_typical(None if counted else t, "time", "_ns"),
+        **_typical(t if counted else None, "instructions", ""),
+        "instructions_per_allocation": _point(row.per_allocation),
         "allocator": row.allocator,
         "ok": int(row.ok),
         "processes": row.processes,
         "samples": row.samples,
         "estimate": row.typical_name or "",
-        "time_ns": _point(t),
-        "time_lower_ns": "" if t is None else t.lower,
-        "time_upper_ns": "" if t is None else t.upper,
         "reference": reference or "",
         "ratio": _point(ratio),
         "ratio_lower": "" if ratio is None else ratio.lower,
@@ -87,5 +102,5 @@ def render(result: RunResult, meta: RunMeta) -> str:
             "target": c.target,
         }
         for row in cell.rows + ([cell.dry] if cell.dry else []):
-            writer.writerow(where | _row(row, cell.reference))
+            writer.writerow(where | _row(row, cell.reference, cell.metric))
     return buffer.getvalue()

@@ -2,6 +2,7 @@
 paste into a pull request or an issue."""
 
 from hab.analysis.run import RunResult
+from hab.records.plan import TIME
 from hab.records.run import RunMeta
 from hab.report import memory_table, run_table, scaling_table
 from hab.report.grid import markdown
@@ -27,8 +28,9 @@ def render(result: RunResult, meta: RunMeta) -> str:
     for group in result.scaling:
         parts += [f"#### {scaling_table.heading(group, meta.workloads)}", "", markdown(scaling_table.table(group))]
     ref = result.reference or "the reference"
+    what = "time: typical time" if result.metric == TIME else "instr/iter: typical instructions (Valgrind)"
     parts.append(
-        f"<sub>time: typical time per iteration with its {conf:.0%} interval (hierarchical bootstrap over engine "
+        f"<sub>{what} per iteration with its {conf:.0%} interval (hierarchical bootstrap over engine "
         f"processes); vs {ref}: ratio to {ref} paired by round. Written by hab.</sub>"
     )
     return "\n".join(parts).rstrip() + "\n"
