@@ -67,7 +67,8 @@ def clopper(k: int, n: int) -> str:
 
 def aa(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        path = run(Path(tmp), "-a", args.allocators, *COUNTED, "--repetitions", str(args.processes))
+        threads = ["-t", args.threads] if args.threads else []
+        path = run(Path(tmp), "-a", args.allocators, *COUNTED, "--repetitions", str(args.processes), *threads)
         stored = store.load(path)
         cells = {c.id: c for c in stored.plan.cells}
         print("| cell | allocator | processes | instructions/iteration (median) | max deviation | sd/mean |")
@@ -175,13 +176,14 @@ def main() -> None:
     a = sub.add_parser("aa")
     a.add_argument("--allocators", default="system,jemalloc")
     a.add_argument("--processes", type=int, default=20)
+    a.add_argument("--threads", help="thread counts (default: the suite's, the available cores)")
     b = sub.add_parser("planted")
     b.add_argument("--allocator", default="system")
     b.add_argument("--pairs", type=int, default=10)
     b.add_argument("--processes", type=int, default=3)
     b.add_argument("--change", type=float, default=0.01)
     c = sub.add_parser("rank")
-    c.add_argument("--allocators", default="system,jemalloc,mimalloc,snmalloc,rpmalloc,talc,tcmalloc")
+    c.add_argument("--allocators", default="system,jemalloc,mimalloc,rpmalloc,talc,tcmalloc")
     args = p.parse_args()
     {"aa": aa, "planted": planted, "rank": rank}[args.what](args)
 
