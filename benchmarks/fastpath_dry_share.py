@@ -1,13 +1,17 @@
 """The engine's own share of the `fastpath` workload: the dry variant's time
 (every step of the timed loop but the allocator calls) as a fraction of
-each allocator's time.
+each allocator's time, or with `--metric instructions` its instructions as
+a fraction of each allocator's (counted under callgrind: slower, but
+deterministic).
 
 Runs `hab run -w fastpath --json` (one cell, the dry variant included) into
 a scratch results directory and prints, per allocator, its typical time per
 iteration and the run analysis's `engine_share` (dry typical time / the
 allocator's, paired over repetitions) with its interval, then which
 allocator was fastest and the dry share of that one, the figure that says
-how much of a fast allocator's measured time is the harness.
+how much of a fast allocator's measured time is the harness. With
+`--metric instructions` the per-iteration figure is instructions per
+operation (one free and one allocation) instead.
 
 To compare two engine versions, run it once per source tree: `--engine-dir`
 points hab at another tree's engine workspace (as HAB_ENGINE_DIR does),
@@ -17,7 +21,7 @@ PYTHONPATH=/tmp/old/src.
 
 Usage: python benchmarks/fastpath_dry_share.py [--allocators system,jemalloc,mimalloc]
            [--threads 1] [--repetitions 5] [--warm-up-time 0.5] [--measurement-time 1]
-           [--param ops=50000 ...] [--engine-dir DIR] [--hab COMMAND]
+           [--param ops=50000 ...] [--metric time|instructions] [--engine-dir DIR] [--hab COMMAND]
 """
 
 import argparse
@@ -46,6 +50,8 @@ def run_hab(args: argparse.Namespace, out: str) -> dict:
         str(args.warm_up_time),
         "--measurement-time",
         str(args.measurement_time),
+        "--metric",
+        args.metric,
         "--out",
         out,
         "--json",
@@ -63,7 +69,7 @@ def run_hab(args: argparse.Namespace, out: str) -> dict:
 
 
 def typical(row: dict) -> float | None:
-    """The row's typical time per iteration, in ns."""
+    """The row's typical time (ns) or instruction count per iteration."""
     name = row.get("typical")
     return row["estimates"][name]["point"] if row.get("ok") and name else None
 
@@ -76,6 +82,9 @@ def main() -> None:
     parser.add_argument("--warm-up-time", type=float, default=0.5)
     parser.add_argument("--measurement-time", type=float, default=1.0)
     parser.add_argument("--param", "-p", action="append", default=[], help="fastpath parameter NAME=VALUE (repeatable)")
+    parser.add_argument(
+        "--metric", choices=["time", "instructions"], default="time", help="what hab measures (default: time)"
+    )
     parser.add_argument("--engine-dir", help="engine workspace to build and run (default: this tree's)")
     parser.add_argument("--hab", default="hab", help='the hab command line (e.g. "python3 -m hab")')
     args = parser.parse_args()
@@ -85,10 +94,15 @@ def main() -> None:
     for cell in doc["cells"]:
         params = " ".join(f"{k}={v}" for k, v in cell["params"].items())
         print(f"fastpath {params}, {cell['threads']} thread(s), {args.repetitions} processes each")
+        # Per iteration: ns shown as us, or instructions shown per operation.
+        if args.metric == "time":
+            unit, divisor = "us/iter", 1e3
+        else:
+            unit, divisor = "instr/op", int(cell["params"]["ops"]) * int(cell["threads"])
         dry = cell["dry"]
-        dry_ns = typical(dry) if dry else None
-        print(f"  dry variant: {dry_ns / 1e3:.1f} us per iteration" if dry_ns else "  dry variant: no result")
-        print(f"  {'allocator':12} {'us/iter':>9} {'dry share':>10}  interval ({doc['analysis']['confidence']:.0%})")
+        dry_x = typical(dry) if dry else None
+        print(f"  dry variant: {dry_x / divisor:.1f} {unit}" if dry_x else "  dry variant: no result")
+        print(f"  {'allocator':12} {unit:>9} {'dry share':>10}  interval ({doc['analysis']['confidence']:.0%})")
         ok = [r for r in cell["results"] if typical(r) is not None]
         for row in cell["results"]:
             t = typical(row)
@@ -97,17 +111,18 @@ def main() -> None:
                 continue
             share = row["engine_share"]
             if share is None:
-                print(f"  {row['allocator']:12} {t / 1e3:9.1f} {'-':>10}")
+                print(f"  {row['allocator']:12} {t / divisor:9.1f} {'-':>10}")
             else:
                 print(
-                    f"  {row['allocator']:12} {t / 1e3:9.1f} {share['point']:10.1%}  "
+                    f"  {row['allocator']:12} {t / divisor:9.1f} {share['point']:10.1%}  "
                     f"{share['lower']:.1%}-{share['upper']:.1%}"
                 )
         if ok:
             fastest = min(ok, key=typical)
             share = fastest["engine_share"]
             text = f"{share['point']:.1%} ({share['lower']:.1%}-{share['upper']:.1%})" if share else "-"
-            print(f"  fastest: {fastest['allocator']}, dry share {text}")
+            what = "fastest" if args.metric == "time" else "fewest instructions"
+            print(f"  {what}: {fastest['allocator']}, dry share {text}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,16 @@
 //! report can state peak live bytes next to peak RSS, and in latency mode
 //! times a sampled subset of single operations (see [`crate::latency`]).
 //!
+//! A meter's calls are *checked* in verify mode and when it has a latency
+//! probe ([`Meter::checked`]); otherwise a call is the allocator's plus the
+//! books. [`Meter::alloc`] and [`Meter::free`] decide that per call, with the
+//! checked work out of line. A tight loop can decide it once instead: written
+//! once over [`Heap`], it runs on the meter itself when it is checked and on
+//! the meter's [`Plain`] path otherwise, which keeps the books in locals
+//! (registers) and calls a [`Source`]: the global allocator ([`Global`]), or
+//! in a dry variant a stand-in that calls none, so that the dry loop does
+//! exactly the real loop's work but the allocator calls.
+//!
 //! The live tally is kept per meter and flushed to the shared [`Live`]
 //! counter once it has moved by [`FLUSH_BYTES`] (and when the meter is
 //! dropped), so the timed path touches a shared cache line rarely. A flush
@@ -14,6 +24,7 @@
 //! alive at the time (their unflushed growth).
 
 use std::alloc::{self, Layout};
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 use std::hint::black_box;
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
@@ -40,7 +51,10 @@ impl Live {
     }
 
     /// Adds a meter's net `delta`; `high` is the highest its unflushed
-    /// tally reached since its last flush.
+    /// tally reached since its last flush. Out of line: a loop's books call
+    /// it once per [`FLUSH_BYTES`] they move.
+    #[cold]
+    #[inline(never)]
     fn publish(&self, delta: i64, high: i64) {
         let before = self.current.fetch_add(delta, Relaxed);
         let candidate = before + high.max(delta);
@@ -94,6 +108,11 @@ impl Block {
         self.ptr.as_ptr() as usize
     }
 
+    /// The block's first byte.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
     /// The block's bytes, possibly uninitialised.
     pub fn bytes(&mut self) -> &mut [MaybeUninit<u8>] {
         // SAFETY: the block owns `size` bytes at `ptr` until it is freed.
@@ -138,7 +157,7 @@ impl Block {
 /// A meter's books since its last flush: requested bytes allocated minus
 /// freed (`pending`) and the highest that reached (`high`).
 #[derive(Debug)]
-pub struct Tally<'a> {
+struct Tally<'a> {
     live: &'a Live,
     pending: i64,
     high: i64,
@@ -150,30 +169,134 @@ impl<'a> Tally<'a> {
     }
 
     /// Counts `size` requested bytes as alive.
-    #[inline]
-    pub fn alloc(&mut self, size: usize) {
+    ///
+    /// Between calls `pending <= high < FLUSH_BYTES` (a tally that reaches
+    /// `FLUSH_BYTES` is flushed to zero), so only a new high can call for a
+    /// flush: the common case is one comparison.
+    #[inline(always)]
+    fn alloc(&mut self, size: usize) {
         self.pending += size as i64;
-        self.high = self.high.max(self.pending);
-        if self.pending >= FLUSH_BYTES {
-            self.flush();
+        if self.pending > self.high {
+            self.high = self.pending;
+            if self.pending >= FLUSH_BYTES {
+                self.flush();
+            }
         }
     }
 
     /// Counts `size` requested bytes as freed.
-    #[inline]
-    pub fn free(&mut self, size: usize) {
+    #[inline(always)]
+    fn free(&mut self, size: usize) {
         self.pending -= size as i64;
         if self.pending <= -FLUSH_BYTES {
             self.flush();
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn flush(&mut self) {
         self.live.publish(self.pending, self.high);
         self.pending = 0;
         self.high = 0;
     }
+}
+
+/// What a loop allocates from: a [`Meter`], or a meter's [`Plain`] path. A
+/// loop written once over `impl Heap` runs on whichever the meter allows:
+///
+/// ```ignore
+/// if meter.checked() { run(meter) } else { run(&mut meter.plain()) }
+/// ```
+pub trait Heap {
+    /// A new block of `size` bytes aligned to `align` (see [`Meter::alloc`]).
+    fn alloc(&mut self, size: usize, align: usize, fill: Fill) -> Block;
+
+    /// Gives `block` back.
+    fn free(&mut self, block: Block);
+
+    /// Whether blocks carry verify mode's pattern (see [`Block::poke_in`]).
+    fn verifying(&self) -> bool;
+}
+
+/// Where a [`Plain`] path's blocks come from.
+///
+/// # Safety
+/// A non-null pointer from `alloc` is a block of `layout.size()` bytes
+/// aligned to `layout.align()`, prepared as `fill` says, that nothing else
+/// uses until it is given back to `free` (workloads read and write it).
+pub unsafe trait Source {
+    /// A block for `layout`, or null when memory ran out.
+    ///
+    /// # Safety
+    /// `layout` has a non-zero size.
+    unsafe fn alloc(&mut self, layout: Layout, fill: Fill) -> *mut u8;
+
+    /// Gives back a block.
+    ///
+    /// # Safety
+    /// `ptr` came from `alloc` with `layout`, of this source or one that the
+    /// source takes blocks back from, and was not given back yet.
+    unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout);
+}
+
+/// The global allocator: the allocator under test. It takes back the
+/// blocks of every `Global` and of the meter's own calls.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Global;
+
+// SAFETY: the global allocator's blocks are as `Source` asks.
+unsafe impl Source for Global {
+    #[inline(always)]
+    unsafe fn alloc(&mut self, layout: Layout, fill: Fill) -> *mut u8 {
+        match fill {
+            Fill::Uninit => alloc::alloc(layout),
+            Fill::Zeroed => alloc::alloc_zeroed(layout),
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        alloc::dealloc(ptr.as_ptr(), layout)
+    }
+}
+
+/// Marks the address of a new block as used, so that an allocation whose
+/// block is freed unread is not optimised away. Where inline assembly is
+/// stable this is an empty `asm!` with the address in a register, which
+/// costs no instruction; `black_box` (elsewhere) stores it to the stack.
+#[inline(always)]
+fn keep(ptr: NonNull<u8>) {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    // SAFETY: the assembly is empty: it reads nothing and changes nothing.
+    unsafe {
+        std::arch::asm!("/* {0} */", in(reg) ptr.as_ptr(), options(nostack, preserves_flags, readonly));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    black_box(ptr);
+}
+
+/// A block from `source`, counted in `tally`: the whole of an unchecked
+/// allocation.
+#[inline(always)]
+fn plain_alloc<S: Source>(source: &mut S, tally: &mut Tally, size: usize, align: usize, fill: Fill) -> Block {
+    let layout = Layout::from_size_align(size.max(1), align).expect("valid block layout");
+    // SAFETY: the layout has a non-zero size.
+    let raw = unsafe { source.alloc(layout, fill) };
+    let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
+    keep(ptr);
+    tally.alloc(layout.size());
+    Block { ptr, layout }
+}
+
+/// Gives `block` back to `source`, counted in `tally`.
+#[inline(always)]
+fn plain_free<S: Source>(source: &mut S, tally: &mut Tally, block: Block) {
+    let Block { ptr, layout } = block;
+    // SAFETY: the block came from a source that `source` takes blocks back
+    // from: `Global`'s from the meter or a `Global` path (`Meter::plain`),
+    // others as `Meter::plain_from`'s caller promised.
+    unsafe { source.free(ptr, layout) };
+    tally.free(layout.size());
 }
 
 /// Allocation through the global allocator, counted; one per thread or task.
@@ -206,19 +329,46 @@ impl<'a> Meter<'a> {
         self.tally.free(size);
     }
 
-    /// Runs `f` on the meter's books taken out as a local value, for a
-    /// tight loop that only keeps books (a dry variant's): the compiler
-    /// can keep a local's fields in registers, while a meter's stay in
-    /// memory wherever a call in the loop could unwind past the meter. The
-    /// books go back into the meter when `f` returns (a panic in `f` loses
-    /// them, as it ends the run anyway).
+    /// Whether the meter's calls do more than call the allocator and keep
+    /// the books: verify mode's checks, or a latency probe's sampling.
     #[inline]
-    pub fn with_tally<R>(&mut self, f: impl FnOnce(&mut Tally<'a>) -> R) -> R {
-        let empty = Tally::new(self.tally.live);
-        let mut tally = std::mem::replace(&mut self.tally, empty);
-        let out = f(&mut tally);
-        self.tally = tally;
-        out
+    pub fn checked(&self) -> bool {
+        self.probe.is_some() || verify::on()
+    }
+
+    /// The meter's unchecked path, for a loop while the meter is not
+    /// [`checked`](Self::checked): the global allocator's calls and the
+    /// books, nothing else. It keeps the books as a local value, which the
+    /// compiler can hold in registers (a meter's stay in memory wherever a
+    /// call in the loop could unwind past the meter); they go back into the
+    /// meter when the path is dropped. Its blocks and the meter's are one
+    /// kind: either frees either's.
+    ///
+    /// # Panics
+    /// If the meter is checked.
+    #[inline]
+    pub fn plain(&mut self) -> Plain<'_, 'a, Global> {
+        // SAFETY: `Global` takes back the blocks of the meter and of every
+        // `Global`, and the meter's calls take back its blocks.
+        unsafe { self.plain_from(Global) }
+    }
+
+    /// [`plain`](Self::plain) with the blocks from `source` instead, for a
+    /// dry variant's stand-in (a dry variant's meter is never checked).
+    ///
+    /// # Safety
+    /// Blocks from this path are given back only through plain paths whose
+    /// sources take them back (see [`Source::free`]), never to the meter's
+    /// own calls, and this path is given back only such blocks.
+    ///
+    /// # Panics
+    /// If the meter is checked.
+    #[inline]
+    pub unsafe fn plain_from<S: Source>(&mut self, source: S) -> Plain<'_, 'a, S> {
+        assert!(!self.checked(), "a checked meter has no plain path");
+        let live = self.tally.live;
+        let tally = std::mem::replace(&mut self.tally, Tally::new(live));
+        Plain { meter: self, tally, source }
     }
 
     #[inline]
@@ -238,19 +388,23 @@ impl<'a> Meter<'a> {
     /// memory aborts the process, as it does for `Box`.
     #[inline]
     pub fn alloc(&mut self, size: usize, align: usize, fill: Fill) -> Block {
+        if self.checked() {
+            self.alloc_checked(size, align, fill)
+        } else {
+            plain_alloc(&mut Global, &mut self.tally, size, align, fill)
+        }
+    }
+
+    #[inline(never)]
+    fn alloc_checked(&mut self, size: usize, align: usize, fill: Fill) -> Block {
         let checked = verify::on();
         let align = if checked { verify::align_for(align) } else { align };
         let layout = Layout::from_size_align(size.max(1), align).expect("valid block layout");
         // SAFETY: the layout has a non-zero size.
-        let get = || unsafe {
-            match fill {
-                Fill::Uninit => alloc::alloc(layout),
-                Fill::Zeroed => alloc::alloc_zeroed(layout),
-            }
-        };
+        let get = || unsafe { Global.alloc(layout, fill) };
         let raw = self.timed(Op::Alloc, || if checked { route::workload(get) } else { get() });
         let Some(ptr) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
-        black_box(ptr);
+        keep(ptr);
         if checked {
             let returned = verify::stamp();
             verify::admit(ptr.as_ptr() as usize, layout.size(), layout.align(), fill == Fill::Zeroed, returned);
@@ -262,6 +416,15 @@ impl<'a> Meter<'a> {
     /// Gives `block` back to the allocator.
     #[inline]
     pub fn free(&mut self, block: Block) {
+        if self.checked() {
+            self.free_checked(block)
+        } else {
+            plain_free(&mut Global, &mut self.tally, block)
+        }
+    }
+
+    #[inline(never)]
+    fn free_checked(&mut self, block: Block) {
         let Block { ptr, layout } = block;
         if verify::on() {
             verify::release(ptr.as_ptr() as usize, layout.size(), "free");
@@ -303,6 +466,56 @@ impl<'a> Meter<'a> {
     }
 }
 
+impl Heap for Meter<'_> {
+    #[inline]
+    fn alloc(&mut self, size: usize, align: usize, fill: Fill) -> Block {
+        Meter::alloc(self, size, align, fill)
+    }
+
+    #[inline]
+    fn free(&mut self, block: Block) {
+        Meter::free(self, block)
+    }
+
+    #[inline]
+    fn verifying(&self) -> bool {
+        verify::on()
+    }
+}
+
+/// A meter's unchecked path ([`Meter::plain`]): allocations from a
+/// [`Source`], counted in books of its own that go back to the meter when
+/// it is dropped.
+pub struct Plain<'m, 'a, S: Source> {
+    meter: &'m mut Meter<'a>,
+    tally: Tally<'a>,
+    source: S,
+}
+
+impl<S: Source> Heap for Plain<'_, '_, S> {
+    #[inline(always)]
+    fn alloc(&mut self, size: usize, align: usize, fill: Fill) -> Block {
+        plain_alloc(&mut self.source, &mut self.tally, size, align, fill)
+    }
+
+    #[inline(always)]
+    fn free(&mut self, block: Block) {
+        plain_free(&mut self.source, &mut self.tally, block)
+    }
+
+    #[inline(always)]
+    fn verifying(&self) -> bool {
+        false
+    }
+}
+
+impl<S: Source> Drop for Plain<'_, '_, S> {
+    #[inline]
+    fn drop(&mut self) {
+        std::mem::swap(&mut self.meter.tally, &mut self.tally);
+    }
+}
+
 impl Drop for Meter<'_> {
     fn drop(&mut self) {
         self.tally.flush();
@@ -341,18 +554,64 @@ mod tests {
     }
 
     #[test]
-    fn books_kept_on_a_lent_tally_go_back_to_the_meter() {
+    fn books_kept_on_the_plain_path_go_back_to_the_meter() {
         let live = Live::new();
         {
             let mut m = Meter::new(&live);
-            m.tally_alloc(1000);
-            m.with_tally(|t| {
-                t.alloc(2000);
-                t.free(1000);
-            });
-            m.tally_free(2000);
+            assert!(!m.checked());
+            let a = m.alloc(1000, 8, Fill::Uninit);
+            let b = {
+                let mut plain = m.plain();
+                assert!(!plain.verifying());
+                let b = Heap::alloc(&mut plain, 2000, 8, Fill::Zeroed);
+                Heap::free(&mut plain, a);
+                b
+            };
+            assert_eq!(live.current(), 0, "not flushed yet");
+            m.free(b);
         }
         assert_eq!((live.current(), live.peak()), (0, 3000));
+    }
+
+    /// A stand-in source that hands out one buffer's bytes and counts calls.
+    struct Counting<'b> {
+        buffer: &'b mut [u8],
+        calls: usize,
+    }
+
+    // SAFETY: one block at a time (the test frees each before the next),
+    // within the buffer.
+    unsafe impl Source for Counting<'_> {
+        unsafe fn alloc(&mut self, layout: Layout, _: Fill) -> *mut u8 {
+            assert!(layout.size() <= self.buffer.len());
+            self.calls += 1;
+            self.buffer.as_mut_ptr()
+        }
+
+        unsafe fn free(&mut self, ptr: NonNull<u8>, _: Layout) {
+            assert_eq!(ptr.as_ptr(), self.buffer.as_mut_ptr());
+            self.calls += 1;
+        }
+    }
+
+    #[test]
+    fn the_plain_path_calls_its_source_and_keeps_the_books() {
+        let live = Live::new();
+        let mut buffer = [0u8; 64];
+        {
+            let mut m = Meter::new(&live);
+            // SAFETY: the blocks go back to the same path.
+            let mut plain = unsafe { m.plain_from(Counting { buffer: &mut buffer, calls: 0 }) };
+            let mut block = Heap::alloc(&mut plain, 0, 1, Fill::Uninit);
+            assert_eq!(block.size(), 1, "a zero-byte request is one byte");
+            block.poke(0, 7);
+            Heap::free(&mut plain, block);
+            let block = Heap::alloc(&mut plain, 40, 1, Fill::Uninit);
+            Heap::free(&mut plain, block);
+            assert_eq!(plain.source.calls, 4);
+        }
+        assert_eq!(buffer[0], 7);
+        assert_eq!((live.current(), live.peak()), (0, 40));
     }
 
     #[test]

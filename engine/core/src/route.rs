@@ -136,34 +136,42 @@ fn together() -> bool {
 
 // The paths that may use the engine's heap are out of line and cold, so that
 // a timing run's call is the allocator's own plus one load and one branch,
-// with no stack frame of the wrapper's.
+// with no stack frame of the wrapper's. They take the call's arguments in
+// the registers the call brought them in (size before alignment, `self`
+// last), so that the timed path moves no register for their sake.
 impl<A: GlobalAlloc> Routed<A> {
     #[cold]
     #[inline(never)]
-    unsafe fn alloc_apart(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+    unsafe fn alloc_apart(size: usize, align: usize, zeroed: bool, this: &Self) -> *mut u8 {
+        // SAFETY: the size and alignment of a layout the caller was given.
+        let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
         match (own_for_new(), zeroed) {
             (Some(own), false) => own.alloc(layout),
             (Some(own), true) => own.alloc_zeroed(layout),
-            (None, false) => self.0.alloc(layout),
-            (None, true) => self.0.alloc_zeroed(layout),
+            (None, false) => this.0.alloc(layout),
+            (None, true) => this.0.alloc_zeroed(layout),
         }
     }
 
     #[cold]
     #[inline(never)]
-    unsafe fn dealloc_apart(&self, ptr: *mut u8, layout: Layout) {
+    unsafe fn dealloc_apart(ptr: *mut u8, size: usize, align: usize, this: &Self) {
+        // SAFETY: as in `alloc_apart`.
+        let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
         match own_holding(ptr) {
             Some(own) => own.dealloc(ptr, layout),
-            None => self.0.dealloc(ptr, layout),
+            None => this.0.dealloc(ptr, layout),
         }
     }
 
     #[cold]
     #[inline(never)]
-    unsafe fn realloc_apart(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    unsafe fn realloc_apart(ptr: *mut u8, size: usize, align: usize, new_size: usize, this: &Self) -> *mut u8 {
+        // SAFETY: as in `alloc_apart`.
+        let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
         match own_holding(ptr) {
             Some(own) => own.realloc(ptr, layout, new_size),
-            None => self.0.realloc(ptr, layout, new_size),
+            None => this.0.realloc(ptr, layout, new_size),
         }
     }
 }
@@ -178,7 +186,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Routed<A> {
         if together() {
             self.0.alloc(layout)
         } else {
-            self.alloc_apart(layout, false)
+            Self::alloc_apart(layout.size(), layout.align(), false, self)
         }
     }
 
@@ -187,7 +195,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Routed<A> {
         if together() {
             self.0.alloc_zeroed(layout)
         } else {
-            self.alloc_apart(layout, true)
+            Self::alloc_apart(layout.size(), layout.align(), true, self)
         }
     }
 
@@ -196,7 +204,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Routed<A> {
         if together() {
             self.0.dealloc(ptr, layout)
         } else {
-            self.dealloc_apart(ptr, layout)
+            Self::dealloc_apart(ptr, layout.size(), layout.align(), self)
         }
     }
 
@@ -205,7 +213,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Routed<A> {
         if together() {
             self.0.realloc(ptr, layout, new_size)
         } else {
-            self.realloc_apart(ptr, layout, new_size)
+            Self::realloc_apart(ptr, layout.size(), layout.align(), new_size, self)
         }
     }
 }

@@ -32,10 +32,12 @@
 //! The timed loop, per thread and iteration, walks the sequence: read the
 //! next `(slot, size)`, free the slot's block, allocate `size` bytes, write
 //! the block's first byte and store it in the slot. The allocation and the
-//! free go through the thread's meter (live-byte books; in latency mode the
-//! probe that times one call in `every`; in verify mode the checks). The
-//! iteration's work (allocations and bytes) is summed when the sequence is
-//! made, not counted in the loop.
+//! free go through the thread's meter, decided once per iteration: in a
+//! timing run its plain path (the allocator call and the live-byte books,
+//! compiled into the loop with the books in registers), in latency mode
+//! and verify mode the meter's checked calls (the probe that times one call
+//! in `every`; the checks). The iteration's work (allocations and bytes) is
+//! summed when the sequence is made, not counted in the loop.
 //!
 //! Per iteration there are `threads * ops` frees and as many allocations,
 //! with the same sizes in every iteration, and the live set stays at
@@ -44,12 +46,18 @@
 //!
 //! Blocks have alignment 1 (as `Box<[u8]>`).
 //!
-//! The dry variant walks the same sequence and writes the same bytes without
-//! any allocator call: slot `i` is the region at offset `i * max_size` of a
-//! per-thread scratch buffer allocated at build time, and the live-byte books
-//! (including the working set filled at build time) are kept as in a real
-//! run, from the sizes each slot would hold.
+//! The dry variant runs the same loop (the same code, `replace`) on the
+//! meter's plain path with a stand-in for the allocator: slot `i`'s blocks
+//! are the region at offset `i * max_size` of a per-thread scratch buffer
+//! allocated at build time, a free remembers the block's address and the
+//! allocation after it returns it. So it reads the same sequence, takes and
+//! stores the same blocks (address and layout), keeps the same live-byte
+//! books (including the working set filled at build time) and writes the
+//! same bytes; only the allocator calls are missing.
 
+use std::alloc::Layout;
+use std::num::NonZeroU32;
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
 use rand::rngs::SmallRng;
@@ -58,9 +66,8 @@ use rand::{RngCore, SeedableRng};
 use super::api::{Context, Instruments, Work, Workload, WorkloadDef};
 use super::common::{lock, on_workers};
 use super::pool::Pool;
-use crate::heap::{Block, Fill, Live, Meter};
+use crate::heap::{Block, Fill, Heap, Live, Meter, Source};
 use crate::params::{DefaultValue, Get, Kind, ParamDef, Values};
-use crate::verify;
 
 /// Pool thread `t` seeds its per-iteration generator with `SEED_BASE ^ t`.
 pub const SEED_BASE: u64 = 0xFA57_0A77;
@@ -165,11 +172,13 @@ pub fn scale(bits: u32, n: usize) -> usize {
 }
 
 /// One operation of a thread's sequence: the slot it replaces and the size
-/// of the new block (both at most 2^20, see `PARAMS`).
+/// of the new block (both at most 2^20, see `PARAMS`; the size at least 1,
+/// which the type tells the compiler, so that the timed loop does not make
+/// a zero-byte request one byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Op {
     pub slot: u32,
-    pub size: u32,
+    pub size: NonZeroU32,
 }
 
 /// Most operations a thread's precomputed sequence holds (8 MiB per thread):
@@ -205,14 +214,14 @@ pub fn sequence(cfg: &Config, t: usize) -> Vec<Op> {
                 scale((x >> 32) as u32, cfg.working_set)
             };
             let size = if fixed { cfg.min_size } else { cfg.size(x) };
-            Op { slot: slot as u32, size: size as u32 }
+            Op { slot: slot as u32, size: NonZeroU32::new(size as u32).expect("sizes are at least 1") }
         })
         .collect()
 }
 
 /// The work of one iteration of `ops` operations going round `sequence`.
 fn work_of(sequence: &[Op], ops: u64) -> Work {
-    let bytes = |ops: &[Op]| ops.iter().map(|op| op.size as u64).sum::<u64>();
+    let bytes = |ops: &[Op]| ops.iter().map(|op| op.size.get() as u64).sum::<u64>();
     let n = sequence.len() as u64;
     let rest = &sequence[..(ops % n) as usize];
     Work { allocations: ops, bytes: ops / n * bytes(sequence) + bytes(rest) }
@@ -225,80 +234,155 @@ fn walk(sequence: &[Op], ops: u64, mut op: impl FnMut(usize, usize)) {
     while left > 0 {
         let n = left.min(sequence.len() as u64) as usize;
         for &Op { slot, size } in &sequence[..n] {
-            op(slot as usize, size as usize);
+            op(slot as usize, size.get() as usize);
         }
         left -= n as u64;
     }
 }
 
-/// A thread's working set: real blocks or dry scratch regions.
-trait Slots {
-    /// One iteration: for each of `ops` operations (going round
-    /// `sequence`), frees the slot's block and puts a fresh block of the
-    /// operation's size there.
-    fn run(&mut self, sequence: &[Op], ops: u64, meter: &mut Meter);
+/// One iteration on a working set (every slot holds a block between
+/// operations): for each of `ops` operations (going round `sequence`), frees
+/// the slot's block and puts a fresh block of the operation's size there,
+/// through `heap`. The real and the dry loop are both this code, on the
+/// meter's plain path with the global allocator or with the dry stand-in.
+///
+/// # Safety
+/// Every operation's slot is below `slots.len()`.
+#[inline(always)]
+unsafe fn replace(slots: &mut [Option<Block>], sequence: &[Op], ops: u64, heap: &mut impl Heap) {
+    let verifying = heap.verifying();
+    walk(sequence, ops, |i, size| {
+        // SAFETY: `i < slots.len()`, the caller's promise.
+        let slot = unsafe { slots.get_unchecked_mut(i) };
+        heap.free(slot.take().expect("every slot holds a block"));
+        let mut block = heap.alloc(size, 1, Fill::Uninit);
+        block.poke_in(verifying, 0, 1);
+        *slot = Some(block);
+    });
 }
 
-/// A real working set (every slot is `Some` between operations).
-struct Real(Vec<Option<Block>>);
-
-impl Slots for Real {
-    fn run(&mut self, sequence: &[Op], ops: u64, meter: &mut Meter) {
-        let blocks = &mut self.0;
-        let verifying = verify::on();
-        walk(sequence, ops, |i, size| {
-            let slot = &mut blocks[i];
-            meter.free(slot.take().expect("every slot holds a block"));
-            let mut block = meter.alloc(size, 1, Fill::Uninit);
-            block.poke_in(verifying, 0, 1);
-            *slot = Some(block);
-        });
-    }
-}
-
-/// A dry working set: slot `i` is at `i * stride` in `scratch`, `sizes`
-/// holds the size each slot would have.
-struct Dry {
-    scratch: Block,
+/// The dry variant's stand-in for the allocator: a per-thread scratch buffer
+/// of `working_set` regions of `max_size` bytes, slot `i`'s blocks at
+/// region `i`. A free remembers its block's address and the allocation
+/// after it returns that address (each operation frees a slot's block,
+/// then allocates the slot's new one); allocations without a free before
+/// them take the regions in order (the working set's fill). It ignores the
+/// fill (fastpath's blocks are uninitialised). It takes back the blocks of
+/// every `Regions` of the same buffer.
+struct Regions {
+    next: *mut u8,
     stride: usize,
-    sizes: Vec<usize>,
 }
 
-impl Slots for Dry {
-    fn run(&mut self, sequence: &[Op], ops: u64, meter: &mut Meter) {
-        let Dry { scratch, stride, sizes } = self;
-        let (stride, verifying) = (*stride, verify::on());
-        // The books as locals, so they stay in registers (see `with_tally`).
-        meter.with_tally(|tally| {
-            walk(sequence, ops, |i, size| {
-                let old = &mut sizes[i];
-                tally.free(*old);
-                scratch.poke_in(verifying, i * stride, 1);
-                tally.alloc(size);
-                *old = size;
-            })
-        });
+// SAFETY: the blocks are regions of the scratch buffer, each `stride`
+// (`max_size`) bytes, at least every size asked for, and alignment 1 is all
+// fastpath asks. A region is handed out again only once its block was given
+// back: the fill takes each of the `working_set` regions once, in order, and
+// afterwards every allocation follows the free of a block and returns its
+// region (`replace`).
+unsafe impl Source for Regions {
+    #[inline(always)]
+    unsafe fn alloc(&mut self, _: Layout, _: Fill) -> *mut u8 {
+        let at = self.next;
+        self.next = at.wrapping_add(self.stride);
+        opaque(at)
+    }
+
+    #[inline(always)]
+    unsafe fn free(&mut self, ptr: NonNull<u8>, _: Layout) {
+        self.next = ptr.as_ptr();
     }
 }
 
-/// A pool thread's working set, its operations and their work per iteration.
-struct Thread<S> {
-    slots: S,
+/// `ptr`, through an empty `asm!` (no instruction): the compiler cannot
+/// see where the stand-in's blocks come from, as it cannot for an
+/// allocator's, so it compiles the dry loop as it does the real one.
+#[inline(always)]
+fn opaque(mut ptr: *mut u8) -> *mut u8 {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    // SAFETY: the assembly is empty: it leaves the register as it is.
+    unsafe {
+        std::arch::asm!("/* {0} */", inout(reg) ptr, options(pure, readonly, nostack, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        ptr = std::hint::black_box(ptr);
+    }
+    ptr
+}
+
+/// A dry thread's scratch buffer, from which [`Regions`] hands out blocks.
+struct Scratch {
+    buffer: Block,
+    stride: usize,
+}
+
+impl Scratch {
+    /// The stand-in, its next allocation at region 0.
+    fn regions(&self) -> Regions {
+        Regions { next: self.buffer.as_ptr(), stride: self.stride }
+    }
+}
+
+/// A pool thread's working set, its operations and their work per
+/// iteration; in the dry variant also the scratch buffer its blocks are in.
+struct Thread {
+    slots: Vec<Option<Block>>,
     sequence: Vec<Op>,
+    /// One more than the highest slot of `sequence`.
+    reach: usize,
     work: Work,
+    scratch: Option<Scratch>,
 }
 
-impl<S: Slots> Thread<S> {
-    fn new(cfg: &Config, t: usize, slots: S) -> Thread<S> {
+impl Thread {
+    /// Thread `t`'s working set, filled through `heap`.
+    fn new(cfg: &Config, t: usize, heap: &mut impl Heap, scratch: Option<Scratch>) -> Thread {
+        let verifying = heap.verifying();
+        let slots = fill_sizes(cfg, t)
+            .map(|size| {
+                let mut block = heap.alloc(size, 1, Fill::Uninit);
+                block.poke_in(verifying, 0, 1);
+                Some(block)
+            })
+            .collect();
         let sequence = sequence(cfg, t);
+        let reach = sequence.iter().map(|op| op.slot as usize + 1).max().unwrap_or(0);
         let work = work_of(&sequence, cfg.ops);
-        Thread { slots, sequence, work }
+        Thread { slots, sequence, reach, work, scratch }
     }
 
-    /// One iteration of `ops` operations.
+    /// One iteration of `ops` operations: on the meter's plain path, or on
+    /// the meter itself when it is checked (verify mode, latency probes).
     fn run(&mut self, ops: u64, meter: &mut Meter) -> Work {
-        self.slots.run(&self.sequence, ops, meter);
+        let Thread { slots, sequence, reach, scratch, .. } = self;
+        assert!(*reach <= slots.len(), "a working set that was given back");
+        // SAFETY: every slot of `sequence` is below `reach`, checked above;
+        // a dry working set's blocks come from and go back to `Regions` of
+        // its scratch buffer only (`build`, `run`, `free`).
+        unsafe {
+            match scratch {
+                Some(scratch) => replace(slots, sequence, ops, &mut meter.plain_from(scratch.regions())),
+                None if meter.checked() => replace(slots, sequence, ops, meter),
+                None => replace(slots, sequence, ops, &mut meter.plain()),
+            }
+        }
         self.work
+    }
+
+    /// Gives the working set back (each thread its own, as it allocated it)
+    /// and returns the scratch buffer, if any.
+    fn free(&mut self, meter: &mut Meter) -> Option<Block> {
+        let blocks = self.slots.drain(..).flatten();
+        match &self.scratch {
+            Some(scratch) => {
+                // SAFETY: as in `run`.
+                let mut heap = unsafe { meter.plain_from(scratch.regions()) };
+                blocks.for_each(|block| heap.free(block));
+            }
+            None => blocks.for_each(|block| meter.free(block)),
+        }
+        self.scratch.take().map(|s| s.buffer)
     }
 }
 
@@ -310,110 +394,67 @@ fn fill_sizes(cfg: &Config, t: usize) -> impl Iterator<Item = usize> + '_ {
 
 /// A pool thread's state, on its own cache lines.
 #[repr(align(128))]
-struct PerThread<T>(Mutex<T>);
-
-enum State {
-    Real(Vec<PerThread<Thread<Real>>>),
-    Dry(Vec<PerThread<Thread<Dry>>>),
-}
+struct PerThread(Mutex<Thread>);
 
 struct Fastpath {
     ops: u64,
     pool: Pool,
-    state: State,
+    sets: Vec<PerThread>,
     tools: Arc<Instruments>,
 }
 
 impl Workload for Fastpath {
     fn iterate(&mut self) -> Work {
-        let Fastpath { ops, pool, state, tools } = self;
-        let (ops, tools) = (*ops, &**tools);
-        let per_thread = match state {
-            State::Real(sets) => {
-                let sets = &*sets;
-                on_workers(pool, tools, |w, meter| lock(&sets[w].0).run(ops, meter))
-            }
-            State::Dry(sets) => {
-                let sets = &*sets;
-                pool.broadcast(|c| {
-                    let mut meter = Meter::new(&tools.live);
-                    lock(&sets[c.index()].0).run(ops, &mut meter)
-                })
-            }
-        };
+        let Fastpath { ops, pool, sets, tools } = self;
+        let (ops, sets) = (*ops, &*sets);
+        let per_thread = on_workers(pool, tools, |w, meter| lock(&sets[w].0).run(ops, meter));
         per_thread.into_iter().sum::<Work>()
     }
 }
 
 impl Drop for Fastpath {
     fn drop(&mut self) {
+        // Each thread frees its own set, as it allocated it; scratch buffers
+        // (not counted in the live bytes) afterwards.
         let tools = &*self.tools;
-        match &mut self.state {
-            State::Real(sets) => {
-                // Each thread frees its own set, as it allocated it.
-                let sets = &*sets;
-                self.pool.broadcast(|c| {
-                    let mut meter = Meter::new(&tools.live);
-                    for block in lock(&sets[c.index()].0).slots.0.drain(..).flatten() {
-                        meter.free(block);
-                    }
-                });
-            }
-            State::Dry(sets) => {
-                let mut meter = Meter::new(&tools.live);
-                let scratch_live = Live::new();
-                let mut scratch_meter = Meter::new(&scratch_live);
-                for set in sets.drain(..) {
-                    let dry = set.0.into_inner().unwrap_or_else(|p| p.into_inner()).slots;
-                    for size in dry.sizes {
-                        meter.tally_free(size);
-                    }
-                    scratch_meter.free(dry.scratch);
-                }
-            }
-        }
+        let sets = &self.sets;
+        let scratch = self.pool.broadcast(|c| lock(&sets[c.index()].0).free(&mut Meter::new(&tools.live)));
+        let scratch_live = Live::new();
+        let mut scratch_meter = Meter::new(&scratch_live);
+        scratch.into_iter().flatten().for_each(|buffer| scratch_meter.free(buffer));
     }
 }
 
 fn build(ctx: &Context) -> Result<Box<dyn Workload>, String> {
     let cfg = Config::from_params(&ctx.params);
     let pool = ctx.pool()?;
-    let threads = ctx.threads as usize;
     let tools = &*ctx.tools;
-    let state = if ctx.dry {
+    let sets: Vec<PerThread> = if ctx.dry {
         let bytes = cfg.working_set.checked_mul(cfg.max_size).filter(|&b| b <= MAX_SCRATCH).ok_or_else(|| {
             format!("working_set * max_size must be at most {MAX_SCRATCH} bytes for the dry variant's scratch buffer")
         })?;
-        let mut meter = Meter::new(&tools.live);
+        // Scratch buffers are not the workload's blocks: their own books.
         let scratch_live = Live::new();
         let mut scratch_meter = Meter::new(&scratch_live);
-        let sets = (0..threads)
+        let mut meter = Meter::new(&tools.live);
+        (0..ctx.threads as usize)
             .map(|t| {
-                let sizes: Vec<usize> = fill_sizes(&cfg, t).collect();
-                for &size in &sizes {
-                    meter.tally_alloc(size);
-                }
-                let scratch = scratch_meter.alloc(bytes, 1, Fill::Uninit);
-                PerThread(Mutex::new(Thread::new(&cfg, t, Dry { scratch, stride: cfg.max_size, sizes })))
+                let scratch = Scratch { buffer: scratch_meter.alloc(bytes, 1, Fill::Uninit), stride: cfg.max_size };
+                // SAFETY: the blocks go back to `Regions` of this buffer only
+                // (see `Thread::run`).
+                let thread = Thread::new(&cfg, t, &mut unsafe { meter.plain_from(scratch.regions()) }, Some(scratch));
+                PerThread(Mutex::new(thread))
             })
-            .collect();
-        State::Dry(sets)
+            .collect()
     } else {
         // Every pool thread fills its own set, so later frees are local, and
         // works out its own operations.
-        let sets: Vec<PerThread<Thread<Real>>> = pool.broadcast(|c| {
+        pool.broadcast(|c| {
             let mut meter = Meter::new(&tools.live);
-            let mut set = Vec::with_capacity(cfg.working_set);
-            for size in fill_sizes(&cfg, c.index()) {
-                let mut block = meter.alloc(size, 1, Fill::Uninit);
-                block.poke(0, 1);
-                set.push(Some(block));
-            }
-            PerThread(Mutex::new(Thread::new(&cfg, c.index(), Real(set))))
-        });
-        State::Real(sets)
+            PerThread(Mutex::new(Thread::new(&cfg, c.index(), &mut meter, None)))
+        })
     };
-    Ok(Box::new(Fastpath { ops: cfg.ops, pool, state, tools: ctx.tools.clone() }))
+    Ok(Box::new(Fastpath { ops: cfg.ops, pool, sets, tools: ctx.tools.clone() }))
 }
 
 #[cfg(test)]
@@ -439,7 +480,8 @@ mod tests {
 
     #[test]
     fn the_work_counts_the_laps_round_the_sequence() {
-        let ops = [Op { slot: 0, size: 1 }, Op { slot: 1, size: 10 }, Op { slot: 0, size: 100 }];
+        let op = |slot, size| Op { slot, size: NonZeroU32::new(size).unwrap() };
+        let ops = [op(0, 1), op(1, 10), op(0, 100)];
         assert_eq!(work_of(&ops, 3), Work { allocations: 3, bytes: 111 });
         assert_eq!(work_of(&ops, 8), Work { allocations: 8, bytes: 2 * 111 + 11 });
     }
@@ -448,7 +490,7 @@ mod tests {
     fn an_iteration_goes_round_the_sequence_as_often_as_ops_says() {
         let cfg = config(5, 3, Pattern::Random);
         let sequence = sequence(&cfg, 1);
-        let once: Vec<(usize, usize)> = sequence.iter().map(|op| (op.slot as usize, op.size as usize)).collect();
+        let once: Vec<(usize, usize)> = sequence.iter().map(|op| (op.slot as usize, op.size.get() as usize)).collect();
         let mut done = Vec::new();
         walk(&sequence, 7, |i, size| done.push((i, size)));
         let expected: Vec<(usize, usize)> = once.iter().cycle().take(7).copied().collect();
