@@ -269,6 +269,7 @@ def test_hab_list_shows_every_allocator_with_kind_version_and_availability(tmp_p
     rows = [line for line in out.splitlines() if line and not line.startswith(" ")]
     assert {r.split()[0] for r in rows} >= set(known)
     assert "preload" in out and "crate" in out and "glibc" in out
+    assert "native ops" in out and "no zeroed, realloc" in out, out
 
 
 def test_an_unavailable_preload_allocator_says_how_to_install_it():

@@ -1,7 +1,9 @@
 """The allocator registry and the engine binaries generated from it."""
 
 import io
+import json
 import sys
+from dataclasses import asdict
 
 import pytest
 from rich.console import Console
@@ -10,6 +12,8 @@ from hab import paths
 from hab.allocators import registry
 from hab.build import cargo, codegen
 from hab.errors import UserError
+from hab.records.fields import RecordError
+from hab.records.run import AllocatorInfo
 
 
 def test_committed_engine_bins_are_in_sync_with_the_registry():
@@ -73,6 +77,10 @@ def test_conflicting_dependencies_are_refused():
         ("[a", "cannot read allocator registry"),
         ("[a]\nabout='x'\npreload='libx.so.1'\nglobal='T'", "unknown keys global"),
         ("[a]\npreload='libx.so.1'", "missing about"),
+        ("[a]\nabout='x'\nglobal='T'\ninit='T'\nnative=['alloc','free']", "native: expected a list of distinct"),
+        ("[a]\nabout='x'\nglobal='T'\ninit='T'\nnative='all'", "native: expected a list of distinct"),
+        ("[a]\nabout='x'\nglobal='T'\ninit='T'\nnative=['alloc','alloc']", "native: expected a list of distinct"),
+        ("[a]\nabout='x'\npreload='libx.so.1'\nnative=['alloc']", "unknown keys native"),
     ],
 )
 def test_bad_registry_entries_are_refused(tmp_path, text, message):
@@ -114,3 +122,34 @@ def test_a_build_is_announced_only_when_cargo_builds(tmp_path):
         cargo.run(
             _script("sys.stderr.write('error[E0425]: nope\\n'); sys.exit(101)"), Console(file=out), tmp_path / "l", "x"
         )
+
+
+def test_every_builtin_states_its_native_operations_and_preloads_take_the_system_binarys():
+    known = registry.load(paths.engine_dir())
+    assert all(a.native is not None for a in known.values())
+    summary = {name: registry.native_summary(a.native) for name, a in known.items()}
+    assert summary["rpmalloc"] == summary["jemalloc"] == summary["system"] == summary["tcmalloc"] == "all"
+    assert summary["talc"] == "no zeroed"
+    assert summary["linked_list_allocator"] == summary["buddy_system_allocator"] == "no zeroed, realloc"
+
+
+def test_native_operations_are_kept_in_order_and_unknown_when_unsaid(tmp_path):
+    (tmp_path / "allocators.toml").write_text(
+        "[system]\nabout='x'\nglobal='T'\ninit='T'\nnative=['realloc','dealloc','alloc']\n"
+        "[quiet]\nabout='x'\nglobal='T'\ninit='T'\n[p]\nabout='y'\npreload='libp.so.1'\n"
+    )
+    known = registry.load(tmp_path)
+    assert known["system"].native == known["p"].native == ("alloc", "dealloc", "realloc")
+    assert registry.native_summary(known["system"].native) == "no zeroed"
+    assert known["quiet"].native is None and registry.native_summary(None) == "unknown"
+    assert registry.native_summary(()) == "no alloc, dealloc, zeroed, realloc"
+
+
+def test_a_run_records_native_operations_and_older_runs_read_as_unknown():
+    info = AllocatorInfo("crate", "x 1", "about", "built-in", ("alloc", "dealloc"))
+    stored = json.loads(json.dumps(asdict(info)))
+    assert stored["native"] == ["alloc", "dealloc"] and AllocatorInfo.from_dict(stored, "run.json") == info
+    del stored["native"]
+    assert AllocatorInfo.from_dict(stored, "run.json").native is None
+    with pytest.raises(RecordError, match=r"run.json.native\[0\]: expected a string"):
+        AllocatorInfo.from_dict({**stored, "native": [1]}, "run.json")

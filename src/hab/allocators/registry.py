@@ -10,7 +10,7 @@ by. Allocators users bring themselves use the same record (see `hab.allocators.c
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hab.errors import UserError, unknown
@@ -22,13 +22,18 @@ from hab.records.target import GUESTS, LINUX_VM, NATIVE, TARGETS
 SYSTEM = "system"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_CRATE_KEYS = {"about", "deps", "global", "init", "setup", "package", "targets", "why_not", "uncounted"}
+_CRATE_KEYS = {"about", "deps", "global", "init", "setup", "package", "targets", "why_not", "uncounted", "native"}
 _PRELOAD_KEYS = {"about", "preload", "debian"}
 #: Where an entry runs unless it says otherwise: a crate wherever a Linux
 #: engine runs (its C libraries need a Unix libc), a preload library only
 #: next to the dynamic native engine.
 CRATE_TARGETS = (NATIVE, LINUX_VM)
 PRELOAD_TARGETS = (NATIVE,)
+#: The `GlobalAlloc` operations. One the library does not serve itself falls
+#: back to Rust's default: `alloc_zeroed` allocates and zeroes, `realloc`
+#: allocates, copies and frees.
+OPERATIONS = ("alloc", "dealloc", "alloc_zeroed", "realloc")
+_SHORT = {"alloc_zeroed": "zeroed"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Allocator:
     targets: tuple[str, ...] = CRATE_TARGETS  # where it can run
     why_not: dict[str, str] = field(default_factory=dict)  # target -> why it cannot run there
     uncounted: str | None = None  # why it cannot run under Valgrind (--metric instructions)
+    native: tuple[str, ...] | None = None  # OPERATIONS that reach the library's own code; None: unknown
 
     @property
     def kind(self) -> str:
@@ -92,6 +98,9 @@ def load(engine: Path) -> dict[str, Allocator]:
         if not isinstance(entry, dict):
             raise UserError(f"{where}: expected a table")
         entries[name] = _preload_entry(name, entry, where) if "preload" in entry else _crate_entry(name, entry, where)
+    if SYSTEM in entries:  # a preload library serves the system binary's malloc, calloc, realloc and free
+        system = entries[SYSTEM].native
+        entries = {n: replace(a, native=system) if a.kind == "preload" else a for n, a in entries.items()}
     return entries
 
 
@@ -146,7 +155,26 @@ def _crate_entry(name: str, entry: dict, where: str) -> Allocator:
         setup=entry.get("setup", ""),
         package=entry.get("package"),
         uncounted=_reason(entry.get("uncounted"), f"{where}.uncounted"),
+        native=_native(entry.get("native"), f"{where}.native"),
     )
+
+
+def _native(value, where: str) -> tuple[str, ...] | None:
+    """A `native` list, checked, in OPERATIONS order."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or any(op not in OPERATIONS for op in value) or len(set(value)) != len(value):
+        raise UserError(f"{where}: expected a list of distinct operations among {', '.join(OPERATIONS)}")
+    return tuple(op for op in OPERATIONS if op in value)
+
+
+def native_summary(native: tuple[str, ...] | None) -> str:
+    """Which operations fall back, compactly: "all" (none does), "no
+    realloc", "no zeroed, realloc"; "unknown" when nobody said."""
+    if native is None:
+        return "unknown"
+    missing = [_SHORT.get(op, op) for op in OPERATIONS if op not in native]
+    return "no " + ", ".join(missing) if missing else "all"
 
 
 def _reason(value, where: str) -> str | None:

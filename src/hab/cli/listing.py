@@ -18,7 +18,8 @@ def _allocators(out, eng) -> None:
     locked = registry.locked_versions(eng)
     installed = debian.installed_versions([a.debian for a in known.values() if a.debian])
     cargo = shutil.which("cargo") is not None
-    table = Grid(["name", "kind", "version", "available", "targets", "about"], left=(0, 1, 2, 3, 4), title="Allocators")
+    columns = ["name", "kind", "version", "available", "targets", "native ops", "about"]
+    table = Grid(columns, left=(0, 1, 2, 3, 4, 5), title="Allocators")
     for a in known.values():
         binary = paths.binary_path(eng, registry.SYSTEM if a.kind == "preload" else a.name)
         reason = lineup.unavailable(a)
@@ -31,8 +32,8 @@ def _allocators(out, eng) -> None:
         else:
             status = "no: cargo not found (install Rust: https://rustup.rs)"
         version = preload.version(a, installed) if a.kind == "preload" else registry.version_of(a, locked)
-        table.add(a.name, a.kind, version, status, " ".join(a.targets), a.about)
-    out.write(text_table(table, width(), wrapped=(2, 3, 4, 5)) + "\n")
+        table.add(a.name, a.kind, version, status, " ".join(a.targets), registry.native_summary(a.native), a.about)
+    out.write(text_table(table, width(), wrapped=(2, 3, 4, 5, 6)) + "\n")
     elsewhere = Grid(["name", "target", "why"], left=(0, 1, 2), title="Not on a guest target, and why")
     for a in known.values():
         for target in GUESTS:
@@ -40,7 +41,13 @@ def _allocators(out, eng) -> None:
             if why and a.kind == "crate":
                 elsewhere.add(a.name, target, why)
     out.write(text_table(elsewhere, width(), wrapped=(2,)) + "\n")
-    out.write(wrap("Preload allocators run only natively (LD_PRELOAD beside the dynamic system engine).", width()))
+    note = (
+        "Native ops: the GlobalAlloc operations that reach the library's own code; the others fall back to "
+        "Rust's defaults (zeroed: allocate and zero; realloc: allocate, copy, free), for alignments up to 16 bytes "
+        "(the workloads ask for 1). Preload allocators run only natively (LD_PRELOAD beside the dynamic system "
+        "engine), and serve its malloc, calloc, realloc and free."
+    )
+    out.write(wrap(note, width()))
     out.write("\n")
 
 

@@ -171,12 +171,13 @@ def _analysis_settings(args) -> AnalysisSettings:
 
 
 def _describe(a: registry.Allocator, locked: dict, built: engine.Build) -> AllocatorInfo:
-    """What run.json says of one allocator: kind, version (or revision), where it came from."""
+    """What run.json says of one allocator: kind, version (or revision), where
+    it came from, its native operations."""
     if a.kind == "preload":
         version = preload.version(a) if a.origin == "built-in" else str(built.preloads[a.name])
     else:
         version = built.revisions.get(a.name) or registry.version_of(a, locked)
-    return AllocatorInfo(a.kind, version, a.about, a.origin)
+    return AllocatorInfo(a.kind, version, a.about, a.origin, a.native)
 
 
 def _metadata(root, ready: Prepared, plan) -> RunMeta:

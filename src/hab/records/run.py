@@ -92,15 +92,20 @@ class AllocatorInfo:
     version: str | None
     about: str
     origin: str | None = None  # built-in, or where a user defined it
+    # GlobalAlloc operations that reach the library's own code; None: unknown
+    # (a user's allocator, or a run stored before runs recorded it)
+    native: tuple[str, ...] | None = None
 
     @classmethod
     def from_dict(cls, data, where: str) -> "AllocatorInfo":
         f.table(data, where)
+        native = data.get("native")
         return cls(
             f.text(data.get("kind"), f"{where}.kind"),
             f.optional_text(data.get("version"), f"{where}.version"),
             f.text(data.get("about", ""), f"{where}.about"),
             f.optional_text(data.get("origin"), f"{where}.origin"),
+            None if native is None else f.texts(native, f"{where}.native"),
         )
 
 
