@@ -49,8 +49,9 @@ def test_each_sample_carries_its_own_instruction_count(counted):
         instructions = u.counts.of("Ir")
         assert len(instructions) == len(u.samples.iters) == 3
         per_iteration = [n / i for n, i in zip(instructions, u.samples.iters, strict=True)]
-        # The pool's idle spinning and the heap's state move a sample by tenths of a percent at most.
-        assert max(per_iteration) / min(per_iteration) < 1.01, per_iteration
+        # An iteration of this tiny cell is 150k (dry) to 420k instructions, of which the pool's wake-up
+        # and idle spinning, a few thousand, vary with Valgrind's thread switches (1.4% seen on the dry variant).
+        assert max(per_iteration) / min(per_iteration) < 1.04, per_iteration
         assert u.rss is None  # RSS under Valgrind would be Valgrind's
     table = hab("show", str(a), cwd=cwd, check_exit=0).stdout
     assert "instr/iter" in table and "instr/alloc" in table and "Minstr" not in table.split("instr/iter")[0]
