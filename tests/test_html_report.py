@@ -54,6 +54,9 @@ def _open(path: Path, screenshot: Path) -> dict:
                 })""",
             )
             seen["page_width"] = page.evaluate("document.documentElement.scrollWidth")
+            seen["allocators"] = page.eval_on_selector_all(
+                "#allocators tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+            )
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
@@ -80,6 +83,11 @@ def test_the_run_report_renders_every_plot_in_chromium(reports, tmp_path):
     assert names == FIGURES, names
     cells = 4  # 2 thread counts x keep_max 0 and 256
     assert sum(f["name"] == "times" for f in seen["figures"]) == cells
+    # The allocators' section: glibc told its own version; talc is a Rust crate with nothing to ask.
+    rows = {row[0]: row for row in seen["allocators"]}
+    assert set(rows) == {"system", "talc"}
+    assert rows["system"][3] == f"glibc {os.confstr('CS_GNU_LIBC_VERSION').split()[1]}"
+    assert rows["talc"][2].startswith("talc 4.") and rows["talc"][3] == "-"
 
 
 @pytest.mark.slow

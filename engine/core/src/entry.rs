@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::latency::{self, Latency};
+use crate::library::{self, Describe};
 use crate::protocol::{ErrorKind, Record, Usage};
 use crate::spec::{Resolved, Spec};
 use crate::wire::PROTOCOL_VERSION;
@@ -29,11 +30,13 @@ usage: ENGINE SPEC_JSON          run the benchmark the spec describes
        ENGINE --spec-file PATH   the same, spec read from a file
        ENGINE --check SPEC_JSON  validate a spec and print it with defaults filled
        ENGINE --describe         list workloads and their parameters
+       ENGINE --library          the allocator library's version and build options
 Output is one JSON record per line, each behind the marker '@@hab ' (docs/protocol.md).";
 
 /// Runs the engine for the binary whose global allocator is `allocator`;
-/// `setup` runs first (for allocators that must be switched on).
-pub fn main(allocator: &'static str, setup: fn()) -> ! {
+/// `setup` runs first (for allocators that must be switched on), and
+/// `library` answers `--library`.
+pub fn main(allocator: &'static str, setup: fn(), library: Describe) -> ! {
     #[cfg(target_os = "linux")]
     let guest = crate::guest::enter();
     #[cfg(not(target_os = "linux"))]
@@ -42,7 +45,7 @@ pub fn main(allocator: &'static str, setup: fn()) -> ! {
     install_panic_hook();
     let mut out = std::io::stdout();
     let args = guest.unwrap_or_else(|| std::env::args().skip(1).collect());
-    let code = match decode_args(args).and_then(|args| command(allocator, &args, &mut out)) {
+    let code = match decode_args(args).and_then(|args| command(allocator, library, &args, &mut out)) {
         Ok(()) => 0,
         Err((kind, message)) => {
             Record::Error { kind, message }.emit(&mut out);
@@ -81,9 +84,13 @@ fn spec_error(message: String) -> Failure {
 
 /// Runs the engine's command line `args` (without the program name) for
 /// `allocator`, writing records to `out`.
-pub fn command(allocator: &str, args: &[String], out: &mut impl Write) -> Result<(), Failure> {
+pub fn command(allocator: &str, library: Describe, args: &[String], out: &mut impl Write) -> Result<(), Failure> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
+        ["--library"] => {
+            Record::Library { allocator: allocator.into(), library: library() }.emit(out);
+            Ok(())
+        }
         ["--describe"] => {
             let workloads = workloads::ALL.iter().map(|w| w.info()).collect();
             Record::Describe {
@@ -128,7 +135,7 @@ pub fn command(allocator: &str, args: &[String], out: &mut impl Write) -> Result
 pub fn command_records(allocator: &str, args: &[&str]) -> (Result<(), Failure>, Vec<Record>) {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let mut out = Vec::new();
-    let result = command(allocator, &args, &mut out);
+    let result = command(allocator, library::none, &args, &mut out);
     let text = String::from_utf8_lossy(&out);
     let records = text.lines().filter_map(Record::from_line).filter_map(Result::ok).collect();
     (result, records)
@@ -160,7 +167,7 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         os: std::env::consts::OS.into(),
         arch: std::env::consts::ARCH.into(),
         verify: spec.verify,
-        malloc_from: malloc_from(),
+        malloc_from: library::malloc_from(),
         fixed: spec.fixed,
     }
     .emit(out);
@@ -248,26 +255,6 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
 #[inline(never)]
 pub fn hab_measured_sample(sample: &mut dyn FnMut()) {
     sample();
-}
-
-/// The file of the shared object that `malloc` resolves to (Linux).
-#[cfg(target_os = "linux")]
-fn malloc_from() -> Option<String> {
-    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
-    // SAFETY: dladdr only reads the address and fills `info`.
-    let found = unsafe { libc::dladdr(libc::malloc as *const libc::c_void, info.as_mut_ptr()) };
-    // SAFETY: initialised (zeroed, then filled on success).
-    let info = unsafe { info.assume_init() };
-    if found == 0 || info.dli_fname.is_null() {
-        return None;
-    }
-    // SAFETY: dladdr's file name is a NUL-terminated string owned by the loader.
-    Some(unsafe { std::ffi::CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn malloc_from() -> Option<String> {
-    None
 }
 
 /// A panic becomes one error record (the first one only) before the

@@ -10,6 +10,7 @@ pub mod entry;
 pub mod guest;
 pub mod heap;
 pub mod latency;
+pub mod library;
 pub mod limits;
 pub mod params;
 pub mod protocol;

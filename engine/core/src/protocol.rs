@@ -10,6 +10,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::latency::{OpLatency, TimerCost};
+use crate::library::Library;
 use crate::params::{ParamDef, Values};
 use crate::sampling::PlanMode;
 use crate::wire::{Fixed, Sampling};
@@ -52,6 +53,9 @@ pub struct Usage {
 pub enum Record {
     /// Answer to `--describe`: what this binary can run.
     Describe { protocol: u32, engine_version: String, allocator: String, workloads: Vec<WorkloadInfo> },
+    /// Answer to `--library`: the allocator library's own account of
+    /// itself, or none (a Rust allocator, or one with no introspection).
+    Library { allocator: String, library: Option<Library> },
     /// Answer to `--check`: the spec is valid; every default filled in.
     Valid {
         workload: String,

@@ -22,7 +22,22 @@ from hab.records.target import GUESTS, LINUX_VM, NATIVE, TARGETS
 SYSTEM = "system"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_CRATE_KEYS = {"about", "deps", "global", "init", "setup", "package", "targets", "why_not", "uncounted", "native"}
+_CRATE_KEYS = {
+    "about",
+    "deps",
+    "global",
+    "init",
+    "setup",
+    "package",
+    "targets",
+    "why_not",
+    "uncounted",
+    "native",
+    "library",
+}
+#: The engine's answer to `--library` for an allocator that names no way to
+#: ask its library (a Rust allocator: its crate version says it all).
+NO_LIBRARY = "hab_engine::library::none"
 _PRELOAD_KEYS = {"about", "preload", "debian"}
 #: Where an entry runs unless it says otherwise: a crate wherever a Linux
 #: engine runs (its C libraries need a Unix libc), a preload library only
@@ -54,6 +69,7 @@ class Allocator:
     why_not: dict[str, str] = field(default_factory=dict)  # target -> why it cannot run there
     uncounted: str | None = None  # why it cannot run under Valgrind (--metric instructions)
     native: tuple[str, ...] | None = None  # OPERATIONS that reach the library's own code; None: unknown
+    library: str = NO_LIBRARY  # Rust path of the binary's `--library` answer (fn() -> Option<Library>)
 
     @property
     def kind(self) -> str:
@@ -156,6 +172,7 @@ def _crate_entry(name: str, entry: dict, where: str) -> Allocator:
         package=entry.get("package"),
         uncounted=_reason(entry.get("uncounted"), f"{where}.uncounted"),
         native=_native(entry.get("native"), f"{where}.native"),
+        library=entry.get("library", NO_LIBRARY),
     )
 
 

@@ -2,6 +2,7 @@
 artifacts it reported, and the compiler's first error shown on failure."""
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -50,12 +51,28 @@ def artifacts(stdout: str, wanted: dict[str, str]) -> tuple[dict[str, Path], boo
     return found, compiled
 
 
+#: Added to every build's C++ flags, so that C++ allocator libraries are
+#: measured as released: snmalloc-sys's `cc` build defines NDEBUG only for
+#: MSVC, and on Linux compiled snmalloc's debug configuration (assertions,
+#: and a 0x5a fill of every large chunk it gives back: docs/allocators.md).
+RELEASE_CXXFLAGS = "-DNDEBUG"
+
+
+def release_env(env: dict | None) -> dict:
+    """`env` (default: this process's) with RELEASE_CXXFLAGS after the user's own CXXFLAGS."""
+    env = dict(os.environ if env is None else env)
+    env["CXXFLAGS"] = f"{env.get('CXXFLAGS', '')} {RELEASE_CXXFLAGS}".strip()
+    return env
+
+
 def run(
     argv: list[str], console: Console, log_path: Path, what: str, env: dict | None = None, cwd: Path | None = None
 ) -> tuple[str, float]:
-    """Runs a cargo build (in `cwd`) with a status line; returns (JSON messages, seconds).
-    A failed build prints the compiler's first diagnostic and raises a
-    one-line UserError naming `what` and the log."""
+    """Runs a cargo build (in `cwd`, with `env` made `release_env`) with a
+    status line; returns (JSON messages, seconds). A failed build prints the
+    compiler's first diagnostic and raises a one-line UserError naming `what`
+    and the log."""
+    env = release_env(env)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, console.status(f"checking the build of {what}") as status:

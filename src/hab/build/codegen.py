@@ -23,7 +23,7 @@ _MAIN = """\
 static ALLOC: hab_engine::Routed<{global_type}> = hab_engine::Routed({init});
 
 fn main() {{
-    hab_engine::main("{name}", || {{{setup}}});
+    hab_engine::main("{name}", || {{{setup}}}, {library});
 }}
 """
 
@@ -64,7 +64,13 @@ def render_main(a: Allocator, header: str = HEADER, prelude: str = "") -> str:
     if setup:
         setup += "\n    "
     return _MAIN.format(
-        header=header, prelude=prelude, global_type=a.global_type, init=a.init, name=a.name, setup=setup
+        header=header,
+        prelude=prelude,
+        global_type=a.global_type,
+        init=a.init,
+        name=a.name,
+        setup=setup,
+        library=a.library,
     )
 
 

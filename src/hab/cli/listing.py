@@ -4,13 +4,23 @@ import shutil
 import sys
 
 from hab import debian, paths
-from hab.allocators import lineup, preload, registry
+from hab.allocators import library, lineup, preload, registry
 from hab.cli.console import stderr_console, width
 from hab.execution import query
+from hab.execution.engines import native_env
 from hab.records.target import GUESTS
 from hab.records.workload import ParamInfo
+from hab.report import allocator_table
 from hab.report.grid import Grid, text_table, wrap
 from hab.suite import values
+
+
+def _version(a: registry.Allocator, package: str, lib) -> str:
+    """The library's own version where it told, then where it came from."""
+    if lib is None or lib.source != "library":
+        return package
+    told = f"{lib.name} {library.short_version(lib.version)}"
+    return told if told == package else f"{told} ({package})"
 
 
 def _allocators(out, eng) -> None:
@@ -18,8 +28,10 @@ def _allocators(out, eng) -> None:
     locked = registry.locked_versions(eng)
     installed = debian.installed_versions([a.debian for a in known.values() if a.debian])
     cargo = shutil.which("cargo") is not None
+    facts = library.cargo_facts(eng, paths.target_dir(eng)) if cargo else library.CargoFacts()
     columns = ["name", "kind", "version", "available", "targets", "native ops", "about"]
     table = Grid(columns, left=(0, 1, 2, 3, 4, 5), title="Allocators")
+    builds = Grid(["name", "library", "build options and settings"], left=(0, 1, 2), title="Library builds")
     for a in known.values():
         binary = paths.binary_path(eng, registry.SYSTEM if a.kind == "preload" else a.name)
         reason = lineup.unavailable(a)
@@ -31,9 +43,16 @@ def _allocators(out, eng) -> None:
             status = "yes (built on first use)"
         else:
             status = "no: cargo not found (install Rust: https://rustup.rs)"
-        version = preload.version(a, installed) if a.kind == "preload" else registry.version_of(a, locked)
+        so = preload.locate(a.preload) if a.kind == "preload" else None
+        lib = None if reason else library.describe(a, binary, native_env(so, False), facts)
+        package = preload.version(a, installed) if a.kind == "preload" else registry.version_of(a, locked)
+        version = _version(a, package, lib)
         table.add(a.name, a.kind, version, status, " ".join(a.targets), registry.native_summary(a.native), a.about)
+        if lib is not None:
+            builds.add(a.name, f"{lib.name} {lib.version}", allocator_table.options(lib.config))
     out.write(text_table(table, width(), wrapped=(2, 3, 4, 5, 6)) + "\n")
+    if builds.rows:
+        out.write(text_table(builds, width(), wrapped=(1, 2)) + "\n")
     elsewhere = Grid(["name", "target", "why"], left=(0, 1, 2), title="Not on a guest target, and why")
     for a in known.values():
         for target in GUESTS:
@@ -45,7 +64,10 @@ def _allocators(out, eng) -> None:
         "Native ops: the GlobalAlloc operations that reach the library's own code; the others fall back to "
         "Rust's defaults (zeroed: allocate and zero; realloc: allocate, copy, free), for alignments up to 16 bytes "
         "(the workloads ask for 1). Preload allocators run only natively (LD_PRELOAD beside the dynamic system "
-        "engine), and serve its malloc, calloc, realloc and free."
+        "engine), and serve its malloc, calloc, realloc and free. Versions and build options come from the "
+        "libraries themselves where they can tell (the built binaries are asked: jemalloc's mallctl, mimalloc's "
+        "mi_version and banner, tcmalloc's tc_version, oneTBB's banner, glibc), and from cargo for crates "
+        "(features, the build script's account)."
     )
     out.write(wrap(note, width()))
     out.write("\n")

@@ -12,14 +12,14 @@ from pathlib import Path
 from rich.markup import escape
 
 from hab import __version__, paths
-from hab.allocators import custom, lineup, preload, registry
+from hab.allocators import custom, library, lineup, preload, registry
 from hab.analysis.run import analyse
 from hab.build import engine
 from hab.cli.common import print_results, write_run_report
 from hab.cli.console import stderr_console
 from hab.errors import StorageError, UserError
 from hab.execution import counting, hostinfo, memlimit, query, targets, verification
-from hab.execution.engines import Engines, uhyve_binary
+from hab.execution.engines import Engines, native_env, uhyve_binary
 from hab.execution.execute import Executed, execute
 from hab.execution.protocol import PROTOCOL_VERSION
 from hab.records.plan import INSTRUCTIONS
@@ -170,20 +170,23 @@ def _analysis_settings(args) -> AnalysisSettings:
     return settings
 
 
-def _describe(a: registry.Allocator, locked: dict, built: engine.Build) -> AllocatorInfo:
+def _describe(a: registry.Allocator, locked: dict, built: engine.Build, facts: library.CargoFacts) -> AllocatorInfo:
     """What run.json says of one allocator: kind, version (or revision), where
-    it came from, its native operations."""
+    it came from, its native operations, and its library's own account."""
     if a.kind == "preload":
         version = preload.version(a) if a.origin == "built-in" else str(built.preloads[a.name])
     else:
         version = built.revisions.get(a.name) or registry.version_of(a, locked)
-    return AllocatorInfo(a.kind, version, a.about, a.origin, a.native)
+    so = built.preloads.get(a.name)
+    lib = library.describe(a, built.binaries.get(a.name), native_env(so, False), facts)
+    return AllocatorInfo(a.kind, version, a.about, a.origin, a.native, lib)
 
 
 def _metadata(root, ready: Prepared, plan) -> RunMeta:
     """Everything run.json records besides the raw samples."""
     eng = paths.engine_dir()
     locked = registry.locked_versions(eng)
+    facts = library.cargo_facts(eng, paths.target_dir(eng))
     used = {c.workload for c in plan.cells}
     return RunMeta(
         id=new_id(root),
@@ -200,7 +203,7 @@ def _metadata(root, ready: Prepared, plan) -> RunMeta:
             build_seconds=round(ready.built.seconds, 2),
             compiled=ready.built.compiled,
         ),
-        allocators={a: _describe(ready.known[a], locked, ready.built) for a in ready.needed},
+        allocators={a: _describe(ready.known[a], locked, ready.built, facts) for a in ready.needed},
         max_rss=ready.cap.record() if ready.cap else None,
         workloads={name: w for name, w in ready.workloads.items() if name in used},
         host=hostinfo.collect(),

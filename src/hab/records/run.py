@@ -85,6 +85,32 @@ class EngineInfo:
 
 
 @dataclass(frozen=True)
+class LibraryInfo:
+    """An allocator library's version and build options, as the library
+    reported them (`source` "library") or, for a crate with no way to ask,
+    as cargo built it (`source` "cargo")."""
+
+    name: str
+    version: str
+    config: dict[str, str] = field(default_factory=dict)
+    source: str = "library"
+
+    @classmethod
+    def from_dict(cls, data, where: str) -> "LibraryInfo":
+        f.table(data, where)
+        config = f.table(data.get("config", {}), f"{where}.config")
+        source = f.text(data.get("source", "library"), f"{where}.source")
+        if source not in ("library", "cargo"):
+            raise f.RecordError(f"{where}.source: expected library or cargo, got {source!r}")
+        return cls(
+            f.text(data.get("name"), f"{where}.name"),
+            f.text(data.get("version"), f"{where}.version"),
+            {k: f.text(v, f"{where}.config.{k}") for k, v in config.items()},
+            source,
+        )
+
+
+@dataclass(frozen=True)
 class AllocatorInfo:
     """What a run says of one allocator."""
 
@@ -95,6 +121,9 @@ class AllocatorInfo:
     # GlobalAlloc operations that reach the library's own code; None: unknown
     # (a user's allocator, or a run stored before runs recorded it)
     native: tuple[str, ...] | None = None
+    # the library's own version and build options; None: not asked (a run
+    # stored before runs recorded it, a guest-only run) or nothing to ask
+    library: LibraryInfo | None = None
 
     @classmethod
     def from_dict(cls, data, where: str) -> "AllocatorInfo":
@@ -106,6 +135,7 @@ class AllocatorInfo:
             f.text(data.get("about", ""), f"{where}.about"),
             f.optional_text(data.get("origin"), f"{where}.origin"),
             None if native is None else f.texts(native, f"{where}.native"),
+            _optional(LibraryInfo, data, "library", where),
         )
 
 

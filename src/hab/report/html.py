@@ -18,7 +18,15 @@ from hab.analysis.comparison import Comparison
 from hab.analysis.run import CellResult, RunResult, measured
 from hab.records.plan import TIME
 from hab.records.run import RunMeta
-from hab.report import comparison_table, latency_table, memory_table, plots, run_table, scaling_table
+from hab.report import (
+    allocator_table,
+    comparison_table,
+    latency_table,
+    memory_table,
+    plots,
+    run_table,
+    scaling_table,
+)
 from hab.report.grid import Grid
 from hab.store.runs import StoredRun
 
@@ -131,6 +139,10 @@ def run_report(result: RunResult, stored: StoredRun, before: Earlier | None = No
         section.table(scaling_table.table(group))
         section.figure("scaling", plots.scaling(group), "Allocations per second against threads, with intervals.")
         sections.append(section)
+    allocators = Section("allocators", "Allocators")
+    allocators.table(allocator_table.table(meta))
+    if allocators.parts:
+        sections.append(allocators)
     legend = run_table.legend(result.settings.confidence, result.reference or "reference", 100, None, result.metric)
     return _render(f"hab run {meta.id}", run_table.run_heading(meta, result), sections, legend, meta.id)
 

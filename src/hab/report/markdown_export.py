@@ -4,7 +4,7 @@ paste into a pull request or an issue."""
 from hab.analysis.run import RunResult
 from hab.records.plan import TIME
 from hab.records.run import RunMeta
-from hab.report import memory_table, run_table, scaling_table
+from hab.report import allocator_table, memory_table, run_table, scaling_table
 from hab.report.grid import markdown
 
 
@@ -27,6 +27,9 @@ def render(result: RunResult, meta: RunMeta) -> str:
             parts.append(markdown(memory.drop(memory_table.SPARK_COLUMN)))
     for group in result.scaling:
         parts += [f"#### {scaling_table.heading(group, meta.workloads)}", "", markdown(scaling_table.table(group))]
+    allocators = allocator_table.table(meta)
+    if allocators is not None:
+        parts += ["#### Allocators", "", markdown(allocators)]
     ref = result.reference or "the reference"
     what = "time: typical time" if result.metric == TIME else "instr/iter: typical instructions (Valgrind)"
     parts.append(

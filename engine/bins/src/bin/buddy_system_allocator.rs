@@ -3,5 +3,5 @@
 static ALLOC: hab_engine::Routed<hab_arena::BuddyArena> = hab_engine::Routed(hab_arena::BuddyArena::new());
 
 fn main() {
-    hab_engine::main("buddy_system_allocator", || {});
+    hab_engine::main("buddy_system_allocator", || {}, hab_engine::library::none);
 }

@@ -3,5 +3,5 @@
 static ALLOC: hab_engine::Routed<tikv_jemallocator::Jemalloc> = hab_engine::Routed(tikv_jemallocator::Jemalloc);
 
 fn main() {
-    hab_engine::main("jemalloc", || {});
+    hab_engine::main("jemalloc", || {}, || Some(hab_engine::library::jemalloc(tikv_jemalloc_sys::mallctl)));
 }

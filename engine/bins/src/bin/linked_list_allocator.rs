@@ -3,5 +3,5 @@
 static ALLOC: hab_engine::Routed<hab_arena::LinkedListArena> = hab_engine::Routed(hab_arena::LinkedListArena::new());
 
 fn main() {
-    hab_engine::main("linked_list_allocator", || {});
+    hab_engine::main("linked_list_allocator", || {}, hab_engine::library::none);
 }

@@ -3,5 +3,5 @@
 static ALLOC: hab_engine::Routed<mimalloc::MiMalloc> = hab_engine::Routed(mimalloc::MiMalloc);
 
 fn main() {
-    hab_engine::main("mimalloc", || {});
+    hab_engine::main("mimalloc", || {}, || Some(hab_engine::library::mimalloc(libmimalloc_sys::mi_version)));
 }

@@ -3,5 +3,5 @@
 static ALLOC: hab_engine::Routed<hab_rpmalloc::RpMalloc> = hab_engine::Routed(hab_rpmalloc::RpMalloc);
 
 fn main() {
-    hab_engine::main("rpmalloc", || {});
+    hab_engine::main("rpmalloc", || {}, hab_engine::library::none);
 }

@@ -3,5 +3,5 @@
 static ALLOC: hab_engine::Routed<snmalloc_rs::SnMalloc> = hab_engine::Routed(snmalloc_rs::SnMalloc);
 
 fn main() {
-    hab_engine::main("snmalloc", || {});
+    hab_engine::main("snmalloc", || {}, hab_engine::library::none);
 }

@@ -3,5 +3,5 @@
 static ALLOC: hab_engine::Routed<std::alloc::System> = hab_engine::Routed(std::alloc::System);
 
 fn main() {
-    hab_engine::main("system", || {});
+    hab_engine::main("system", || {}, hab_engine::library::loaded);
 }

@@ -3,5 +3,5 @@
 static ALLOC: hab_engine::Routed<hab_arena::TalcArena> = hab_engine::Routed(hab_arena::TalcArena::new());
 
 fn main() {
-    hab_engine::main("talc", || {});
+    hab_engine::main("talc", || {}, hab_engine::library::none);
 }
