@@ -13,7 +13,8 @@ import pytest
 
 from conftest import hab
 from hab import debian, paths
-from hab.allocators import library, preload, registry
+from hab.allocators import preload, registry
+from hab.execution import library
 from hab.execution.engines import native_env
 
 pytestmark = pytest.mark.slow

@@ -42,7 +42,7 @@ def test_generated_binary_declares_the_global_allocator_and_runs_setup():
     text = codegen.render_main(a)
     declared = "static ALLOC: hab_engine::Routed<my_alloc::Alloc> = hab_engine::Routed(my_alloc::Alloc::new(7 << 30));"
     assert f"#[global_allocator]\n{declared}" in text
-    assert 'hab_engine::main("custom", || {\n        ALLOC.enable();\n    });' in text
+    assert 'hab_engine::main("custom", || {\n        ALLOC.enable();\n    }, hab_engine::library::none);' in text
     files = codegen.render([a])
     assert 'name = "hab-engine-custom"' in files["Cargo.toml"]
     assert "[dependencies.my-alloc]" in files["Cargo.toml"]

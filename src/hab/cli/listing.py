@@ -4,9 +4,9 @@ import shutil
 import sys
 
 from hab import debian, paths
-from hab.allocators import library, lineup, preload, registry
+from hab.allocators import lineup, preload, registry
 from hab.cli.console import stderr_console, width
-from hab.execution import query
+from hab.execution import library, query
 from hab.execution.engines import native_env
 from hab.records.target import GUESTS
 from hab.records.workload import ParamInfo

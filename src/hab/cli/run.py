@@ -12,13 +12,13 @@ from pathlib import Path
 from rich.markup import escape
 
 from hab import __version__, paths
-from hab.allocators import custom, library, lineup, preload, registry
+from hab.allocators import custom, lineup, preload, registry
 from hab.analysis.run import analyse
 from hab.build import engine
 from hab.cli.common import print_results, write_run_report
 from hab.cli.console import stderr_console
 from hab.errors import StorageError, UserError
-from hab.execution import counting, hostinfo, memlimit, query, targets, verification
+from hab.execution import counting, hostinfo, library, memlimit, query, targets, verification
 from hab.execution.engines import Engines, native_env, uhyve_binary
 from hab.execution.execute import Executed, execute
 from hab.execution.protocol import PROTOCOL_VERSION
