@@ -4,6 +4,7 @@ import io
 import json
 
 from hab.analysis.comparison import Comparison
+from hab.records.plan import TIME
 from hab.records.run import RunMeta
 from hab.report import units
 from hab.report.grid import Grid, trimmed
@@ -91,13 +92,12 @@ def heading_lines(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> lis
         f"B: run {new_meta.id} ({new_meta.created}){_on(target_b)}",
         *_target_warnings(s.targets, old_meta, new_meta),
     ]
+    what = "time" if new_meta.plan.metric == TIME else "instruction count"
     mode = (
-        f"relative to {s.relative_to}: each allocator's time over {s.relative_to}'s in the same round of its run"
+        f"relative to {s.relative_to}: each allocator's {what} over {s.relative_to}'s in the same round of its run"
         if s.relative_to
-        else "absolute: typical times"
+        else f"absolute: typical {what}s"
     )
-    if new_meta.plan.metric != "time":
-        mode = mode.replace("time", "instruction count")
     lines += [
         f"mode: {mode}",
         f"change = B/A - 1 with its {s.confidence:.0%} interval (Welch t over engine processes); verdict: "

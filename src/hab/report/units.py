@@ -1,5 +1,7 @@
 """Human-readable numbers with units, for tables."""
 
+from hab.records.plan import TIME
+
 
 def _sig(value: float, digits: int = 4) -> str:
     """`value` with about `digits` significant digits, never in exponent form."""
@@ -11,14 +13,17 @@ def _sig(value: float, digits: int = 4) -> str:
 
 
 _TIME = ((1e9, "s"), (1e6, "ms"), (1e3, "µs"), (1.0, "ns"))
+_COUNT = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+
+
+def _unit(value: float, units: tuple) -> tuple[float, str]:
+    """The largest (scale, name) of `units` that `value` reaches, else the smallest."""
+    return next(((scale, name) for scale, name in units if abs(value) >= scale), units[-1])
 
 
 def time_unit(ns: float) -> tuple[float, str]:
     """The scale and name of the unit to show `ns` in."""
-    for scale, name in _TIME:
-        if abs(ns) >= scale:
-            return scale, name
-    return 1.0, "ns"
+    return _unit(ns, _TIME)
 
 
 def duration(ns: float) -> str:
@@ -34,15 +39,9 @@ def interval(lower: float, upper: float, like: float) -> str:
     return f"{_sig(lower / scale)}–{_sig(upper / scale)}"
 
 
-_COUNT = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
-
-
 def count_unit(n: float) -> tuple[float, str]:
     """The scale and SI prefix to show a count `n` with."""
-    for scale, prefix in _COUNT:
-        if abs(n) >= scale:
-            return scale, prefix
-    return 1.0, ""
+    return _unit(n, _COUNT)
 
 
 def count(n: float, unit: str = "instr") -> str:
@@ -52,12 +51,12 @@ def count(n: float, unit: str = "instr") -> str:
 
 def measure(value: float, metric: str) -> str:
     """A typical value in its metric's unit: a duration, or an instruction count."""
-    return duration(value) if metric == "time" else count(value)
+    return duration(value) if metric == TIME else count(value)
 
 
 def measure_interval(lower: float, upper: float, like: float, metric: str) -> str:
     """An interval in the unit chosen for `like`, in `metric`."""
-    if metric == "time":
+    if metric == TIME:
         return interval(lower, upper, like)
     scale, _ = count_unit(like)
     return f"{_sig(lower / scale, 5)}–{_sig(upper / scale, 5)}"
@@ -72,10 +71,8 @@ def ratio_interval(lower: float, upper: float) -> str:
 
 
 def rate(per_second: float, unit: str) -> str:
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if per_second >= scale:
-            return f"{_sig(per_second / scale, 3)} {prefix}{unit}/s"
-    return f"{_sig(per_second, 3)} {unit}/s"
+    scale, prefix = count_unit(per_second)
+    return f"{_sig(per_second / scale, 3)} {prefix}{unit}/s"
 
 
 def byte_rate(per_second: float) -> str:
