@@ -16,12 +16,17 @@ fn verify_mode_checks_instead_of_sampling() {
     assert_eq!(allocations, 4);
     assert!(checked_bytes >= 4 * 4096, "every grown buffer was checked");
     assert!(matches!(recs[2], Record::Done { .. }) && recs.len() == 3);
-    // With time to fill, a run goes on past its time until enough allocations were checked.
+    // With time to fill, a run goes on past its time until enough allocations
+    // were checked, or until the extra time is spent (a test build on a busy
+    // machine may need it all).
     let spec = spec.replace(r#""warm_up_time":0"#, r#""warm_up_time":0.001"#);
+    let started = std::time::Instant::now();
     let (result, recs) = command_records("test", &[&spec]);
+    let took = started.elapsed();
     result.unwrap();
     let Record::Verified { allocations, .. } = recs[1] else { panic!("{recs:?}") };
-    assert!(allocations >= hab_engine::verify::MIN_ALLOCATIONS, "{allocations}");
+    let extra = std::time::Duration::from_nanos(hab_engine::verify::MAX_EXTRA_NS);
+    assert!(allocations >= hab_engine::verify::MIN_ALLOCATIONS || took >= extra, "{allocations} in {took:?}");
     let (result, _) =
         command_records("test", &["--check", r#"{"protocol":1,"workload":"fastpath","verify":true,"dry":true}"#]);
     assert_eq!(result.unwrap_err().0, ErrorKind::Spec);
