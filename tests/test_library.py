@@ -149,3 +149,25 @@ def test_snmalloc_is_measured_as_released(binaries, tmp_path):
     rows = {r["allocator"]: r for r in doc["cells"][0]["results"]}
     ratio = rows["snmalloc"]["ratio_to_reference"]["point"]
     assert ratio < 100, f"snmalloc takes {ratio:.0f}x glibc's time per large iteration: a debug build?"
+
+
+def test_compare_says_when_a_library_changed_between_the_runs(binaries, tmp_path):
+    """The same allocator set up differently (here jemalloc's decay by
+    _RJEM_MALLOC_CONF) or another version is named above the comparison."""
+    args = ["run", "-a", "system,jemalloc", "-w", "fastpath", "-t", "1", "--repetitions", "1", "--sample-size", "3"]
+    args += ["--warm-up-time", "0.02", "--measurement-time", "0.05", "--no-dry"]
+    hab(*args, "--out", "a", cwd=tmp_path, check_exit=0)
+    hab(*args, "--out", "b", cwd=tmp_path, check_exit=0, env={"_RJEM_MALLOC_CONF": "dirty_decay_ms:5000"})
+    done = hab("compare", "a/latest", "b/latest", cwd=tmp_path, columns=200)
+    assert "NOTE: jemalloc's library was built or set up differently in B: opt.dirty_decay_ms 10000 -> 5000" in (
+        done.stdout
+    ), done.stdout
+    assert "NOTE: system" not in done.stdout
+
+    meta_path = (tmp_path / "a" / "latest" / "run.json").resolve()
+    meta = json.loads(meta_path.read_text())
+    meta["allocators"]["system"]["library"]["version"] = "2.31"
+    meta_path.write_text(json.dumps(meta))
+    done = hab("compare", "a/latest", "b/latest", cwd=tmp_path, columns=200)
+    glibc = os.confstr("CS_GNU_LIBC_VERSION").split()[1]
+    assert f"NOTE: system is another build in B: glibc 2.31 in A, glibc {glibc} in B" in done.stdout, done.stdout

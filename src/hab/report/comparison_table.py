@@ -83,6 +83,24 @@ def _target_warnings(targets, old_meta: RunMeta, new_meta: RunMeta) -> list[str]
     ]
 
 
+def library_changes(old_meta: RunMeta, new_meta: RunMeta) -> list[str]:
+    """One line per allocator whose library reported another version or
+    build in B than in A: a change the comparison then measures too."""
+    lines = []
+    for name, new in new_meta.allocators.items():
+        old = old_meta.allocators.get(name)
+        a, b = old.library if old else None, new.library
+        if a is None or b is None or a == b:
+            continue
+        if (a.name, a.version) != (b.name, b.version):
+            lines.append(f"NOTE: {name} is another build in B: {a.name} {a.version} in A, {b.name} {b.version} in B")
+            continue
+        changed = sorted(k for k in {*a.config, *b.config} if a.config.get(k) != b.config.get(k))
+        shown = ", ".join(f"{k} {a.config.get(k, '-')} -> {b.config.get(k, '-')}" for k in changed)
+        lines.append(f"NOTE: {name}'s library was built or set up differently in B: {shown}")
+    return lines
+
+
 def heading_lines(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> list[str]:
     """What is compared with what, in which mode, and by which rule."""
     s = comp.settings
@@ -91,6 +109,7 @@ def heading_lines(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> lis
         f"A: run {old_meta.id} ({old_meta.created}){_on(target_a)}",
         f"B: run {new_meta.id} ({new_meta.created}){_on(target_b)}",
         *_target_warnings(s.targets, old_meta, new_meta),
+        *library_changes(old_meta, new_meta),
     ]
     what = "time" if new_meta.plan.metric == TIME else "instruction count"
     mode = (
