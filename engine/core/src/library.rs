@@ -88,12 +88,14 @@ pub fn jemalloc(mallctl: Mallctl) -> Library {
         let value = match kind {
             Kind::Text => text(name),
             Kind::Flag => {
-                let mut v = false;
-                read(name, 1, (&mut v as *mut bool).cast()).then(|| v.to_string())
+                // a C bool is one byte; read as a byte so that no value is ever an invalid Rust bool
+                let mut v: u8 = 0;
+                read(name, 1, (&mut v as *mut u8).cast()).then(|| (v != 0).to_string())
             }
             Kind::Unsigned => {
-                let mut v: u32 = 0;
-                read(name, 4, (&mut v as *mut u32).cast()).then(|| v.to_string())
+                let mut v: std::ffi::c_uint = 0;
+                read(name, std::mem::size_of::<std::ffi::c_uint>(), (&mut v as *mut std::ffi::c_uint).cast())
+                    .then(|| v.to_string())
             }
             Kind::Signed => {
                 let mut v: isize = 0;
@@ -112,8 +114,9 @@ pub fn jemalloc(mallctl: Mallctl) -> Library {
     Library { name: "jemalloc".into(), version, config }
 }
 
-/// mimalloc's `mi_version`: major * 10000 + minor * 100 + patch since 3.0,
-/// major * 100 + minor * 10 + patch before (2.0.9 is 209).
+/// mimalloc's `mi_version`: major * 10000 + minor * 100 + patch in recent
+/// releases (3.3.2 is 30302, 2.3.2 is 20302), major * 100 + minor * 10 +
+/// patch in older ones (2.0.9 is 209).
 pub fn mimalloc(mi_version: unsafe extern "C" fn() -> c_int) -> Library {
     // SAFETY: mi_version takes nothing and returns a constant.
     let v = unsafe { mi_version() };
@@ -139,11 +142,24 @@ mod loaded {
     const TCMALLOC_PROPERTIES: [&str; 2] =
         ["tcmalloc.max_total_thread_cache_bytes", "tcmalloc.aggressive_memory_decommit"];
 
+    /// `name` in the object `malloc` resolves to and the objects it depends
+    /// on (a proxy's library), or among all loaded objects when that object
+    /// cannot be named (a static engine).
     fn symbol(name: &str) -> Option<*mut c_void> {
         let name = CString::new(name).expect("static names have no NUL");
-        // SAFETY: a lookup by name in the loaded objects; nothing is called.
-        let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-        (!p.is_null()).then_some(p)
+        let object = malloc_from().and_then(|file| CString::new(file).ok());
+        // SAFETY: RTLD_NOLOAD only returns a handle to an object already
+        // loaded (it loads nothing); dlsym only looks the name up; the
+        // handle's reference is given back with dlclose.
+        unsafe {
+            let handle = object
+                .map_or(std::ptr::null_mut(), |file| libc::dlopen(file.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD));
+            let p = libc::dlsym(if handle.is_null() { libc::RTLD_DEFAULT } else { handle }, name.as_ptr());
+            if !handle.is_null() {
+                libc::dlclose(handle);
+            }
+            (!p.is_null()).then_some(p)
+        }
     }
 
     fn tcmalloc(tc_version: TcVersion) -> Library {
@@ -173,8 +189,11 @@ mod loaded {
 
     /// glibc's version and the tunables this process was given.
     pub fn glibc() -> Library {
+        #[cfg(target_env = "gnu")]
         // SAFETY: returns a static NUL-terminated string.
         let version = unsafe { CStr::from_ptr(libc::gnu_get_libc_version()) }.to_string_lossy().into_owned();
+        #[cfg(not(target_env = "gnu"))]
+        let version = String::from("unknown");
         let mut config = BTreeMap::new();
         if let Ok(tunables) = std::env::var("GLIBC_TUNABLES") {
             config.insert("GLIBC_TUNABLES".into(), tunables);

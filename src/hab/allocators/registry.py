@@ -172,7 +172,7 @@ def _crate_entry(name: str, entry: dict, where: str) -> Allocator:
         package=entry.get("package"),
         uncounted=_reason(entry.get("uncounted"), f"{where}.uncounted"),
         native=_native(entry.get("native"), f"{where}.native"),
-        library=entry.get("library", NO_LIBRARY),
+        library=_expression(entry.get("library", NO_LIBRARY), f"{where}.library"),
     )
 
 
@@ -192,6 +192,12 @@ def native_summary(native: tuple[str, ...] | None) -> str:
         return "unknown"
     missing = [_SHORT.get(op, op) for op in OPERATIONS if op not in native]
     return "no " + ", ".join(missing) if missing else "all"
+
+
+def _expression(value, where: str) -> str:
+    if not (isinstance(value, str) and value.strip()):
+        raise UserError(f"{where}: expected a Rust expression (text)")
+    return value
 
 
 def _reason(value, where: str) -> str | None:

@@ -18,10 +18,11 @@ def workspace_bins(
     what: str = "the engine",
     extra: list[str] = (),
     env: dict | None = None,
-) -> tuple[dict[str, Path], bool, float]:
+) -> tuple[dict[str, Path], bool, float, dict[str, Path]]:
     """Builds the binaries of the built-in crate allocators `chosen` (each
     with its feature), with `extra` cargo arguments; returns them by
-    allocator, whether anything was compiled, and the seconds it took."""
+    allocator, whether anything was compiled, the seconds it took, and each
+    package's build-script output (`cargo.build_scripts`)."""
     wanted = {codegen.bin_name(a.name): a.name for a in chosen}
     features = sorted({codegen.feature(a) for a in chosen} - {None})
     argv = [
@@ -44,4 +45,4 @@ def workspace_bins(
     missing = set(wanted.values()) - set(binaries)
     if missing:
         raise UserError(f"{what}: the build produced no binary for {', '.join(sorted(missing))}")
-    return binaries, compiled, seconds
+    return binaries, compiled, seconds, cargo.build_scripts(stdout)

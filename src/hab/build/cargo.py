@@ -34,14 +34,38 @@ def first_error(log: str) -> tuple[str, str]:
     return (tail[-1] if tail else "no output"), ""
 
 
-def artifacts(stdout: str, wanted: dict[str, str]) -> tuple[dict[str, Path], bool]:
-    """Executables cargo reported for the wanted bin targets, and whether any was rebuilt."""
-    found, compiled = {}, False
+def _messages(stdout: str):
     for line in stdout.splitlines():
         try:
             message = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(message, dict):
+            yield message
+
+
+def build_scripts(stdout: str) -> dict[str, Path]:
+    """Package name -> the `output` file of its build script's run in this
+    build (cargo reports it for fresh builds too)."""
+    found = {}
+    for message in _messages(stdout):
+        if message.get("reason") != "build-script-executed" or not isinstance(message.get("out_dir"), str):
+            continue
+        package_id = str(message.get("package_id", ""))
+        # "registry+https://...#name@1.2.3" (cargo 1.77+) or "name 1.2.3 (registry+...)"
+        url, _, fragment = package_id.partition("#")
+        if not fragment:
+            name = package_id.split(" ")[0]
+        else:  # "#1.2.3" alone: the name is the path's last part
+            name = fragment.split("@")[0] if "@" in fragment else url.rstrip("/").rsplit("/", 1)[-1]
+        found[name] = Path(message["out_dir"]).parent / "output"
+    return found
+
+
+def artifacts(stdout: str, wanted: dict[str, str]) -> tuple[dict[str, Path], bool]:
+    """Executables cargo reported for the wanted bin targets, and whether any was rebuilt."""
+    found, compiled = {}, False
+    for message in _messages(stdout):
         if message.get("reason") != "compiler-artifact":
             continue
         compiled = compiled or not message.get("fresh", True)

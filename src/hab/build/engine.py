@@ -31,6 +31,7 @@ class Build:
     compiled: bool  # False when everything was already up to date
     preloads: dict[str, Path] = field(default_factory=dict)  # preload allocator -> its shared object
     revisions: dict[str, str] = field(default_factory=dict)  # user crate allocator -> its revision
+    scripts: dict[str, Path] = field(default_factory=dict)  # package -> its build script's output file
     guests: dict[str, GuestBuild] = field(default_factory=dict)  # guest target -> its images
 
 
@@ -69,9 +70,9 @@ def build(
     in_workspace = [a for a in chosen if a.builtin_crate]
     if any(a.kind == "preload" for a in chosen) and registry.SYSTEM not in {a.name for a in in_workspace}:
         in_workspace.append(builtin[registry.SYSTEM])
-    binaries, preloads, revisions, compiled, seconds = {}, {}, {}, False, 0.0
+    binaries, preloads, revisions, compiled, seconds, scripts = {}, {}, {}, False, 0.0, {}
     if in_workspace:
-        binaries, compiled, seconds = workspace_bins(
+        binaries, compiled, seconds, scripts = workspace_bins(
             engine, in_workspace, console, target_dir(engine) / "hab-build.log"
         )
     for a in chosen:
@@ -91,4 +92,4 @@ def build(
     for target, names in (guests or {}).items():
         images[target] = made = guest_images.build(target, engine, [known[a] for a in names], console)
         seconds += made.seconds
-    return Build(binaries, seconds, compiled, preloads, revisions, images)
+    return Build(binaries, seconds, compiled, preloads, revisions, scripts=scripts, guests=images)

@@ -106,7 +106,8 @@ def _engines(engine: Path, chosen: list[Allocator], root: Path, console: Console
     if builtin:
         log = root / "logs" / "engine.log"
         extra = ["--locked", "--target", TRIPLE]
-        binaries, _, seconds = workspace_bins(engine, builtin, console, log, "the static linux-vm engine", extra, env)
+        what = "the static linux-vm engine"
+        binaries, _, seconds, _ = workspace_bins(engine, builtin, console, log, what, extra, env)
     for a in chosen:
         if not a.builtin_crate:
             made = custom.build(engine, a, console, env=env, extra=["--target", TRIPLE])

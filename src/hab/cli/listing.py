@@ -15,7 +15,7 @@ from hab.report.grid import Grid, text_table, wrap
 from hab.suite import values
 
 
-def _version(a: registry.Allocator, package: str, lib) -> str:
+def _version(package: str, lib) -> str:
     """The library's own version where it told, then where it came from."""
     if lib is None or lib.source != "library":
         return package
@@ -28,7 +28,8 @@ def _allocators(out, eng) -> None:
     locked = registry.locked_versions(eng)
     installed = debian.installed_versions([a.debian for a in known.values() if a.debian])
     cargo = shutil.which("cargo") is not None
-    facts = library.cargo_facts(eng, paths.target_dir(eng)) if cargo else library.CargoFacts()
+    scripts = library.newest_scripts(paths.target_dir(eng))
+    facts = library.cargo_facts(eng, scripts) if cargo else library.CargoFacts(scripts=scripts)
     columns = ["name", "kind", "version", "available", "targets", "native ops", "about"]
     table = Grid(columns, left=(0, 1, 2, 3, 4, 5), title="Allocators")
     builds = Grid(["name", "library", "build options and settings"], left=(0, 1, 2), title="Library builds")
@@ -46,10 +47,10 @@ def _allocators(out, eng) -> None:
         so = preload.locate(a.preload) if a.kind == "preload" else None
         lib = None if reason else library.describe(a, binary, native_env(so, False), facts)
         package = preload.version(a, installed) if a.kind == "preload" else registry.version_of(a, locked)
-        version = _version(a, package, lib)
+        version = _version(package, lib)
         table.add(a.name, a.kind, version, status, " ".join(a.targets), registry.native_summary(a.native), a.about)
         if lib is not None:
-            builds.add(a.name, f"{lib.name} {lib.version}", allocator_table.options(lib.config))
+            builds.add(a.name, f"{lib.name} {library.short_version(lib.version)}", allocator_table.options(lib.config))
     out.write(text_table(table, width(), wrapped=(2, 3, 4, 5, 6)) + "\n")
     if builds.rows:
         out.write(text_table(builds, width(), wrapped=(1, 2)) + "\n")

@@ -186,7 +186,7 @@ def _metadata(root, ready: Prepared, plan) -> RunMeta:
     """Everything run.json records besides the raw samples."""
     eng = paths.engine_dir()
     locked = registry.locked_versions(eng)
-    facts = library.cargo_facts(eng, paths.target_dir(eng))
+    facts = library.cargo_facts(eng, ready.built.scripts)
     used = {c.workload for c in plan.cells}
     return RunMeta(
         id=new_id(root),

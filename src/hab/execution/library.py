@@ -55,7 +55,12 @@ def ask(binary: Path, env: dict) -> LibraryInfo | None:
     printed; None when the engine has no library to ask or did not answer."""
     try:
         done = subprocess.run(
-            [str(binary), "--library"], capture_output=True, text=True, timeout=TIMEOUT, env={**env, **BANNER_ENV}
+            [str(binary), "--library"],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=TIMEOUT,
+            env={**env, **BANNER_ENV},
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -69,38 +74,66 @@ def ask(binary: Path, env: dict) -> LibraryInfo | None:
     return _with_banners(info, done.stderr)
 
 
+#: A compiler flag variable the `cc` crate read, as it prints it in the
+#: build script's output (`CXXFLAGS = Some(-DNDEBUG)`).
+_CC_FLAGS = re.compile(r"^(CFLAGS|CXXFLAGS) = Some\((.*)\)$")
+
+
+def script_facts(output: Path) -> dict[str, str]:
+    """What a build script's `output` file says of the build: the
+    `cargo:rustc-env` facts it declared (BUILD_TYPE=Release ..., target
+    triples left out) and the C and C++ flags `cc` was given."""
+    try:
+        lines = output.read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    facts = {}
+    for line in lines:
+        key, _, value = line.removeprefix("cargo:rustc-env=").partition("=")
+        if line.startswith("cargo:rustc-env=") and value and not key.startswith("BUILD_TARGET"):
+            facts[key] = value
+        elif m := _CC_FLAGS.match(line):
+            facts[m.group(1)] = m.group(2).strip('"')
+    return facts
+
+
+def newest_scripts(target: Path) -> dict[str, Path]:
+    """Package name -> its newest build-script output under `target`'s
+    release builds: what `hab list` can tell without building (a build
+    knows its own, `cargo.build_scripts`)."""
+    newest: dict[str, tuple[float, Path]] = {}
+    for output in (target / "release" / "build").glob("*-*/output"):
+        try:
+            mtime = output.stat().st_mtime
+        except OSError:
+            continue
+        package = output.parent.name.rsplit("-", 1)[0]
+        if package not in newest or mtime > newest[package][0]:
+            newest[package] = (mtime, output)
+    return {package: output for package, (_, output) in newest.items()}
+
+
 @dataclass
 class CargoFacts:
-    """Per package: the features cargo resolved and the versions it locked,
-    and the directory where build scripts leave their output."""
+    """Per package of the engine workspace: the features cargo resolved,
+    the versions it locked, and its build script's output file."""
 
     features: dict[str, tuple[str, ...]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
-    build_dir: Path | None = None
-
-    def build_script(self, package: str) -> dict[str, str]:
-        """The `cargo:rustc-env` facts the package's newest build-script run
-        declared about its build (BUILD_TYPE=Release ...), target triples left out."""
-        if self.build_dir is None:
-            return {}
-        outputs = sorted(self.build_dir.glob(f"{package}-*/output"), key=lambda p: p.stat().st_mtime)
-        facts = {}
-        for line in outputs[-1].read_text(errors="replace").splitlines() if outputs else []:
-            key, _, value = line.removeprefix("cargo:rustc-env=").partition("=")
-            if line.startswith("cargo:rustc-env=") and value and not key.startswith("BUILD_TARGET"):
-                facts[key] = value
-        return facts
+    scripts: dict[str, Path] = field(default_factory=dict)
 
     def of(self, package: str) -> dict[str, str]:
         """What cargo says of how `package` was built."""
         features = self.features.get(package)
         facts = {FEATURES: ", ".join(features) or "none"} if features is not None else {}
-        return {**facts, **self.build_script(package)}
+        script = self.scripts.get(package)
+        return {**facts, **(script_facts(script) if script else {})}
 
 
-def cargo_facts(engine: Path, target: Path) -> CargoFacts:
+def cargo_facts(engine: Path, scripts: dict[str, Path]) -> CargoFacts:
     """The engine workspace's resolved features (every allocator's feature
-    on, as `hab build` builds them); empty when cargo cannot tell offline."""
+    on, as `hab build` builds them), with `scripts` (package -> build-script
+    output); no features when cargo cannot tell offline."""
     argv = ["cargo", "metadata", "--offline", "--all-features", "--format-version", "1"]
     try:
         done = subprocess.run(argv, cwd=engine, capture_output=True, text=True, timeout=60)
@@ -108,7 +141,7 @@ def cargo_facts(engine: Path, target: Path) -> CargoFacts:
     except (OSError, subprocess.TimeoutExpired, ValueError):
         meta = {}
     names = {p.get("id"): (p.get("name"), p.get("version")) for p in meta.get("packages") or []}
-    facts = CargoFacts(build_dir=target / "release" / "build")
+    facts = CargoFacts(scripts=dict(scripts))
     for node in (meta.get("resolve") or {}).get("nodes") or []:
         name, version = names.get(node.get("id"), (None, None))
         if isinstance(name, str):
@@ -122,7 +155,8 @@ def describe(a: Allocator, binary: Path | None, env: dict, cargo: CargoFacts) ->
     with the cargo facts of its package for a crate; None when neither
     says anything."""
     asked = ask(binary, env) if binary is not None and binary.is_file() else None
-    package = a.version_package if a.kind == "crate" else None
+    # cargo's facts are the engine workspace's: a user's crate builds apart
+    package = a.version_package if a.builtin_crate else None
     built = cargo.of(package) if package else {}
     if asked is not None:
         return replace(asked, config={**asked.config, **built})

@@ -90,12 +90,14 @@ def library_changes(old_meta: RunMeta, new_meta: RunMeta) -> list[str]:
     for name, new in new_meta.allocators.items():
         old = old_meta.allocators.get(name)
         a, b = old.library if old else None, new.library
-        if a is None or b is None or a == b:
-            continue
+        if a is None or b is None or a == b or a.source != b.source:
+            continue  # unknown on a side, or told by different witnesses (the library, cargo)
         if (a.name, a.version) != (b.name, b.version):
             lines.append(f"NOTE: {name} is another build in B: {a.name} {a.version} in A, {b.name} {b.version} in B")
             continue
         changed = sorted(k for k in {*a.config, *b.config} if a.config.get(k) != b.config.get(k))
+        if not changed:
+            continue
         shown = ", ".join(f"{k} {a.config.get(k, '-')} -> {b.config.get(k, '-')}" for k in changed)
         lines.append(f"NOTE: {name}'s library was built or set up differently in B: {shown}")
     return lines
