@@ -152,8 +152,8 @@ workload = "large"
 
 [allocator.scribbling]
 path = "{crates}/scribbling_alloc"
-init = "Scribbling::<256>::new()"
-global = "Scribbling<256>"
+init = "Scribbling::<256, 2>::new()"
+global = "Scribbling<256, 2>"
 
 [allocator.leaking]
 path = "{crates}/leaking_alloc"
@@ -171,6 +171,7 @@ def test_verify_finds_a_scribbled_live_block_and_a_leak(tmp_path):
     # blocks (rayon's latches) away from the allocator under test.
     for cell in ("c00", "c01", "c02", "c03"):
         scribbled, leaked = verdicts[f"{cell}/scribbling"], verdicts[f"{cell}/leaking"]
+        assert isinstance(scribbled, dict) and isinstance(leaked, dict), (cell, verdicts)
         assert scribbled["kind"] == "corrupt" and "changed while live" in scribbled["reason"], verdicts
         assert leaked["kind"] == "leak" and "freed memory is not reused" in leaked["reason"], verdicts
     assert "leak: " in done.stdout and "freed memory is not reused" in done.stdout

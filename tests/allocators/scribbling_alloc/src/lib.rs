@@ -1,6 +1,6 @@
 //! A deliberately broken allocator for hab's verify-mode tests: on every
-//! `EVERY`-th allocation it flips one byte in the middle of a block it
-//! handed out recently and that is still live, the way a heap overflow or
+//! `EVERY`-th allocation it flips one byte in the middle of a block (of
+//! `VICTIMS` blocks) it handed out recently and that is still live, the way a heap overflow or
 //! a use-after-free inside an allocator damages its users' data. The
 //! allocation itself is correct; the damage is silent unless someone
 //! checks the contents of live blocks.
@@ -10,7 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 const RECENT: usize = 64;
 
-pub struct Scribbling<const EVERY: u64 = 256> {
+/// `VICTIMS` above 1 is for tests that must see the damage in every run: a
+/// block another thread is freeing at that instant has already been checked
+/// (verify checks a block before it frees it, and a large block's check
+/// takes milliseconds), so damage to it is lost, where one of two victims
+/// is almost always a block at rest.
+pub struct Scribbling<const EVERY: u64 = 256, const VICTIMS: usize = 1> {
     requests: AtomicU64,
     next: AtomicUsize,
     recent: [(AtomicUsize, AtomicUsize); RECENT], // (address, size) of recent blocks still live
@@ -18,7 +23,7 @@ pub struct Scribbling<const EVERY: u64 = 256> {
     books: broken_common::SpinLock, // held around every use of `recent`, and while scribbling
 }
 
-impl<const EVERY: u64> Scribbling<EVERY> {
+impl<const EVERY: u64, const VICTIMS: usize> Scribbling<EVERY, VICTIMS> {
     pub const fn new() -> Self {
         Scribbling {
             requests: AtomicU64::new(0),
@@ -42,9 +47,10 @@ impl<const EVERY: u64> Scribbling<EVERY> {
         }
     }
 
-    /// Flips a byte of one remembered live block (taking it off the list,
-    /// so that no block is damaged twice).
+    /// Flips a byte of up to `VICTIMS` remembered live blocks (taking each
+    /// off the list, so that no block is damaged twice).
     fn scribble(&self, seed: u64) {
+        let mut damaged = 0;
         for i in 0..RECENT {
             let (addr, size) = &self.recent[(seed as usize + i) % RECENT];
             let a = addr.swap(0, Relaxed);
@@ -54,19 +60,22 @@ impl<const EVERY: u64> Scribbling<EVERY> {
                 // live and owned by the program; the byte is inside it.
                 unsafe { *((a + n / 2) as *mut u8) ^= 0x5a };
                 broken_common::note_once(&self.told, "scribbling: flipped a byte of a live block");
-                return;
+                damaged += 1;
+                if damaged == VICTIMS {
+                    return;
+                }
             }
         }
     }
 }
 
-impl<const EVERY: u64> Default for Scribbling<EVERY> {
+impl<const EVERY: u64, const VICTIMS: usize> Default for Scribbling<EVERY, VICTIMS> {
     fn default() -> Self {
         Scribbling::new()
     }
 }
 
-unsafe impl<const EVERY: u64> GlobalAlloc for Scribbling<EVERY> {
+unsafe impl<const EVERY: u64, const VICTIMS: usize> GlobalAlloc for Scribbling<EVERY, VICTIMS> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let n = self.requests.fetch_add(1, Relaxed);
         if n % EVERY == EVERY - 1 {
