@@ -169,11 +169,22 @@ def test_verify_finds_a_scribbled_live_block_and_a_leak(tmp_path):
     verdicts = json.loads((tmp_path / "res" / "latest" / "run.json").read_text())["verify"]
     # cache_thrash and large hung or crashed before the engine kept its own
     # blocks (rayon's latches) away from the allocator under test.
+    caught = 0
     for cell in ("c00", "c01", "c02", "c03"):
         scribbled, leaked = verdicts[f"{cell}/scribbling"], verdicts[f"{cell}/leaking"]
-        assert isinstance(scribbled, dict) and isinstance(leaked, dict), (cell, verdicts)
+        assert isinstance(leaked, dict) and leaked["kind"] == "leak", (cell, verdicts)
+        assert "freed memory is not reused" in leaked["reason"], verdicts
+        # The scribbler damages another live block; in cache_thrash each thread holds
+        # one block at a time, so it has a victim only while the two threads overlap,
+        # which a busy machine may never let happen. A fault that fired must be caught.
+        stderr = json.loads((tmp_path / "res" / "latest" / "verify" / f"{cell}-scribbling-r0.json").read_text())
+        if "hab-test-fault" not in stderr["stderr"]:
+            assert scribbled == "ok" and cell == "c02", (cell, verdicts)
+            continue
+        assert isinstance(scribbled, dict), (cell, verdicts)
         assert scribbled["kind"] == "corrupt" and "changed while live" in scribbled["reason"], verdicts
-        assert leaked["kind"] == "leak" and "freed memory is not reused" in leaked["reason"], verdicts
+        caught += 1
+    assert caught >= 3
     assert "leak: " in done.stdout and "freed memory is not reused" in done.stdout
 
 

@@ -79,13 +79,19 @@ fn scribble(block: &mut Block, writes: u64) {
     if crate::verify::on() {
         // Up to VERIFY_PASSES of the same passes, writing back the block's
         // own verification pattern: the block stays in use, and anything
-        // else that writes to it meanwhile (an overlapping block's owner)
-        // leaves a mismatch.
+        // else that writes to it meanwhile (an overlapping block's owner, a
+        // scribbling allocator) leaves a mismatch. A byte found changed
+        // ends the passes, so that no write-back repairs the damage before
+        // the check at free sees it.
         let bytes = block.bytes();
         // SAFETY: verify mode filled every byte of the block when it was admitted.
         let pattern: Vec<u8> = bytes.iter().map(|b| unsafe { b.assume_init() }).collect();
         for _ in 0..writes.min(VERIFY_PASSES) {
             for (cell, &value) in bytes.iter_mut().zip(&pattern) {
+                // SAFETY: initialised, as above.
+                if black_box(unsafe { cell.assume_init_read() }) != value {
+                    return;
+                }
                 black_box(cell.write(value));
             }
         }
