@@ -139,7 +139,9 @@ def pairs(args, spin: str | None) -> list[dict]:
                     }
                 out.append(record)
             summary = ", ".join(
-                f"{r['allocator']} {r['relative']}/{r['absolute']}" for r in out[-len(by["absolute"]) :]
+                f"{r['allocator']} {r['relative']}/{r['absolute']} "
+                f"(B/A {r['relative_ratio'].point:.4f} relative, {r['absolute_ratio'].point:.4f} absolute)"
+                for r in out[-len(by["absolute"]) :]
             )
             print(f"  pair {i + 1}/{args.pairs}: {summary}", file=sys.stderr)
             shutil.rmtree(cwd / f"a{i}")
