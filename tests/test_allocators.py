@@ -174,12 +174,13 @@ def test_verify_finds_a_scribbled_live_block_and_a_leak(tmp_path):
         scribbled, leaked = verdicts[f"{cell}/scribbling"], verdicts[f"{cell}/leaking"]
         assert isinstance(leaked, dict) and leaked["kind"] == "leak", (cell, verdicts)
         assert "freed memory is not reused" in leaked["reason"], verdicts
-        # The scribbler damages another live block; in cache_thrash each thread holds
-        # one block at a time, so it has a victim only while the two threads overlap,
-        # which a busy machine may never let happen. A fault that fired must be caught.
-        stderr = json.loads((tmp_path / "res" / "latest" / "verify" / f"{cell}-scribbling-r0.json").read_text())
-        if "hab-test-fault" not in stderr["stderr"]:
-            assert scribbled == "ok" and cell == "c02", (cell, verdicts)
+        # The scribbler damages another live block. In cache_thrash each thread holds
+        # one block at a time, so its victim is the other thread's block, there only
+        # while the two threads overlap (a busy machine may never let them), and as
+        # likely as not in the instant between that block's check at its free and the
+        # free itself, where no check can see the damage (docs/validation.md,
+        # section 6). There the run must only end cleanly: caught, or not seen.
+        if cell == "c02" and scribbled == "ok":
             continue
         assert isinstance(scribbled, dict), (cell, verdicts)
         assert scribbled["kind"] == "corrupt" and "changed while live" in scribbled["reason"], verdicts
