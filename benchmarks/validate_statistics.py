@@ -93,59 +93,76 @@ def inside(value: float, est) -> bool:
     return est.lower <= value <= est.upper
 
 
-def pairs(args, spin: str | None) -> list[dict]:
-    """A/B pairs of runs (B with `--spin spin`); one record per pair and allocator."""
+def pair_records(a: Path, b: Path, args, rng) -> list[dict]:
+    """One record per allocator of the A/B pair of stored runs `a`, `b`."""
     out = []
-    rng = np.random.default_rng(12345)
-    with tempfile.TemporaryDirectory() as tmp:
-        cwd = Path(tmp)
-        for i in range(args.pairs):
-            a = run_cell(cwd, args.allocators, f"a{i}")
-            b = run_cell(cwd, args.allocators, f"b{i}", spin)
-            ra, rb = analysis.analyse(store.load(a)), analysis.analyse(store.load(b))
-            absolute = comparison.compare(ra, rb, threshold=0.01)
-            relative = comparison.compare(ra, rb, threshold=0.01, relative_to=args.reference)
-            by = {
-                mode: {r.allocator: r.change for r in comp.cells[0].rows if r.change}
-                for mode, comp in (("absolute", absolute), ("relative", relative))
+    ra, rb = analysis.analyse(store.load(a)), analysis.analyse(store.load(b))
+    absolute = comparison.compare(ra, rb, threshold=0.01)
+    relative = comparison.compare(ra, rb, threshold=0.01, relative_to=args.reference)
+    by = {
+        mode: {r.allocator: r.change for r in comp.cells[0].rows if r.change}
+        for mode, comp in (("absolute", absolute), ("relative", relative))
+    }
+    rows_a = {r.allocator: r for r in ra.cells[0].rows}
+    rows_b = {r.allocator: r for r in rb.cells[0].rows}
+    ref_a, ref_b = rows_a[args.reference], rows_b[args.reference]
+    for allocator, change in by["absolute"].items():
+        row_a, row_b = rows_a[allocator], rows_b[allocator]
+        record = {
+            "allocator": allocator,
+            "absolute": change.verdict,
+            "absolute_ratio": change.ratio,
+            "absolute_reason": change.reason,
+            "relative": by["relative"][allocator].verdict,
+            "relative_ratio": by["relative"][allocator].ratio,
+            "criterion": rule.decide(per_iteration(a, allocator), per_iteration(b, allocator), rng),
+            "time_covered": inside(row_b.typical.point, row_a.typical),
+            "time_half_width": row_a.relative_half_width,
+            "process_cv": float(np.std(row_a.process_typicals, ddof=1) / np.mean(row_a.process_typicals)),
+        }
+        if allocator != args.reference:
+            paired = row_a.ratio.estimate
+            unpaired = independent_ratio(row_a, ref_a)
+            b_point = row_b.typical.point / ref_b.typical.point
+            rounds = np.log(analysis.per_round(row_a, ref_a))
+            record |= {
+                "round_sd": float(np.std(rounds, ddof=1)),
+                "paired_covered": inside(b_point, paired),
+                "paired_width": paired.upper / paired.lower,
+                "unpaired_covered": inside(b_point, unpaired),
+                "unpaired_width": unpaired.upper / unpaired.lower,
             }
-            rows_a = {r.allocator: r for r in ra.cells[0].rows}
-            rows_b = {r.allocator: r for r in rb.cells[0].rows}
-            ref_a, ref_b = rows_a[args.reference], rows_b[args.reference]
-            for allocator, change in by["absolute"].items():
-                row_a, row_b = rows_a[allocator], rows_b[allocator]
-                record = {
-                    "allocator": allocator,
-                    "absolute": change.verdict,
-                    "absolute_ratio": change.ratio,
-                    "relative": by["relative"][allocator].verdict,
-                    "relative_ratio": by["relative"][allocator].ratio,
-                    "criterion": rule.decide(per_iteration(a, allocator), per_iteration(b, allocator), rng),
-                    "time_covered": inside(row_b.typical.point, row_a.typical),
-                    "time_half_width": row_a.relative_half_width,
-                    "process_cv": float(np.std(row_a.process_typicals, ddof=1) / np.mean(row_a.process_typicals)),
-                }
-                if allocator != args.reference:
-                    paired = row_a.ratio.estimate
-                    unpaired = independent_ratio(row_a, ref_a)
-                    b_point = row_b.typical.point / ref_b.typical.point
-                    rounds = np.log(analysis.per_round(row_a, ref_a))
-                    record |= {
-                        "round_sd": float(np.std(rounds, ddof=1)),
-                        "paired_covered": inside(b_point, paired),
-                        "paired_width": paired.upper / paired.lower,
-                        "unpaired_covered": inside(b_point, unpaired),
-                        "unpaired_width": unpaired.upper / unpaired.lower,
-                    }
-                out.append(record)
+        out.append(record)
+    return out
+
+
+def pairs(args, spin: str | None) -> list[dict]:
+    """A/B pairs of runs (B with `--spin spin`); one record per pair and
+    allocator. With --keep DIR the runs stay in DIR, pairs already there
+    count towards --pairs and are analysed again with the current code."""
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(args.keep) if args.keep else Path(tmp)
+        cwd.mkdir(parents=True, exist_ok=True)
+        done = sorted(p for p in cwd.glob("pair-*") if (p / "b" / "latest").exists())
+        for i in range(args.pairs):
+            rng = np.random.default_rng(12345 + i)
+            if i < len(done):
+                a, b = ((done[i] / side / "latest").resolve() for side in "ab")
+            else:
+                name = f"pair-{time.strftime('%Y%m%d-%H%M%S')}"
+                a = run_cell(cwd, args.allocators, f"{name}/a")
+                b = run_cell(cwd, args.allocators, f"{name}/b", spin)
+            records = pair_records(a, b, args, rng)
+            out += records
             summary = ", ".join(
                 f"{r['allocator']} {r['relative']}/{r['absolute']} "
                 f"(B/A {r['relative_ratio'].point:.4f} relative, {r['absolute_ratio'].point:.4f} absolute)"
-                for r in out[-len(by["absolute"]) :]
+                for r in records
             )
-            print(f"  pair {i + 1}/{args.pairs}: {summary}", file=sys.stderr)
-            shutil.rmtree(cwd / f"a{i}")
-            shutil.rmtree(cwd / f"b{i}")
+            print(f"  pair {i + 1}/{args.pairs}: {summary}", file=sys.stderr, flush=True)
+            if not args.keep:
+                shutil.rmtree(a.parents[1])
     return out
 
 
@@ -361,6 +378,10 @@ def main():
     parser.add_argument("--slowdowns", type=lambda s: [float(x) for x in s.split(",")], default=[0.03, 0.10])
     parser.add_argument("--spin-ns", type=float, help="`power`: this spin instead of a calibration (one slowdown)")
     parser.add_argument("--cells", type=int, default=1000)
+    parser.add_argument(
+        "--keep",
+        help="`aa`, `power`: keep every pair's runs in this directory; pairs already in it count towards --pairs",
+    )
     parser.add_argument("--run", help="stored run for `reproducible` (default: hab-results/latest)")
     parser.add_argument(
         "--run-args",
