@@ -39,11 +39,12 @@ def _wait_until(condition, seconds: float) -> bool:
 def _kill_and_resume(tmp_path: Path, trial: int, delay: float) -> bool:
     """One trial: `hab run`, SIGKILL after `delay` seconds of its run, checks
     that nothing of it survives, resumes it. False if it finished first."""
-    tag, out = new_tag(), tmp_path / f"res{trial}"
+    tag, out, tmp = new_tag(), tmp_path / f"res{trial}", tmp_path / f"tmp{trial}"
+    tmp.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "hab", "run", *QUICK, "--out", str(out)],
         cwd=tmp_path,
-        env=tagged_env(tag),
+        env=tagged_env(tag) | {"TMPDIR": str(tmp)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -54,6 +55,7 @@ def _kill_and_resume(tmp_path: Path, trial: int, delay: float) -> bool:
     # Nothing of hab's survives it: no engine, no guardian, no cgroup.
     assert _wait_until(lambda: not tagged_pids(tag), 15), f"trial {trial}: {tagged_pids(tag)} survived"
     assert _wait_until(lambda: not _cgroups_of(proc.pid), 15), f"trial {trial}: cgroups left"
+    assert not list(tmp.glob("hab-*")), f"trial {trial}: temporary directories left"
     path = runs.resolve(str(out), tmp_path)
     meta = runs.read_meta(path)
     if meta.status is RunStatus.COMPLETE:

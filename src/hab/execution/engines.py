@@ -5,7 +5,7 @@ preload allocators on the system binary), or a guest of the cell's target
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from hab.allocators.registry import SYSTEM
@@ -58,7 +58,14 @@ class Engines:
     rss_interval: float | None = None
     uhyve: str | None = None
     counter: Counter | None = None  # counting metrics: engines run under Valgrind
-    _logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hab-serial-")))
+    _logs: Path | None = None  # guests' serial logs, made on the first guest run
+
+    def _log(self, name: str) -> Path:
+        """A serial log's path in a directory made when first needed, so that
+        native runs, even killed ones, leave no directory behind."""
+        if self._logs is None:
+            self._logs = Path(tempfile.mkdtemp(prefix="hab-serial-"))
+        return self._logs / name
 
     def vcpus(self, cell: Cell) -> int:
         target = self.targets[cell.target]
@@ -85,7 +92,7 @@ class Engines:
         target = self.targets[cell.target]
         image = self.built.guests[cell.target].images[allocator]
         vcpus, args = self.vcpus(cell), [guest.spec_argument(spec)]
-        log = self._logs / f"{cell.target}-{unit.id}.log"
+        log = self._log(f"{cell.target}-{unit.id}.log")
         if cell.target == UHYVE:
             argv = guest.uhyve_argv(self.uhyve or uhyve_binary(), target, image, vcpus, args)
         else:
@@ -96,4 +103,5 @@ class Engines:
             log.unlink(missing_ok=True)
 
     def close(self) -> None:
-        shutil.rmtree(self._logs, ignore_errors=True)
+        if self._logs is not None:
+            shutil.rmtree(self._logs, ignore_errors=True)
