@@ -135,11 +135,17 @@ def test_relative_comparison_cancels_what_the_machine_did_to_both(tmp_path):
     a = write_run(tmp_path / "a", {"system": FIVE, "talc": [2 * x for x in FIVE]}, seed=1)
     b = write_run(tmp_path / "b", {"system": [1.2 * x for x in FIVE], "talc": [2.4 * x for x in FIVE]}, seed=2)
     old, new = analysis.analyse(runs.load(a)), analysis.analyse(runs.load(b))
-    absolute = comparison.compare(old, new, threshold=0.01)
-    assert {r.allocator: r.change.verdict for r in absolute.cells[0].rows} == {
+    unguarded = comparison.compare(old, new, threshold=0.01, drift_guard=False)
+    assert {r.allocator: r.change.verdict for r in unguarded.cells[0].rows} == {
         "system": "regressed",
         "talc": "regressed",
     }
+    # Both moved the same way: the drift guard will not call it.
+    absolute = comparison.compare(old, new, threshold=0.01)
+    assert absolute.settings.drift_guard and absolute.regressions == 0 and absolute.slower == 2
+    for row in absolute.cells[0].rows:
+        assert row.change.verdict == verdicts.INCONCLUSIVE
+        assert row.change.reason.startswith("every allocator of the cell regressed in B")
     rel = comparison.compare(old, new, threshold=0.03, relative_to="system")
     reference, row = rel.cells[0].rows
     assert (reference.allocator, reference.change.verdict) == ("system", verdicts.REFERENCE)
@@ -155,8 +161,43 @@ def test_relative_comparison_cancels_what_the_machine_did_to_both(tmp_path):
     assert "mode: relative to system" in done.stdout, "relative is the default with system in both"
     assert "system is the reference" in done.stdout
     absolute = hab("compare", str(a), str(b), "--absolute", "--fail-on-regression", cwd=tmp_path, check_exit=1)
-    assert "mode: absolute" in absolute.stdout
+    assert "mode: absolute" in absolute.stdout and "where the machine drifted" in absolute.stdout
+    said = " ".join(absolute.stdout.split())
+    assert "0 regressed, 2 inconclusive (2 of them slower beyond the noise band" in said, "the gate still fails"
+    kept = hab("compare", str(a), str(b), "--absolute", "--no-drift-guard", "--json", cwd=tmp_path, check_exit=0)
+    doc = json.loads(kept.stdout)
+    assert doc["regressed"] == doc["slower"] == 2 and doc["settings"]["drift_guard"] is False
     assert hab("compare", str(a), str(b), "--relative-to", "nosuch", cwd=tmp_path).returncode == 2
+
+
+def test_absolute_verdicts_stand_only_where_the_engine_alone_kept_its_speed(tmp_path):
+    # talc got 10% slower, system did not change; in B the machine also ran
+    # the engine alone (the dry variant) 15% slower: absolute times cannot
+    # say how much of talc's change is the machine's.
+    levels = {"system": FIVE, "talc": [2 * x for x in FIVE], "dry": [0.1 * x for x in FIVE]}
+    a = write_run(tmp_path / "a", levels, seed=1)
+    steady = write_run(tmp_path / "b", levels | {"talc": [2.2 * x for x in FIVE]}, seed=2)
+    drifted = write_run(tmp_path / "c", levels | {"talc": [2.2 * x for x in FIVE], "dry": [0.115 * x for x in FIVE]})
+    calm = compare_runs(a, steady)
+    assert {r.allocator: r.change.verdict for r in calm.cells[0].rows} == {
+        "system": verdicts.NO_CHANGE,
+        "talc": verdicts.REGRESSED,
+    }
+    moved = compare_runs(a, drifted)
+    for row in moved.cells[0].rows:
+        assert row.change.verdict == verdicts.INCONCLUSIVE
+        assert row.change.reason.startswith(
+            "the machine drifted between the runs: the engine alone (dry variant) took +15"
+        )
+    assert moved.regressions == 0 and moved.slower == 1
+    # A gate never passes a slowdown its interval shows; the table says why.
+    done = hab("compare", str(a), str(drifted), "--absolute", "--fail-on-regression", cwd=tmp_path, check_exit=1)
+    assert "? talc: the machine drifted between the runs" in done.stdout
+    # Relative comparisons divide the machine out and need no guard.
+    rel = comparison.compare(
+        analysis.analyse(runs.load(a)), analysis.analyse(runs.load(drifted)), threshold=0.01, relative_to="system"
+    )
+    assert not rel.settings.drift_guard and rel.cells[0].rows[1].change.verdict == verdicts.REGRESSED
 
 
 def test_a_six_fold_slowdown_from_three_wide_processes_fails_the_gate(tmp_path):

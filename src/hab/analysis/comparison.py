@@ -3,7 +3,9 @@ both have, the change of each, and a geometric-mean summary per allocator."""
 
 from dataclasses import asdict, dataclass, field, replace
 
+from hab.analysis import drift
 from hab.analysis.run import CellResult, Row, RunResult, per_round
+from hab.records.plan import TIME
 from hab.stats import ratio
 from hab.stats.bootstrap import Estimate
 from hab.stats.change import Change, Verdict, change
@@ -15,6 +17,7 @@ class CompareSettings:
     confidence: float
     relative_to: str | None  # the reference allocator of a relative comparison
     targets: tuple[str, str] | None = None  # A's target and B's, when targets are compared
+    drift_guard: bool = False  # absolute verdicts of a drifted cell made inconclusive (hab.analysis.drift)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +56,19 @@ class Comparison:
     @property
     def regressions(self) -> int:
         return self.count({Verdict.REGRESSED})
+
+    @property
+    def slower(self) -> int:
+        """Pairs whose interval lies wholly above the noise band: the regressed
+        ones, and those a drift guard made inconclusive. What a regression
+        gate fails on: a gate never passes a slowdown its interval shows."""
+        high = 1 + self.settings.threshold
+        return sum(
+            1
+            for c in self.cells
+            for r in c.rows
+            if r.change and r.change.verdict != Verdict.REFERENCE and r.change.ratio.lower > high
+        )
 
     def count(self, verdicts: set[Verdict]) -> int:
         """Pairs whose verdict is one of `verdicts`."""
@@ -99,6 +115,21 @@ def _change(o: Row, n: Row, old_ref: Row | None, new_ref: Row | None, threshold:
     )
 
 
+def _guarded(before: CellResult, after: CellResult, rows: list[RowChange], threshold: float, conf: float):
+    """`rows` with every verdict inconclusive when the machine drifted
+    between the runs (hab.analysis.drift)."""
+    changes = [r.change for r in rows if r.change and r.change.method != "exact"]
+    why = drift.witness(before, after, changes, lambda o, n: _change(o, n, None, None, threshold, conf))
+    if why is None:
+        return rows
+    return [
+        replace(r, change=replace(r.change, verdict=Verdict.INCONCLUSIVE, reason=why))
+        if r.change and r.change.method != "exact" and r.change.verdict != Verdict.INCONCLUSIVE
+        else r
+        for r in rows
+    ]
+
+
 def compare(
     old: RunResult,
     new: RunResult,
@@ -107,19 +138,23 @@ def compare(
     relative_to: str | None = None,
     targets: tuple[str, str] | None = None,
     confidence: float | None = None,
+    drift_guard: bool = True,
 ) -> Comparison:
     """Every (cell, allocator) of `new` that `old` also has, compared; with
     `relative_to`, each allocator's time relative to that allocator in the
     same run is compared instead, which cancels what the machine did to both.
     With `targets` (A's, B's), A's cells on the first target are compared with
-    B's on the second (the same run may be both: native against hermit)."""
+    B's on the second (the same run may be both: native against hermit).
+    An absolute comparison of times on one target guards against drift of
+    the machine between the runs unless `drift_guard` is False."""
     conf = confidence or new.settings.confidence
+    guard = drift_guard and relative_to is None and targets is None and new.metric == TIME
     with_target = targets is None
     old_list = [c for c in old.cells if targets is None or c.cell.target == targets[0]]
     new_list = [c for c in new.cells if targets is None or c.cell.target == targets[1]]
     old_cells = {cell_key(c.cell, with_target): c for c in old_list}
     new_keys = {cell_key(c.cell, with_target) for c in new_list}
-    out = Comparison([], settings=CompareSettings(threshold, conf, relative_to, targets))
+    out = Comparison([], settings=CompareSettings(threshold, conf, relative_to, targets, guard))
     for c in new_list:
         before = old_cells.get(cell_key(c.cell, with_target))
         old_rows = _rows(before) if before else {}
@@ -141,6 +176,8 @@ def compare(
                     ch = _change(o, n, *refs, threshold, conf)
             rows.append(RowChange(allocator, o, n, ch))
         out.only_old += [(before.cell.id, a) for a in old_rows if a not in _rows(c)] if before else []
+        if rows and guard and before is not None:
+            rows = _guarded(before, c, rows, threshold, conf)
         if rows:
             out.cells.append(CellChange(c, rows))
     out.only_old += [

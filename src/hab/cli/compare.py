@@ -119,6 +119,7 @@ def prepare(args):
         relative_to=relative_to,
         targets=targets,
         confidence=args.confidence,
+        drift_guard=not args.no_drift_guard,
     )
     if not comp.cells:
         raise UserError(f"runs {old.meta.id} and {new.meta.id} have no (cell, allocator) in common")
@@ -137,5 +138,7 @@ def main(args) -> int:
     if args.html:
         write_comparison_report(comp, old.meta, new.meta, Path(args.html))
     fail_on = "regressed" if args.fail_on_regression and args.fail_on is None else args.fail_on
-    failing = {Verdict.REGRESSED} | ({Verdict.INCONCLUSIVE} if fail_on == "inconclusive" else set())
-    return 1 if fail_on and comp.count(failing) else 0
+    if not fail_on:
+        return 0
+    unsure = comp.count({Verdict.INCONCLUSIVE}) if fail_on == "inconclusive" else 0
+    return 1 if comp.slower or unsure else 0

@@ -46,6 +46,12 @@ def _comparison_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--absolute", action="store_true", help="compare raw times, not relative to a reference")
     p.add_argument(
+        "--no-drift-guard",
+        action="store_true",
+        help="absolute comparisons: keep verdicts in cells where the machine drifted between the runs "
+        "(when the change was meant to move every allocator: a new kernel, another machine)",
+    )
+    p.add_argument(
         "--allow-incomplete", action="store_true", help="compare runs that were interrupted or are still running"
     )
     p.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")

@@ -118,6 +118,11 @@ def heading_lines(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> lis
         f"relative to {s.relative_to}: each allocator's {what} over {s.relative_to}'s in the same round of its run"
         if s.relative_to
         else f"absolute: typical {what}s"
+        + (
+            ", verdicts inconclusive in cells where the machine drifted (--no-drift-guard keeps them)"
+            if s.drift_guard
+            else ""
+        )
     )
     lines += [
         f"mode: {mode}",
@@ -173,7 +178,13 @@ def unmatched_lines(comp: Comparison) -> list[str]:
 
 
 def count_line(comp: Comparison) -> str:
-    return f"{comp.regressions} regressed, {comp.count({Verdict.INCONCLUSIVE})} inconclusive"
+    drifted = comp.slower - comp.regressions
+    return f"{comp.regressions} regressed, {comp.count({Verdict.INCONCLUSIVE})} inconclusive" + (
+        f" ({drifted} of them slower beyond the noise band where the machine drifted: "
+        "--fail-on-regression fails on them)"
+        if drifted
+        else ""
+    )
 
 
 def render_json(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> str:
@@ -214,6 +225,7 @@ def render_json(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> str:
             for s in comp.summary
         ],
         "regressed": comp.regressions,
+        "slower": comp.slower,
         "inconclusive": comp.count({Verdict.INCONCLUSIVE}),
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
