@@ -5,6 +5,8 @@ import csv
 import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,6 +130,48 @@ def test_callgrind_dumps_that_do_not_match_the_samples_are_refused(tmp_path):
     assert counting.fixed_iterations(5e7)["per_sample"] == 1
     with pytest.raises(ValueError):
         counting.fixed_iterations(float("nan"))
+
+
+def test_the_virtual_clock_advances_by_its_step_per_read_and_nothing_else(tmp_path):
+    """engine/vclock in a fresh process: the monotonic clocks advance by the
+    step at every read, the wall clock stays real, no step means the real clock."""
+    from rich.console import Console
+
+    from hab import paths
+    from hab.build import vclock
+
+    library = vclock.build(paths.engine_dir(), Console(stderr=True))
+    probe = (
+        "import ctypes, sys, time\n"
+        "class T(ctypes.Structure):\n"
+        "    _fields_ = [('s', ctypes.c_long), ('ns', ctypes.c_long)]\n"
+        "lib = ctypes.CDLL(sys.argv[1])\n"
+        "def read(clock):\n"
+        "    t = T(); assert lib.clock_gettime(clock, ctypes.byref(t)) == 0; return t.s * 10**9 + t.ns\n"
+        "m = [read(time.CLOCK_MONOTONIC) for _ in range(4)] + [read(time.CLOCK_BOOTTIME)]\n"
+        "print(*[b - a for a, b in zip(m, m[1:])], abs(read(time.CLOCK_REALTIME) - time.time_ns()) < 10**9)\n"
+    )
+
+    def steps(env: dict) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", probe, str(library)], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert steps({counting.CLOCK_STEP_ENV: "4000"}) == ["4000", "4000", "4000", "4000", "True"]
+    real = steps({})
+    assert real[-1] == "True" and {int(d) for d in real[:-1]} != {4000}
+
+
+def test_a_time_paced_allocator_counts_the_same_in_every_process(tmp_path, binaries):
+    """jemalloc's thread-cache GC runs when 10 ms have passed: on the real
+    clock under Valgrind its counts moved by up to 1% between identical
+    processes of this cell; on the virtual clock they repeat (docs/metrics.md)."""
+    cell = ["-w", "rayon_boxes", "-p", "max_size=64KiB", "-p", "iters_per_task=2000", "-p", "keep_max=0", "-t", "1"]
+    hab("run", *cell, "-a", "jemalloc", "--no-dry", "--repetitions", "4", *COUNTED, cwd=tmp_path, check_exit=0)
+    units = _units((tmp_path / "res" / "latest").resolve())
+    per_process = [sum(u.counts.of("Ir")) / sum(u.samples.iters) for u in units]
+    assert len(per_process) == 4 and all(u.counts.clock_step_ns == counting.CLOCK_STEP_NS for u in units)
+    assert max(per_process) / min(per_process) < 1.001, per_process
 
 
 def test_every_built_in_allocator_counts_under_valgrind(tmp_path, binaries):

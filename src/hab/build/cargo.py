@@ -75,6 +75,16 @@ def artifacts(stdout: str, wanted: dict[str, str]) -> tuple[dict[str, Path], boo
     return found, compiled
 
 
+def shared_library(stdout: str, target: str) -> Path | None:
+    """The shared object cargo reported for the cdylib target `target`."""
+    for message in _messages(stdout):
+        if message.get("reason") == "compiler-artifact" and message.get("target", {}).get("name") == target:
+            found = [f for f in message.get("filenames", []) if isinstance(f, str) and f.endswith(".so")]
+            if found:
+                return Path(found[0])
+    return None
+
+
 #: Added to every build's C++ flags, so that C++ allocator libraries are
 #: measured as released: snmalloc-sys's `cc` build defines NDEBUG only for
 #: MSVC, and on Linux compiled snmalloc's debug configuration (assertions,

@@ -14,7 +14,7 @@ from rich.markup import escape
 from hab import __version__, paths
 from hab.allocators import custom, lineup, preload, registry
 from hab.analysis.run import analyse
-from hab.build import engine
+from hab.build import engine, vclock
 from hab.cli.common import print_results, write_run_report
 from hab.cli.console import stderr_console
 from hab.errors import StorageError, UserError
@@ -369,7 +369,10 @@ def conduct(args, ready: Prepared, run: RunDir, console, todo: list, before: Exe
     then marks it complete or interrupted and prints the results. `before`
     counts what earlier attempts of the run did (when resumed)."""
     plan = run.meta.plan
-    counter = counting.Counter(counting.valgrind_binary(), plan.cache_sim) if plan.metric == INSTRUCTIONS else None
+    counter = None
+    if plan.metric == INSTRUCTIONS:
+        clock = vclock.build(paths.engine_dir(), console)
+        counter = counting.Counter(counting.valgrind_binary(), clock, plan.cache_sim)
     engines = Engines(ready.built, ready.targets, ready.cap, plan.rss_interval, counter=counter)
     started = time.monotonic() - before.seconds
     skip: dict | None = {}

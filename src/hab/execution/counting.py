@@ -6,6 +6,13 @@ dump when it returns, so each dump holds one sample's events (of every
 thread), and start-up, warm-up and exit are left out. Iteration counts are
 fixed per (cell, allocator), sized by one short native calibration process,
 so that every process of a pair does the same work (docs/metrics.md).
+
+Counted processes run with a virtual clock (engine/vclock, preloaded):
+every monotonic clock read advances time by CLOCK_STEP_NS. Allocators that
+pace housekeeping by the clock (jemalloc's thread-cache garbage collection,
+at most every 10 ms) then do the same work in every process; on the real
+clock, slowed by Valgrind and by the machine's load, they did not, and
+jemalloc's counts moved by up to 1% between identical processes.
 """
 
 import math
@@ -30,6 +37,12 @@ REGION = "hab_measured_sample"
 SAMPLE_TARGET_NS = 2e6
 #: The calibration process: a short timed run whose warm-up gives the time of one iteration.
 CALIBRATION = Sampling("flat", 2, 0.05, 0.05)
+#: Virtual nanoseconds per monotonic clock read in counted processes: about
+#: the native pace of jemalloc's clock reads (3.8 us on rayon_boxes here).
+CLOCK_STEP_NS = 4000
+#: The variable that gives engine/vclock its step.
+CLOCK_STEP_ENV = "HAB_VCLOCK_STEP_NS"
+
 #: Slowdown under callgrind assumed for timeouts (50-110x measured here; margin on top).
 SLOWDOWN = 250
 #: Seconds Valgrind needs to start an engine and write its dumps, on top.
@@ -44,8 +57,9 @@ STRING_TUNABLES = (
     "glibc.cpu.x86_rep_movsb_threshold=0xffffffffffffffff",
 )
 
-#: launch(spec, prefix, timeout) runs the engine for `spec`, behind the argv `prefix`.
-Launch = Callable[[dict, list[str], float], Outcome]
+#: launch(spec, prefix, timeout, preload) runs the engine for `spec`, behind
+#: the argv `prefix`, with the shared object `preload` (if any) preloaded first.
+Launch = Callable[[dict, list[str], float, Path | None], Outcome]
 
 
 def valgrind_binary() -> str:
@@ -57,9 +71,10 @@ def valgrind_binary() -> str:
 
 
 def environment(env: dict) -> dict:
-    """`env` with STRING_TUNABLES added to any GLIBC_TUNABLES it has."""
+    """`env` with STRING_TUNABLES added to any GLIBC_TUNABLES it has, and the
+    virtual clock's step (which only the preloaded clock reads)."""
     given = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t]
-    return {**env, "GLIBC_TUNABLES": ":".join([*given, *STRING_TUNABLES])}
+    return {**env, "GLIBC_TUNABLES": ":".join([*given, *STRING_TUNABLES]), CLOCK_STEP_ENV: str(CLOCK_STEP_NS)}
 
 
 def fixed_iterations(met_ns: float) -> dict:
@@ -134,13 +149,14 @@ class Counter:
     once per (cell, allocator) and reused by its every process."""
 
     valgrind: str
+    clock: Path  # engine/vclock's shared object
     cache_sim: bool = False
     _chosen: dict[tuple[str, str], tuple[dict, float]] = field(default_factory=dict)
 
     def run(self, launch: Launch, spec: dict, key: tuple[str, str], timeout: float) -> Outcome:
         chosen = self._chosen.get(key)
         if chosen is None:
-            calibration = launch({**spec, "sampling": CALIBRATION.to_dict()}, [], timeout)
+            calibration = launch({**spec, "sampling": CALIBRATION.to_dict()}, [], timeout, None)
             met = _met_ns(calibration)
             if not calibration.ok or met is None:
                 return calibration if not calibration.ok else replace(calibration, failure=_garbage("no plan record"))
@@ -150,11 +166,12 @@ class Counter:
         iterations = fixed["warm_up"] + samples * fixed["per_sample"]
         budget = timeout + STARTUP_S + SLOWDOWN * met * iterations / 1e9
         with tempfile.TemporaryDirectory(prefix="hab-callgrind-") as out:
-            outcome = launch({**spec, "fixed": fixed}, callgrind_argv(self.valgrind, Path(out), self.cache_sim), budget)
+            argv = callgrind_argv(self.valgrind, Path(out), self.cache_sim)
+            outcome = launch({**spec, "fixed": fixed}, argv, budget, self.clock)
             if not outcome.ok:
                 return outcome
             try:
-                return replace(outcome, counts=read_dumps(Path(out), samples))
+                return replace(outcome, counts=replace(read_dumps(Path(out), samples), clock_step_ns=CLOCK_STEP_NS))
             except (DumpError, OSError) as e:
                 return replace(outcome, failure=_garbage(str(e)))
 

@@ -37,6 +37,12 @@ def uhyve_binary() -> str:
 VERIFY_ENV = "HAB_VERIFY"
 
 
+def with_preload(env: dict, library: Path) -> dict:
+    """`env` with `library` first in its `LD_PRELOAD`."""
+    given = env.get("LD_PRELOAD")
+    return {**env, "LD_PRELOAD": f"{library}:{given}" if given else str(library)}
+
+
 def native_env(preload: Path | None, verify: bool) -> dict:
     """The environment of a native engine process: `LD_PRELOAD` for a
     preload allocator, `HAB_VERIFY` exactly when verifying."""
@@ -82,9 +88,10 @@ class Engines:
             env = environment(env) if counted else env
             rss = None if counted else self.rss_interval  # under Valgrind the RSS would be Valgrind's
 
-            def launch(spec: dict, prefix: list[str], timeout: float) -> Outcome:
+            def launch(spec: dict, prefix: list[str], timeout: float, preload: Path | None = None) -> Outcome:
                 argv = [*prefix, str(binary), spec_json(spec)]
-                return run_engine(argv, timeout, env, rss, self.cap, str(so) if so else None)
+                extra = with_preload(env, preload) if preload else env
+                return run_engine(argv, timeout, extra, rss, self.cap, str(so) if so else None)
 
             if counted:
                 return self.counter.run(launch, spec, (unit.cell, unit.allocator), timeout)

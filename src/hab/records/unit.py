@@ -88,9 +88,14 @@ class Counts:
 
     tool: str
     events: dict[str, tuple[int, ...]]
+    clock_step_ns: int | None = None  # the virtual clock's step; None: the real clock (older runs)
 
     def to_dict(self) -> dict:
-        return {"tool": self.tool, "events": {k: list(v) for k, v in self.events.items()}}
+        return {
+            "tool": self.tool,
+            "events": {k: list(v) for k, v in self.events.items()},
+            "clock_step_ns": self.clock_step_ns,
+        }
 
     def of(self, event: str) -> tuple[int, ...] | None:
         return self.events.get(event)
@@ -106,6 +111,7 @@ class Counts:
         counts = cls(
             f.text(data.get("tool"), f"{where}.tool"),
             {k: whole(v, f"{where}.events.{k}") for k, v in events.items()},
+            f.optional_integer(data.get("clock_step_ns"), f"{where}.clock_step_ns", 1),
         )
         if len({len(v) for v in counts.events.values()}) > 1:
             raise f.RecordError(f"{where}.events: events with different numbers of samples")
