@@ -193,6 +193,18 @@ def test_absolute_verdicts_stand_only_where_the_engine_alone_kept_its_speed(tmp_
     # A gate never passes a slowdown its interval shows; the table says why.
     done = hab("compare", str(a), str(drifted), "--absolute", "--fail-on-regression", cwd=tmp_path, check_exit=1)
     assert "? talc: the machine drifted between the runs" in done.stdout
+    # Four estimates or more all on one side: no single one beyond the band but talc's.
+    many = {"system": FIVE, "jemalloc": [3 * x for x in FIVE], "mimalloc": [4 * x for x in FIVE]}
+    before = write_run(tmp_path / "d", levels | many, seed=4)
+    slower = {a: [1.005 * x for x in v] for a, v in (levels | many).items()}
+    after = write_run(tmp_path / "e", slower | {"talc": [2.2 * x for x in FIVE]}, seed=4)
+    one_way = compare_runs(before, after)
+    assert {r.change.verdict for r in one_way.cells[0].rows} == {verdicts.INCONCLUSIVE}
+    talc = next(r.change for r in one_way.cells[0].rows if r.allocator == "talc")
+    assert talc.ratio.lower > 1.01 and one_way.slower == 1
+    assert talc.reason.startswith(
+        "the machine drifted between the runs: every allocator and the dry variant ran slower"
+    )
     # Relative comparisons divide the machine out and need no guard.
     rel = comparison.compare(
         analysis.analyse(runs.load(a)), analysis.analyse(runs.load(drifted)), threshold=0.01, relative_to="system"
