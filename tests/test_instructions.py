@@ -88,6 +88,20 @@ def test_a_repeated_run_is_no_change_and_planted_instructions_are_a_regression(c
     assert "measured instructions" in mixed.stderr and "Traceback" not in mixed.stderr
 
 
+def test_counts_taken_on_different_clocks_are_compared_with_a_warning(counted, tmp_path):
+    cwd, (a, b, _) = counted
+    older = tmp_path / "older"
+    shutil.copytree(a, older)
+    for unit in (older / "units").glob("*.json"):
+        doc = json.loads(unit.read_text())
+        doc["counts"].pop("clock_step_ns")  # as stored before the virtual clock
+        unit.write_text(json.dumps(doc))
+    done = hab("compare", str(older), str(b), cwd=cwd, check_exit=0)
+    said = " ".join(done.stderr.split())
+    assert "run A counted on the real clock and run B on a virtual clock of 4000 ns per read" in said
+    assert "clock" not in hab("compare", str(a), str(b), cwd=cwd, check_exit=0).stderr
+
+
 def test_cache_simulation_adds_miss_counts(tmp_path, binaries):
     hab("run", *SMALL, "-a", "system", "--no-dry", "--repetitions", "2", *COUNTED, "--cache-sim", cwd=tmp_path)
     run = (tmp_path / "res" / "latest").resolve()

@@ -65,6 +65,23 @@ def _relative_to(args, old, new) -> str | None:
     return DEFAULT_REFERENCE if DEFAULT_REFERENCE in common and len(common) > 1 else None
 
 
+def _clock(run) -> str:
+    steps = sorted({u.counts.clock_step_ns or 0 for u in run.units.values() if u.counts})
+    return ", ".join("the real clock" if s == 0 else f"a virtual clock of {s} ns per read" for s in steps)
+
+
+def _clock_warnings(old, new) -> list[str]:
+    """Counts taken on different clocks (hab.execution.counting): time-paced
+    allocator work differs between them."""
+    a, b = _clock(old), _clock(new)
+    if a == b:
+        return []
+    return [
+        f"run A counted on {a or 'no clock'} and run B on {b or 'no clock'}: allocators that pace work by "
+        "the clock (jemalloc's cache flushes) count differently (docs/metrics.md)"
+    ]
+
+
 def _refusals(args, old, new, old_path, new_path, targets) -> list[str]:
     """Comparisons that would mislead are errors; differences of machine are warnings."""
     if old.plan.metric != new.plan.metric:
@@ -82,7 +99,7 @@ def _refusals(args, old, new, old_path, new_path, targets) -> list[str]:
                 f"run {run.meta.id} is {run.meta.status}: its missing processes would bias the "
                 "comparison (--allow-incomplete compares it anyway)"
             )
-    warnings = []
+    warnings = _clock_warnings(old, new) if old.plan.metric == INSTRUCTIONS else []
     a, b = old.meta.host, new.meta.host
     if a and b and (a.cpu_model, a.cores_usable) != (b.cpu_model, b.cores_usable):
         warnings.append(
