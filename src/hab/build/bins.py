@@ -25,17 +25,7 @@ def workspace_bins(
     package's build-script output (`cargo.build_scripts`)."""
     wanted = {codegen.bin_name(a.name): a.name for a in chosen}
     features = sorted({codegen.feature(a) for a in chosen} - {None})
-    argv = [
-        cargo.executable(),
-        "build",
-        "--release",
-        "--manifest-path",
-        str(engine / "Cargo.toml"),
-        "-p",
-        "hab-bins",
-        "--message-format=json-render-diagnostics",
-        *extra,
-    ]
+    argv = [*cargo.release_build(engine, "hab-bins"), *extra]
     for name in wanted:
         argv += ["--bin", name]
     if features:

@@ -75,6 +75,26 @@ def artifacts(stdout: str, wanted: dict[str, str]) -> tuple[dict[str, Path], boo
     return found, compiled
 
 
+#: cargo's messages as JSON lines (read by `artifacts`, `shared_library`,
+#: `build_scripts`), its diagnostics rendered for the log.
+JSON_MESSAGES = "--message-format=json-render-diagnostics"
+
+
+def release_build(project: Path, package: str | None = None) -> list[str]:
+    """The argv of a release build of the cargo project (or workspace)
+    `project`, or of its `package`, with JSON_MESSAGES."""
+    packages = ["-p", package] if package else []
+    return [
+        executable(),
+        "build",
+        "--release",
+        "--manifest-path",
+        str(project / "Cargo.toml"),
+        *packages,
+        JSON_MESSAGES,
+    ]
+
+
 def shared_library(stdout: str, target: str) -> Path | None:
     """The shared object cargo reported for the cdylib target `target`."""
     for message in _messages(stdout):

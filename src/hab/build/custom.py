@@ -126,15 +126,7 @@ def build(engine: Path, a: Allocator, console: Console, env: dict | None = None,
     if not (project / "Cargo.lock").is_file() and (engine / "Cargo.lock").is_file():
         shutil.copyfile(engine / "Cargo.lock", project / "Cargo.lock")
     wanted = {bin_name(a, engine): a.name}
-    argv = [
-        cargo.executable(),
-        "build",
-        "--release",
-        "--manifest-path",
-        str(project / "Cargo.toml"),
-        "--message-format=json-render-diagnostics",
-    ]
-    argv += list(extra)
+    argv = [*cargo.release_build(project), *extra]
     env = env or {**os.environ, "CARGO_TARGET_DIR": str(target_dir(engine).resolve())}
     stdout, seconds = cargo.run(argv, console, project / "build.log", f"allocator {a.name} ({a.origin})", env)
     binaries, compiled = cargo.artifacts(stdout, wanted)

@@ -186,7 +186,7 @@ def build(engine: Path, chosen: list[Allocator], cache: Path, console: Console) 
         "-Zbuild-std=std,panic_abort",
         "--manifest-path",
         str(apps / "Cargo.toml"),
-        "--message-format=json-render-diagnostics",
+        cargo.JSON_MESSAGES,
     ]
     for a in chosen:
         argv += ["-p", _crate_name(a, engine)]

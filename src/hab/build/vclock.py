@@ -14,17 +14,12 @@ PACKAGE, TARGET = "hab-vclock", "hab_vclock"
 
 def build(engine: Path, console: Console) -> Path:
     """The clock's shared object, built (or found fresh) by cargo."""
-    argv = [
-        cargo.executable(),
-        "build",
-        "--release",
-        "--manifest-path",
-        str(engine / "Cargo.toml"),
-        "-p",
-        PACKAGE,
-        "--message-format=json-render-diagnostics",
-    ]
-    stdout, _ = cargo.run(argv, console, paths.target_dir(engine) / "hab-vclock-build.log", "the virtual clock")
+    stdout, _ = cargo.run(
+        cargo.release_build(engine, PACKAGE),
+        console,
+        paths.target_dir(engine) / "hab-vclock-build.log",
+        "the virtual clock",
+    )
     found = cargo.shared_library(stdout, TARGET)
     if found is None:
         raise UserError(f"the virtual clock: cargo built no shared object for {PACKAGE}")
