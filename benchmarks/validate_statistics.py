@@ -138,6 +138,12 @@ def pair_records(a: Path, b: Path, args, rng) -> list[dict]:
     return out
 
 
+def _complete(out: Path) -> bool:
+    """Whether the results root `out` holds a finished run."""
+    latest = out / "latest"
+    return latest.exists() and store.read_meta(latest.resolve()).status == RunStatus.COMPLETE
+
+
 def pairs(args, spin: str | None) -> list[dict]:
     """A/B pairs of runs (B with `--spin spin`); one record per pair and
     allocator. With --keep DIR the runs stay in DIR, pairs already there
@@ -146,7 +152,7 @@ def pairs(args, spin: str | None) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(args.keep) if args.keep else Path(tmp)
         cwd.mkdir(parents=True, exist_ok=True)
-        done = sorted(p for p in cwd.glob("pair-*") if (p / "b" / "latest").exists())
+        done = sorted(p for p in cwd.glob("pair-*") if _complete(p / "b"))
         for i in range(args.pairs):
             rng = np.random.default_rng(12345 + i)
             if i < len(done):
