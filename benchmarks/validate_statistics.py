@@ -23,8 +23,10 @@ Usage: python benchmarks/validate_statistics.py {aa,power,agreement,reproducible
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -144,24 +146,46 @@ def _complete(out: Path) -> bool:
     return latest.exists() and store.read_meta(latest.resolve()).status == RunStatus.COMPLETE
 
 
+def _code_fingerprint(args) -> str:
+    """What a kept pair's records depend on besides its runs: the functions
+    that compute them, hab's code and the reference allocator."""
+    computed = (pair_records, per_iteration, independent_ratio, inside)
+    digest = hashlib.sha256("".join(map(inspect.getsource, computed)).encode() + args.reference.encode())
+    for source in sorted((ROOT / "src" / "hab").rglob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def kept_records(pair: Path, args, seed: int) -> list[dict]:
+    """`pair_records` of a kept pair, cached in the pair's directory for as
+    long as the code that computes them is unchanged."""
+    cache = pair / f"records-{_code_fingerprint(args)}-{seed}.pickle"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    a, b = ((pair / side / "latest").resolve() for side in "ab")
+    records = pair_records(a, b, args, np.random.default_rng(seed))
+    cache.write_bytes(pickle.dumps(records))
+    return records
+
+
 def pairs(args, spin: str | None) -> list[dict]:
     """A/B pairs of runs (B with `--spin spin`); one record per pair and
     allocator. With --keep DIR the runs stay in DIR, pairs already there
-    count towards --pairs and are analysed again with the current code."""
+    count towards --pairs; their records are cached per pair and computed
+    again whenever the code behind them changed."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(args.keep) if args.keep else Path(tmp)
         cwd.mkdir(parents=True, exist_ok=True)
         done = sorted(p for p in cwd.glob("pair-*") if _complete(p / "b"))
         for i in range(args.pairs):
-            rng = np.random.default_rng(12345 + i)
             if i < len(done):
-                a, b = ((done[i] / side / "latest").resolve() for side in "ab")
+                pair = done[i]
             else:
-                name = f"pair-{time.strftime('%Y%m%d-%H%M%S')}"
-                a = run_cell(cwd, args.allocators, f"{name}/a")
-                b = run_cell(cwd, args.allocators, f"{name}/b", spin)
-            records = pair_records(a, b, args, rng)
+                pair = cwd / f"pair-{time.strftime('%Y%m%d-%H%M%S')}"
+                run_cell(cwd, args.allocators, f"{pair.name}/a")
+                run_cell(cwd, args.allocators, f"{pair.name}/b", spin)
+            records = kept_records(pair, args, 12345 + i)
             out += records
             summary = ", ".join(
                 f"{r['allocator']} {r['relative']}/{r['absolute']} "
@@ -170,7 +194,7 @@ def pairs(args, spin: str | None) -> list[dict]:
             )
             print(f"  pair {i + 1}/{args.pairs}: {summary}", file=sys.stderr, flush=True)
             if not args.keep:
-                shutil.rmtree(a.parents[1])
+                shutil.rmtree(pair)
     return out
 
 

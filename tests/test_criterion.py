@@ -195,3 +195,13 @@ def test_two_imports_of_one_tree_are_never_called_changed(tree, tmp_path):
     assert all(
         "one process on a side" in c["reason"] and c["ratio"]["lower"] <= 1 <= c["ratio"]["upper"] for c in changes
     )
+
+
+def test_criterions_rule_resamples_long_runs_in_bounded_chunks():
+    rng = np.random.default_rng(1)
+    base = rng.normal(1000, 50, 5000)
+    t_null, change = rule._resampled(base * 1.05, base, rng, 2000, chunk=300)
+    assert t_null.shape == change.shape == (2000,)
+    assert abs(np.median(t_null)) < 0.2
+    assert np.median(change) == pytest.approx(0.05, abs=0.005)
+    assert rule.decide(base, rng.normal(1050, 50, 5000), rng, nresamples=2000) == rule.REGRESSED
