@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.stats import binomtest, norm
 
 from hab.analysis import comparison
 from hab.analysis import run as analysis
@@ -286,8 +286,21 @@ def calibrate(args, slowdown: float) -> float:
     return probe * slowdown / achieved
 
 
+def budget_for_power(results: list[dict], slowdown: float, threshold: float = 0.01, power: float = 0.8) -> str:
+    """What the relative intervals' median width says about the budget that
+    would detect `slowdown` with `power`: the standard error of log(B/A)
+    shrinks as one over the square root of the processes, which
+    `--precision` buys in proportion to its budget."""
+    se = np.median([np.log(r["relative_ratio"].upper / r["relative_ratio"].lower) / (2 * 1.96) for r in results])
+    needed = np.log((1 + slowdown) / (1 + threshold)) / (1.96 + norm.ppf(power))
+    return (
+        f"{slowdown:.0%}: median interval on B/A +-{np.expm1(1.96 * se):.1%} (standard error of its log "
+        f"{se:.4f}); {power:.0%} power needs {needed:.4f}, about {(se / needed) ** 2:.1f}x these runs' budget"
+    )
+
+
 def power(args) -> str:
-    lines = []
+    lines, budgets = [], []
     for slowdown in args.slowdowns:
         spin_ns = args.spin_ns or calibrate(args, slowdown)
         print(f"slowdown {slowdown:.0%}: spin_ns {spin_ns:.1f} for {args.target}", file=sys.stderr)
@@ -297,6 +310,7 @@ def power(args) -> str:
         n = len(results)
         achieved = np.array([r["relative_ratio"].point for r in results])
         gm = float(np.exp(np.mean(np.log(achieved))))
+        budgets.append(budget_for_power(results, slowdown))
         cells = [
             f"{slowdown:.0%}",
             f"{spin_ns:.1f}",
@@ -317,7 +331,7 @@ def power(args) -> str:
         f"| regressed (relative to {args.reference}) | regressed (--absolute) | regressed (--absolute "
         "--no-drift-guard) | improved: --absolute / unguarded | unchanged allocators called changed, --absolute: "
         "guarded / unguarded | interval covers the achieved mean | criterion's rule: regressed |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n\n" + "\n".join(budgets) + "\n"
     )
 
 
