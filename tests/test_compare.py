@@ -224,6 +224,17 @@ def test_a_six_fold_slowdown_from_three_wide_processes_fails_the_gate(tmp_path):
     assert "regressed" in done.stdout and "1 regressed" in done.stdout
 
 
+def test_a_planted_slowdown_on_the_real_engine_fails_the_gate(report_runs):
+    # The same case on the real engine: 3 processes a side, talc slowed
+    # several times over by the spin knob in run B, compared relative to system.
+    a, b, cwd = report_runs
+    doc = json.loads(hab("compare", str(a), str(b), "--fail-on-regression", "--json", cwd=cwd, check_exit=1).stdout)
+    talc = [r["change"] for c in doc["cells"] for r in c["results"] if r["allocator"] == "talc"]
+    assert doc["settings"]["relative_to"] == "system" and len(talc) == len(doc["cells"]) >= 2
+    assert all(ch["verdict"] == "regressed" and ch["ratio"]["lower"] > 1.01 for ch in talc), talc
+    assert doc["regressed"] == len(talc)
+
+
 def test_an_interval_that_leaves_the_noise_band_is_never_no_change(tmp_path):
     root = tmp_path / "hab-results"
     a = write_run(root, {"system": [1000.0, 1010.0, 990.0]}, seed=1)
