@@ -112,7 +112,10 @@ def test_verify_catches_both_broken_allocators_in_every_cell_and_the_run_goes_on
     for cell in ("c00", "c01", "c02"):
         assert verdicts[f"{cell}/system"] == "ok" and verdicts[f"{cell}/counting"] == "ok"
         assert verdicts[f"{cell}/overlapping"]["kind"] == verdicts[f"{cell}/misaligned"]["kind"] == "corrupt"
-        assert "overlaps the live block" in verdicts[f"{cell}/overlapping"]["reason"], verdicts
+        # A block handed out twice is caught by its address range, or, when the
+        # second allocation returns before the first block's free began, as still live.
+        overlap = verdicts[f"{cell}/overlapping"]["reason"]
+        assert "overlaps the live block" in overlap or "a block that was still live" in overlap, verdicts
         assert "misaligned by" in verdicts[f"{cell}/misaligned"]["reason"], verdicts
         assert verdicts[f"{cell}/overlapping"]["reason"].startswith("corrupt: allocation of")
     for name, u in units.items():
