@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import hab
-from hab.execution import counting
+from hab.execution import counting, fixed
 from hab.records.unit import UnitRecord
 
 pytestmark = pytest.mark.slow
@@ -115,7 +115,9 @@ def test_cache_simulation_adds_miss_counts(tmp_path, binaries):
     "options, message",
     [
         (["--cache-sim"], "--cache-sim only applies with --metric instructions"),
-        (["--metric", "instructions", "--target", "hermit"], "runs natively only"),
+        (["--metric", "instructions", "--target", "uhyve"], "uhyve runs guests under KVM, which counts nothing"),
+        (["--metric", "instructions", "--target", "hermit", "--accel", "kvm"], "(TCG): not with --accel kvm"),
+        (["--metric", "instructions", "--target", "hermit", "--cache-sim"], "natively: not in guests"),
         (["--metric", "instructions", "--spin", "system=10"], "give --spin-turns"),
         (["--metric", "instructions", "--latency"], "not with --metric instructions"),
         (["--spin-turns", "system=-4"], "--spin-turns system: expected TURNS in [0, 1e9]"),
@@ -140,10 +142,11 @@ def test_callgrind_dumps_that_do_not_match_the_samples_are_refused(tmp_path):
     (tmp_path / "cg.77.2").write_text(dump.replace("totals: 9 2", "totals: nine"))
     with pytest.raises(counting.DumpError, match="not whole numbers"):
         counting.read_dumps(tmp_path, 2)
-    assert counting.fixed_iterations(3e5) == {"warm_up": 4, "per_sample": 4}  # 2 ms / 0.3 ms = 6.7 -> 4
-    assert counting.fixed_iterations(5e7)["per_sample"] == 1
+    target = counting.SAMPLE_TARGET_NS
+    assert fixed.fixed_iterations(3e5, target) == {"warm_up": 4, "per_sample": 4}  # 2 ms / 0.3 ms = 6.7 -> 4
+    assert fixed.fixed_iterations(5e7, target)["per_sample"] == 1
     with pytest.raises(ValueError):
-        counting.fixed_iterations(float("nan"))
+        fixed.fixed_iterations(float("nan"), target)
 
 
 def test_the_virtual_clock_advances_by_its_step_per_read_and_nothing_else(tmp_path):

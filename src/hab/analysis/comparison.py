@@ -18,6 +18,7 @@ class CompareSettings:
     relative_to: str | None  # the reference allocator of a relative comparison
     targets: tuple[str, str] | None = None  # A's target and B's, when targets are compared
     drift_guard: bool = False  # absolute verdicts of a drifted cell made inconclusive (hab.analysis.drift)
+    methods: tuple[str, str] | None = None  # what counted A's and B's instructions (counting metrics)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -139,6 +140,7 @@ def compare(
     targets: tuple[str, str] | None = None,
     confidence: float | None = None,
     drift_guard: bool = True,
+    methods: tuple[str, str] | None = None,
 ) -> Comparison:
     """Every (cell, allocator) of `new` that `old` also has, compared; with
     `relative_to`, each allocator's time relative to that allocator in the
@@ -146,7 +148,8 @@ def compare(
     With `targets` (A's, B's), A's cells on the first target are compared with
     B's on the second (the same run may be both: native against hermit).
     An absolute comparison of times on one target guards against drift of
-    the machine between the runs unless `drift_guard` is False."""
+    the machine between the runs unless `drift_guard` is False. `methods`
+    (what counted A's and B's instructions) only labels the comparison."""
     conf = confidence or new.settings.confidence
     guard = drift_guard and relative_to is None and targets is None and new.metric == TIME
     with_target = targets is None
@@ -154,7 +157,7 @@ def compare(
     new_list = [c for c in new.cells if targets is None or c.cell.target == targets[1]]
     old_cells = {cell_key(c.cell, with_target): c for c in old_list}
     new_keys = {cell_key(c.cell, with_target) for c in new_list}
-    out = Comparison([], settings=CompareSettings(threshold, conf, relative_to, targets, guard))
+    out = Comparison([], settings=CompareSettings(threshold, conf, relative_to, targets, guard, methods))
     for c in new_list:
         before = old_cells.get(cell_key(c.cell, with_target))
         old_rows = _rows(before) if before else {}

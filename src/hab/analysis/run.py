@@ -21,7 +21,7 @@ from hab.analysis.latency import merge as merge_latency
 from hab.analysis.memory import Memory
 from hab.analysis.memory import summarise as summarise_memory
 from hab.analysis.scaling import Group
-from hab.records.plan import DRY, INSTRUCTIONS, TIME, Cell
+from hab.records.plan import DRY, INSTRUCTIONS, TIME, Cell, base_allocator
 from hab.records.run import AnalysisSettings
 from hab.records.unit import RUSAGE_FIELDS, UnitRecord, Work
 from hab.stats import bootstrap, metrics, outliers, ratio
@@ -245,7 +245,9 @@ def _cell(stored: StoredRun, cell: Cell, settings: AnalysisSettings, reference: 
     run_id, metric = stored.meta.id, stored.plan.metric
     rows = {a: _row(a, units, settings, (run_id, cell.id, a), metric) for a, units in by_alloc.items()}
     dry = rows.pop(DRY, None)
-    ref = rows.get(reference)
+    ordered = [rows[a] for a in stored.plan.allocators if a in rows]
+    # With several Hermit kernels the reference is its row on the first kernel (`system@v0.11.0`).
+    ref = rows.get(reference) or next((r for r in ordered if base_allocator(r.allocator) == reference), None)
     conf = settings.confidence
     for row in rows.values():
         if not row.ok:
@@ -256,9 +258,8 @@ def _cell(stored: StoredRun, cell: Cell, settings: AnalysisSettings, reference: 
             row.ratio = _ratio_of(row, ref, conf)
         if dry is not None and dry.ok:
             row.engine_share = _ratio_of(dry, row, conf)
-    ordered = [rows[a] for a in stored.plan.allocators if a in rows]
     busy = summarise_contention([u for units in by_alloc.values() for u in units], {cell.id: cell}, _cores(stored))
-    return CellResult(cell, reference if ref is not None else None, ordered, dry, busy, metric)
+    return CellResult(cell, ref.allocator if ref is not None else None, ordered, dry, busy, metric)
 
 
 def _cores(stored: StoredRun) -> int | None:

@@ -57,11 +57,13 @@ def build(
     known: dict[str, Allocator] | None = None,
     regenerate: bool = False,
     guests: dict[str, list[str]] | None = None,
+    kernels: tuple[str, ...] = (),
 ) -> Build:
     """Builds what running `allocators` natively needs: built-in crate
     binaries, the system binary for preload allocators, user crates (see
     `custom`); and for each guest target in `guests` the images of its
-    allocators (see `guests`). `known` defaults to the built-in registry;
+    allocators (see `guests`; Hermit's on each of `kernels`, LABEL=SOURCE).
+    `known` defaults to the built-in registry;
     `regenerate` rewrites `engine/bins` from the registry first (`hab build`)."""
     builtin = registry.load(engine)
     known = builtin if known is None else known
@@ -90,6 +92,6 @@ def build(
         console.print(f"[dim]engine: built in {seconds:.1f} s[/]")
     images = {}
     for target, names in (guests or {}).items():
-        images[target] = made = guest_images.build(target, engine, [known[a] for a in names], console)
+        images[target] = made = guest_images.build(target, engine, [known[a] for a in names], console, kernels)
         seconds += made.seconds
     return Build(binaries, seconds, compiled, preloads, revisions, scripts=scripts, guests=images)

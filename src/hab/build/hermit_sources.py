@@ -5,7 +5,10 @@ The place is `$HAB_HERMIT_SOURCES`, else `../shared/hermit` beside the
 clone (CI's offline copy). It holds either the release tarballs
 (`kernel-v0.11.0.tar.gz`, `loader-v0.5.6.tar.gz`, checked against a
 `SHA256SUMS` beside them when there is one) or git checkouts at those tags
-in `kernel/` and `loader/`. Nothing is fetched from the internet.
+in `kernel/` and `loader/`. Nothing is fetched from the internet. Kernels
+may also come from any source tree (`--hermit-kernel`, a user's checkout
+with a patch): copied into the cache by content, with their identity
+(version, git commit, uncommitted changes, content digest).
 
 The adjustments are exact string replacements that must match as often as
 stated, so a different source version fails loudly instead of building
@@ -21,12 +24,14 @@ something else:
 import hashlib
 import os
 import shutil
+import subprocess
 import tarfile
-from dataclasses import dataclass
+import tomllib
 from pathlib import Path
 
 from hab import paths
 from hab.errors import UserError
+from hab.records.target import KernelInfo
 
 KERNEL_TAG = "v0.11.0"
 LOADER_TAG = "v0.5.6"
@@ -55,13 +60,6 @@ EDITS = (
 )
 
 
-@dataclass(frozen=True)
-class Sources:
-    kernel: Path  # prepared source trees in the cache
-    loader: Path
-    provenance: dict[str, str]  # part -> where it came from and its digest
-
-
 def location() -> Path:
     override = os.environ.get("HAB_HERMIT_SOURCES")
     return Path(override) if override else paths.engine_dir().parent.parent / "shared" / "hermit"
@@ -71,7 +69,8 @@ def _digest_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _digest_tree(root: Path) -> str:
+def digest_tree(root: Path) -> str:
+    """sha256 of a source tree's files and their paths (.git and target/ left out)."""
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
@@ -104,6 +103,19 @@ def _unpack(archive: Path, into: Path) -> None:
     tmp.rmdir()
 
 
+def _copied(tree: Path, part: str, cache: Path) -> tuple[Path, str]:
+    """A copy of the source tree `tree` in the cache, named by its content
+    (made once), and that content's digest."""
+    digest = digest_tree(tree)
+    target = cache / f"{part}-{digest[:12]}"
+    if not target.is_dir():
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(tree, tmp, ignore=shutil.ignore_patterns(".git", "target"), symlinks=True)
+        tmp.replace(target)
+    return target, digest
+
+
 def _source(part: str, tag: str, folder: Path, cache: Path) -> tuple[Path, str]:
     """A pristine copy of `part` in the cache, and where it came from."""
     tarball, checkout = folder / f"{part}-{tag}.tar.gz", folder / part
@@ -117,13 +129,7 @@ def _source(part: str, tag: str, folder: Path, cache: Path) -> tuple[Path, str]:
             _unpack(tarball, target)
         return target, f"{tarball.name} (sha256 {digest[:12]})"
     if (checkout / "Cargo.toml").is_file():
-        digest = _digest_tree(checkout)
-        target = cache / f"{part}-{digest[:12]}"
-        if not target.is_dir():
-            tmp = target.with_name(f".{target.name}.tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(checkout, tmp, ignore=shutil.ignore_patterns(".git", "target"), symlinks=True)
-            tmp.replace(target)
+        target, digest = _copied(checkout, part, cache)
         return target, f"checkout {checkout} (sources {digest[:12]})"
     raise UserError(
         f"no Hermit {part} sources in {folder}: expected {tarball.name} or a git checkout at {tag} in {checkout} "
@@ -137,7 +143,7 @@ def _adjusted(pristine: Path, part: str, route: str) -> Path:
     target = pristine.with_name(f"{pristine.name}-{route}")
     if (target / ".hab-adjusted").is_file():
         return target
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(pristine, tmp, symlinks=True)
     for _, rel, (before, after), times, _ in edits:
@@ -156,19 +162,81 @@ def _adjusted(pristine: Path, part: str, route: str) -> Path:
     return target
 
 
-def prepare(cache: Path, route: str) -> Sources:
-    """Kernel and loader sources in `cache`, adjusted for `route`."""
+def _folder() -> Path:
     folder = location()
     if not folder.is_dir():
         raise UserError(
             f"Hermit sources folder {folder} not found: set HAB_HERMIT_SOURCES to a folder with "
             f"kernel-{KERNEL_TAG}.tar.gz and loader-{LOADER_TAG}.tar.gz (or kernel/ and loader/ checkouts)"
         )
+    return folder
+
+
+def loader(cache: Path, route: str) -> tuple[Path, str]:
+    """The loader's sources in `cache`, adjusted for `route`, and where they came from."""
     cache.mkdir(parents=True, exist_ok=True)
-    kernel, kernel_from = _source("kernel", KERNEL_TAG, folder, cache)
-    loader, loader_from = _source("loader", LOADER_TAG, folder, cache)
-    return Sources(
-        _adjusted(kernel, "kernel", route),
-        _adjusted(loader, "loader", route),
-        {"kernel": kernel_from, "loader": loader_from},
+    pristine, origin = _source("loader", LOADER_TAG, _folder(), cache)
+    return _adjusted(pristine, "loader", route), origin
+
+
+def known_tags() -> list[str]:
+    """Kernel tags the sources folder holds (as tarballs; a checkout is taken to be KERNEL_TAG)."""
+    folder = location()
+    tags = {KERNEL_TAG} if (folder / "kernel" / "Cargo.toml").is_file() else set()
+    tags |= (
+        {p.name[len("kernel-") : -len(".tar.gz")] for p in folder.glob("kernel-*.tar.gz")} if folder.is_dir() else set()
     )
+    return sorted(tags)
+
+
+def _git(tree: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def kernel(choice: str, cache: Path, route: str) -> tuple[Path, KernelInfo]:
+    """The kernel `choice` (`LABEL=SOURCE`: a known tag or a source tree) in
+    `cache`, adjusted for `route`, with its identity. Raises UserError for an
+    unknown tag; a tree that is not a kernel, or that the adjustments do not
+    fit, raises KernelProblem."""
+    label, _, source = choice.partition("=")
+    cache.mkdir(parents=True, exist_ok=True)
+    tree = Path(source)
+    commit = dirty = None
+    if tree.is_absolute():
+        if not tree.is_dir():
+            raise UserError(f"hermit kernel {label}: no source tree at {tree}")
+        manifest = tree / "Cargo.toml"
+        try:
+            package = tomllib.loads(manifest.read_text()).get("package", {})
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise KernelProblem(f"{tree} is not a Hermit kernel tree: {manifest.name}: {e}") from None
+        if package.get("name") != "hermit-kernel" or not (tree / "xtask").is_dir():
+            raise KernelProblem(f"{tree} is not a Hermit kernel tree (no package hermit-kernel with an xtask)")
+        head = _git(tree, "rev-parse", "HEAD") if (tree / ".git").exists() else None
+        if head:
+            commit = head.strip()
+            dirty = bool((_git(tree, "status", "--porcelain") or "").strip())
+        pristine, digest = _copied(tree, "kernel", cache)
+    else:
+        if source not in known_tags():
+            known = ", ".join(known_tags()) or "none"
+            raise UserError(
+                f"hermit kernel {source}: not a known tag (known here: {known}, in {location()}); "
+                "give a kernel source tree instead (a checkout of that tag)"
+            )
+        pristine, _ = _source("kernel", source, _folder(), cache)
+        digest = digest_tree(pristine)
+    version = tomllib.loads((pristine / "Cargo.toml").read_text()).get("package", {}).get("version")
+    info = KernelInfo(label, source, version, commit, dirty, digest)
+    try:
+        return _adjusted(pristine, "kernel", route), info
+    except UserError as e:
+        raise KernelProblem(str(e)) from None
+
+
+class KernelProblem(Exception):
+    """A kernel tree that cannot be built: its cells fail with this reason."""

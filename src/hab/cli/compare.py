@@ -8,6 +8,7 @@ from hab.analysis.run import DEFAULT_REFERENCE, analyse
 from hab.cli.common import skipped_warnings, write_comparison_report
 from hab.cli.console import colour, width
 from hab.errors import UserError
+from hab.execution import counting
 from hab.paths import RESULTS_ROOT
 from hab.records.plan import INSTRUCTIONS, TIME
 from hab.records.run import RunStatus
@@ -66,7 +67,9 @@ def _relative_to(args, old, new) -> str | None:
 
 
 def _clock(run) -> str:
-    steps = sorted({u.counts.clock_step_ns or 0 for u in run.units.values() if u.counts})
+    steps = sorted(
+        {u.counts.clock_step_ns or 0 for u in run.units.values() if u.counts and u.counts.tool == counting.TOOL}
+    )
     return ", ".join("the real clock" if s == 0 else f"a virtual clock of {s} ns per read" for s in steps)
 
 
@@ -80,6 +83,39 @@ def _clock_warnings(old, new) -> list[str]:
         f"run A counted on {a or 'no clock'} and run B on {b or 'no clock'}: allocators that pace work by "
         "the clock (jemalloc's cache flushes) count differently (docs/metrics.md)"
     ]
+
+
+def method(run, target: str) -> str | None:
+    """What counted `target`'s instructions in `run`; None in a timed run."""
+    if run.plan.metric != INSTRUCTIONS:
+        return None
+    info = run.meta.targets.get(target)
+    return info.counter if info and info.counter else counting.TOOL  # before guests counted: Valgrind natively
+
+
+def _methods(args, old, new, targets) -> tuple[str, str] | None:
+    """How A's and B's compared cells were counted, as labels (counting
+    metrics only); counts of different methods are refused without
+    --across-methods."""
+    if old.plan.metric != INSTRUCTIONS:
+        return None
+    if targets:
+        pairs = [targets]
+    else:
+        common = {c.target for c in old.plan.cells} & {c.target for c in new.plan.cells}
+        pairs = [(t, t) for t in sorted(common)]
+    for a, b in pairs:
+        ma, mb = method(old, a), method(new, b)
+        if ma != mb and not args.across_methods:
+            raise UserError(
+                f"A's {a} cells were counted by {ma} and B's {b} cells by {mb}: different methods count "
+                "different instructions (docs/metrics.md); --across-methods compares them anyway, labelled"
+            )
+    if len(pairs) == 1:
+        return method(old, pairs[0][0]), method(new, pairs[0][1])
+    return tuple(
+        ", ".join(f"{method(run, p[side])} on {p[side]}" for p in pairs) for side, run in enumerate((old, new))
+    )
 
 
 def _refusals(args, old, new, old_path, new_path, targets) -> list[str]:
@@ -124,6 +160,7 @@ def prepare(args):
     old, new = runs.load(old_path), runs.load(new_path)
     targets = _targets(args, old, new)
     warnings = _refusals(args, old, new, old_path, new_path, targets) + skipped_warnings(old) + skipped_warnings(new)
+    methods = _methods(args, old, new, targets)
     relative_to = _relative_to(args, old, new)
     old_result, new_result = analyse(old), analyse(new)
     for name, result in (("A", old_result), ("B", new_result)):
@@ -137,6 +174,7 @@ def prepare(args):
         targets=targets,
         confidence=args.confidence,
         drift_guard=not args.no_drift_guard,
+        methods=methods,
     )
     if not comp.cells:
         raise UserError(f"runs {old.meta.id} and {new.meta.id} have no (cell, allocator) in common")

@@ -54,6 +54,12 @@ def _comparison_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--allow-incomplete", action="store_true", help="compare runs that were interrupted or are still running"
     )
+    p.add_argument(
+        "--across-methods",
+        action="store_true",
+        help="instruction counts: compare counts taken by different methods (Valgrind natively, QEMU's icount "
+        "in guests), each side labelled with its method",
+    )
     p.add_argument("--results", metavar="DIR", help="results root holding baselines/ (default: hab-results)")
 
 
@@ -122,8 +128,9 @@ def parser() -> argparse.ArgumentParser:
         "--metric",
         choices=METRICS,
         default=TIME,
-        help="what to measure: wall time (default), or instructions per iteration counted under "
-        "Valgrind (deterministic; no page-fault or lock-wait cost; docs/metrics.md)",
+        help="what to measure: wall time (default), or instructions per iteration, counted under "
+        "Valgrind natively and by QEMU's icount in guests (deterministic; not cycles: no cache-miss or "
+        "lock-wait cost; docs/metrics.md)",
     )
     run.add_argument(
         "--cache-sim",
@@ -167,6 +174,13 @@ def parser() -> argparse.ArgumentParser:
     guests.add_argument("--guest-memory", metavar="SIZE", help="memory of each guest (default: 1GiB)")
     guests.add_argument(
         "--accel", choices=ACCELERATORS, help="guest accelerator (default: kvm when it works, else tcg)"
+    )
+    guests.add_argument(
+        "--hermit-kernel",
+        action="append",
+        metavar="[LABEL=]SOURCE",
+        help="a Hermit kernel to link the hermit images with: a kernel source tree (a checkout, your patch "
+        "applied) or a known tag (default: v0.11.0); repeatable: rows read ALLOCATOR@LABEL",
     )
     byo = run.add_argument_group("bring your own allocator (also [allocator.NAME] tables in a suite file)")
     byo.add_argument(

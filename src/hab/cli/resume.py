@@ -75,7 +75,7 @@ def main(args) -> int:
     os.chdir(meta.cwd)  # relative paths among the stored options (suite, crates) mean what they meant
     _check_engine(meta, console)
     ready = fresh.prepare(stored, console)
-    missing = set(meta.plan.allocators) - set(ready.needed)
+    missing = set(meta.plan.allocators) - set(ready.rows) - set(ready.needed)
     if missing:
         raise UserError(f"run {meta.id} ran {', '.join(sorted(missing))}, which this machine cannot build now")
     todo = [u for u in meta.plan.units if u.id not in done]

@@ -15,6 +15,7 @@ from hab import __version__, paths
 from hab.allocators import custom, lineup, preload, registry
 from hab.analysis.run import analyse
 from hab.build import engine, vclock
+from hab.build import guests as guest_images
 from hab.cli.common import print_results, write_run_report
 from hab.cli.console import stderr_console
 from hab.errors import StorageError, UserError
@@ -22,9 +23,9 @@ from hab.execution import counting, hostinfo, library, memlimit, query, targets,
 from hab.execution.engines import Engines, native_env, uhyve_binary
 from hab.execution.execute import Executed, execute
 from hab.execution.protocol import PROTOCOL_VERSION
-from hab.records.plan import INSTRUCTIONS
+from hab.records.plan import INSTRUCTIONS, VARIANT_MARK, base_allocator
 from hab.records.run import AllocatorInfo, AnalysisSettings, EngineInfo, Precision, RunMeta, RunStatus
-from hab.records.target import HERMIT, NATIVE, UHYVE
+from hab.records.target import HERMIT, KERNEL_TARGETS, NATIVE, UHYVE
 from hab.store import ownership, runs
 from hab.store.rundir import RunDir, new_id
 from hab.suite import adaptive, values
@@ -42,6 +43,7 @@ class Prepared:
     suite: Suite
     known: dict
     allocators: list[str]  # as asked for
+    rows: list[str]  # the plan's: the allocators, on kernel targets with several kernels ALLOCATOR@KERNEL
     needed: list[str]  # with the system binary the dry variant needs
     threads: list[int]
     built: engine.Build
@@ -72,7 +74,12 @@ def _suite(args):
         timeout=args.timeout,
         dry=False if args.no_dry else None,
         targets=split_list(args.target, "--target") if args.target is not None else None,
-        guest={"memory": args.guest_memory, "vcpus": args.vcpus, "accel": args.accel},
+        guest={
+            "memory": args.guest_memory,
+            "vcpus": args.vcpus,
+            "accel": args.accel,
+            "hermit_kernels": args.hermit_kernel,
+        },
         sample_size=args.sample_size,
         warm_up_time=args.warm_up_time,
         measurement_time=args.measurement_time,
@@ -113,7 +120,7 @@ def _countable(chosen, args, suite, console) -> list[str]:
     """The chosen allocators that can run under the metric: with --metric
     instructions, those that cannot run under Valgrind are refused when
     named, else left out with a note."""
-    if args.metric != INSTRUCTIONS:
+    if args.metric != INSTRUCTIONS or NATIVE not in suite.targets:
         return chosen.names
     out = []
     for name in chosen.names:
@@ -133,10 +140,18 @@ def _check_metric(args, suite) -> None:
         if args.cache_sim:
             raise UserError("--cache-sim only applies with --metric instructions")
         return
-    if any(t != NATIVE for t in suite.targets):
-        raise UserError("--metric instructions runs natively only (under Valgrind), not in guests")
+    if UHYVE in suite.targets:
+        raise UserError("--metric instructions: uhyve runs guests under KVM, which counts nothing; use --target hermit")
+    if suite.guest.accel == "kvm" and any(t != NATIVE for t in suite.targets):
+        raise UserError(
+            "--metric instructions counts guest instructions with QEMU's icount, under TCG: not with --accel kvm"
+        )
+    if args.cache_sim and any(t != NATIVE for t in suite.targets):
+        raise UserError("--cache-sim simulates caches under Valgrind, natively: not in guests")
     if args.latency is not None:
         raise UserError("--latency times single calls: not with --metric instructions")
+    if NATIVE not in suite.targets:
+        return
     if args.spin:
         raise UserError(
             "--spin is calibrated in time, which Valgrind slows down unevenly: "
@@ -252,8 +267,20 @@ def _refine(args, plan, engines, run, console, executed, started: float, skip):
     return executed
 
 
+def _rows(allocators: list[str], suite) -> list[str]:
+    """The rows of the run: `allocators`, and where kernel targets run
+    several Hermit kernels, each allocator on each kernel (ALLOCATOR@KERNEL)."""
+    kernel_rows = guest_images.rows(allocators, suite.guest.hermit_kernels)
+    plain = allocators if any(t not in KERNEL_TARGETS for t in suite.targets) else []
+    variants = kernel_rows if any(t in KERNEL_TARGETS for t in suite.targets) else []
+    return list(dict.fromkeys([*plain, *variants]))
+
+
 def _check_targets(suite, args) -> None:
-    """Refusals that need no build: latency mode in Hermit, uhyve without KVM."""
+    """Refusals that need no build: latency mode in Hermit, uhyve without
+    KVM, Hermit kernels without a Hermit target."""
+    if suite.guest.hermit_kernels and not any(t in KERNEL_TARGETS for t in suite.targets):
+        raise UserError("--hermit-kernel: no hermit (or uhyve) target in this run (--target hermit)")
     if args.latency is not None and HERMIT in suite.targets:
         raise UserError(
             "--latency cannot run in hermit: Hermit's clock ticks in whole microseconds, "
@@ -302,10 +329,11 @@ def prepare(args, console) -> Prepared:
     for name, why in chosen.skipped.items():
         console.print(f"[dim]skipping {escape(name)}: {escape(why)}[/]")
     allocators = _countable(chosen, args, suite, console)
-    if args.reference and args.reference not in allocators:
-        raise UserError(f"--reference {args.reference}: not one of the allocators to run")
-    _check_targets(suite, args)
+    rows = _rows(allocators, suite)
+    if args.reference and args.reference not in rows:
+        raise UserError(f"--reference {args.reference}: not one of the allocators to run ({', '.join(rows)})")
     _check_metric(args, suite)
+    _check_targets(suite, args)
     per_target, notes = lineup.by_target(chosen.known, allocators, suite.targets)
     for note in notes:
         console.print(f"[dim]{escape(note)}[/]")
@@ -317,19 +345,20 @@ def prepare(args, console) -> Prepared:
     native = with_dry.pop(NATIVE, [])
     # The system binary answers --describe and --check: a broken allocator under test must not.
     native += [registry.SYSTEM] if registry.SYSTEM not in native else []
-    built = engine.build(eng, native, console, chosen.known, guests=with_dry)
+    built = engine.build(eng, native, console, chosen.known, guests=with_dry, kernels=suite.guest.hermit_kernels)
     probe = built.binaries[registry.SYSTEM]
     needed = allocators + ([registry.SYSTEM] if suite.dry and registry.SYSTEM not in allocators else [])
     return Prepared(
         suite,
         chosen.known,
         allocators,
+        rows,
         needed,
         threads,
         built,
         probe,
         query.describe(probe),
-        targets.describe(suite.targets, suite.guest, built, console),
+        targets.describe(suite.targets, suite.guest, built, console, args.metric == INSTRUCTIONS),
         cap,
         settings,
     )
@@ -343,9 +372,16 @@ def main(args) -> int:
     console = stderr_console()
     ready = prepare(args, console)
     seed = args.seed if args.seed is not None else secrets.randbits(32)
+    several = len(ready.suite.guest.hermit_kernels) > 1
+
+    def runs_on(target: str, row: str) -> bool:
+        if ready.known[base_allocator(row)].unavailable_on(target) is not None:
+            return False
+        return (VARIANT_MARK in row) == (several and target in KERNEL_TARGETS)
+
     plan = make_plan(
         ready.suite,
-        ready.allocators,
+        ready.rows,
         ready.threads,
         ready.workloads,
         lambda spec: query.check(ready.probe, spec),
@@ -353,7 +389,7 @@ def main(args) -> int:
         _knob("--spin", args.spin, ready.allocators, _ns, "NS"),
         args.latency,
         args.rss_interval or None,
-        lambda target, allocator: ready.known[allocator].unavailable_on(target) is None,
+        runs_on,
         _knob("--spin-turns", args.spin_turns, ready.allocators, _turns, "TURNS"),
     )
     plan = replace(plan, metric=args.metric, cache_sim=args.cache_sim)
@@ -370,7 +406,7 @@ def conduct(args, ready: Prepared, run: RunDir, console, todo: list, before: Exe
     counts what earlier attempts of the run did (when resumed)."""
     plan = run.meta.plan
     counter = None
-    if plan.metric == INSTRUCTIONS:
+    if plan.metric == INSTRUCTIONS and any(c.target == NATIVE for c in plan.cells):
         clock = vclock.build(paths.engine_dir(), console)
         counter = counting.Counter(counting.valgrind_binary(), clock, plan.cache_sim)
     engines = Engines(ready.built, ready.targets, ready.cap, plan.rss_interval, counter=counter)

@@ -9,14 +9,13 @@ emulates every instruction: correct, slow, and not allocator performance.
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 from hab import paths
 from hab.build.guests import GuestImage
 from hab.errors import UserError
-from hab.execution.guest import QEMU, qemu_argv, run_guest
+from hab.execution.guest import qemu_argv, require_qemu, run_guest
 from hab.records.target import TargetInfo
 
 KVM = Path("/dev/kvm")
@@ -69,8 +68,7 @@ def _try_kvm(target: TargetInfo, image: GuestImage) -> str | None:
 
 def choose(requested: str | None, target: TargetInfo, image: GuestImage) -> tuple[str, str | None]:
     """The accelerator for `target` and, for TCG, why KVM was not used."""
-    if shutil.which(QEMU) is None:
-        raise UserError(f"{QEMU} not found: `hab setup --target {target.name}` installs qemu-system-x86")
+    require_qemu(target.name)
     if requested == "tcg":
         return "tcg", "TCG as asked (--accel tcg)"
     why = probe_kvm(target, image)

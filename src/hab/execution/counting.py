@@ -4,8 +4,9 @@ The engine runs each sample's iterations inside `hab_measured_sample`;
 callgrind zeroes its counters when that function is entered and writes a
 dump when it returns, so each dump holds one sample's events (of every
 thread), and start-up, warm-up and exit are left out. Iteration counts are
-fixed per (cell, allocator), sized by one short native calibration process,
-so that every process of a pair does the same work (docs/metrics.md).
+fixed per (cell, allocator), sized by one short native calibration process
+(hab.execution.fixed), so that every process of a pair does the same work
+(docs/metrics.md).
 
 Counted processes run with a virtual clock (engine/vclock, preloaded):
 every monotonic clock read advances time by CLOCK_STEP_NS. Allocators that
@@ -15,7 +16,6 @@ clock, slowed by Valgrind and by the machine's load, they did not, and
 jemalloc's counts moved by up to 1% between identical processes.
 """
 
-import math
 import re
 import shutil
 import tempfile
@@ -24,19 +24,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hab.errors import UserError
+from hab.execution.fixed import Calibrations
 from hab.execution.process import Outcome
 from hab.records.failure import Failure, FailureKind
-from hab.records.plan import Sampling
+from hab.records.target import CALLGRIND
 from hab.records.unit import Counts
 
-TOOL = "callgrind"
+TOOL = CALLGRIND
 #: The engine function whose every call is one measured sample.
 REGION = "hab_measured_sample"
 #: Native time of one sample that the calibration aims at (rounded down to
 #: a power of two of iterations, at least one).
 SAMPLE_TARGET_NS = 2e6
-#: The calibration process: a short timed run whose warm-up gives the time of one iteration.
-CALIBRATION = Sampling("flat", 2, 0.05, 0.05)
 #: Virtual nanoseconds per monotonic clock read in counted processes: about
 #: the native pace of jemalloc's clock reads (3.8 us on rayon_boxes here).
 CLOCK_STEP_NS = 4000
@@ -75,16 +74,6 @@ def environment(env: dict) -> dict:
     virtual clock's step (which only the preloaded clock reads)."""
     given = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t]
     return {**env, "GLIBC_TUNABLES": ":".join([*given, *STRING_TUNABLES]), CLOCK_STEP_ENV: str(CLOCK_STEP_NS)}
-
-
-def fixed_iterations(met_ns: float) -> dict:
-    """Warm-up and per-sample iterations for an iteration of `met_ns` native ns:
-    the power of two nearest below SAMPLE_TARGET_NS worth (so that calibrations
-    a little apart choose the same counts), the warm-up one sample's worth."""
-    if not (math.isfinite(met_ns) and met_ns > 0):
-        raise ValueError(f"calibration gave no usable time per iteration: {met_ns!r}")
-    per = 1 << max(0, math.floor(math.log2(max(1.0, SAMPLE_TARGET_NS / met_ns))))
-    return {"warm_up": per, "per_sample": per}
 
 
 def callgrind_argv(valgrind: str, out_dir: Path, cache_sim: bool) -> list[str]:
@@ -137,12 +126,6 @@ def read_dumps(out_dir: Path, samples: int) -> Counts:
     return Counts(TOOL, {n: tuple(e[n] for e in per_sample) for n in names})
 
 
-def _met_ns(outcome: Outcome) -> float | None:
-    plan = next((r for r in outcome.records if r.get("type") == "plan"), None)
-    met = plan.get("met_ns") if plan else None
-    return float(met) if isinstance(met, (int, float)) and math.isfinite(met) and met > 0 else None
-
-
 @dataclass
 class Counter:
     """Runs engine processes under callgrind; iteration counts are chosen
@@ -151,16 +134,12 @@ class Counter:
     valgrind: str
     clock: Path  # engine/vclock's shared object
     cache_sim: bool = False
-    _chosen: dict[tuple[str, str], tuple[dict, float]] = field(default_factory=dict)
+    calibrations: Calibrations = field(default_factory=lambda: Calibrations(SAMPLE_TARGET_NS))
 
     def run(self, launch: Launch, spec: dict, key: tuple[str, str], timeout: float) -> Outcome:
-        chosen = self._chosen.get(key)
-        if chosen is None:
-            calibration = launch({**spec, "sampling": CALIBRATION.to_dict()}, [], timeout, None)
-            met = _met_ns(calibration)
-            if not calibration.ok or met is None:
-                return calibration if not calibration.ok else replace(calibration, failure=_garbage("no plan record"))
-            chosen = self._chosen[key] = (fixed_iterations(met), met)
+        chosen = self.calibrations.choose(lambda s: launch(s, [], timeout, None), spec, key)
+        if isinstance(chosen, Outcome):
+            return chosen
         fixed, met = chosen
         samples = int(spec["sampling"]["sample_size"])
         iterations = fixed["warm_up"] + samples * fixed["per_sample"]

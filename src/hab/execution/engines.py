@@ -5,19 +5,20 @@ preload allocators on the system binary), or a guest of the cell's target
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hab.allocators.registry import SYSTEM
 from hab.build.engine import Build
 from hab.errors import UserError
-from hab.execution import guest
+from hab.execution import guest, icount
 from hab.execution.accel import kvm_problem
 from hab.execution.counting import Counter, environment
 from hab.execution.memlimit import Cap
 from hab.execution.process import Outcome, run_engine
 from hab.execution.protocol import spec_json
-from hab.records.plan import Cell, Unit
+from hab.records.failure import Failure, FailureKind
+from hab.records.plan import Cell, Unit, variant
 from hab.records.target import NATIVE, UHYVE, TargetInfo
 
 
@@ -63,7 +64,8 @@ class Engines:
     cap: Cap | None = None
     rss_interval: float | None = None
     uhyve: str | None = None
-    counter: Counter | None = None  # counting metrics: engines run under Valgrind
+    counter: Counter | None = None  # counting metrics natively: engines run under Valgrind
+    guest_counter: icount.IcountCounter = field(default_factory=icount.IcountCounter)  # guests under icount
     _logs: Path | None = None  # guests' serial logs, made on the first guest run
 
     def _log(self, name: str) -> Path:
@@ -96,18 +98,29 @@ class Engines:
             if counted:
                 return self.counter.run(launch, spec, (unit.cell, unit.allocator), timeout)
             return launch(spec, [], timeout)
-        target = self.targets[cell.target]
-        image = self.built.guests[cell.target].images[allocator]
-        vcpus, args = self.vcpus(cell), [guest.spec_argument(spec)]
-        log = self._log(f"{cell.target}-{unit.id}.log")
-        if cell.target == UHYVE:
-            argv = guest.uhyve_argv(self.uhyve or uhyve_binary(), target, image, vcpus, args)
-        else:
-            argv = guest.qemu_argv(target, image, vcpus, args, log)
-        try:
-            return guest.run_guest(argv, cell.target, log, timeout + guest.BOOT_ALLOWANCE, vcpus)
-        finally:
-            log.unlink(missing_ok=True)
+        target, made = self.targets[cell.target], self.built.guests[cell.target]
+        row = variant(SYSTEM, made.kernels[0].label) if unit.dry and len(made.kernels) > 1 else allocator
+        vcpus = self.vcpus(cell)
+        if row in made.missing:
+            return Outcome(Failure(FailureKind.BUILD, made.missing[row]))
+        image, kernel = made.images[row], made.kernel_of(row)
+
+        def boot(spec: dict, timeout: float) -> Outcome:
+            log = self._log(f"{cell.target}-{unit.id}.log")
+            args = [guest.spec_argument(spec)]
+            if cell.target == UHYVE:
+                argv = guest.uhyve_argv(self.uhyve or uhyve_binary(), target, image, vcpus, args)
+            else:
+                argv = guest.qemu_argv(target, image, vcpus, args, log)
+            try:
+                outcome = guest.run_guest(argv, cell.target, log, timeout + guest.BOOT_ALLOWANCE, vcpus)
+            finally:
+                log.unlink(missing_ok=True)
+            return replace(outcome, guest=replace(outcome.guest, kernel=kernel)) if outcome.guest else outcome
+
+        if target.counter == icount.METHOD and not spec.get("verify"):
+            return self.guest_counter.run(boot, spec, (unit.cell, unit.allocator), timeout)
+        return boot(spec, timeout)
 
     def close(self) -> None:
         if self._logs is not None:

@@ -13,11 +13,14 @@ same failure kinds; boot time is the wall time outside the engine's own.
 
 import base64
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
 
 from hab.build.guests import GuestImage
+from hab.errors import UserError
+from hab.execution import icount
 from hab.execution.child import Child
 from hab.execution.process import STDERR_KEPT, Outcome, judge
 from hab.execution.protocol import MARKER, parse_output, spec_json
@@ -30,6 +33,12 @@ _EXIT = re.compile(r"exit status (-?\d+)")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc")
 #: Seconds a guest may take beyond a native process's timeout (boot, power-off).
 BOOT_ALLOWANCE = 30.0
+
+
+def require_qemu(target: str) -> None:
+    """The one-line reason QEMU cannot run `target`'s guests, raised when it is missing."""
+    if shutil.which(QEMU) is None:
+        raise UserError(f"{QEMU} not found: `hab setup --target {target}` installs qemu-system-x86")
 
 
 def spec_argument(spec: dict) -> str:
@@ -52,9 +61,11 @@ def host_mhz() -> int | None:
 def qemu_argv(target: TargetInfo, image: GuestImage, vcpus: int, args: list[str], log: Path) -> list[str]:
     """QEMU's command line for one engine process of `target` with engine arguments `args`."""
     accel = ["-accel", "kvm", "-cpu", "host"] if target.accelerator == "kvm" else ["-accel", "tcg", "-cpu", target.cpu]
+    counted = target.counter == icount.METHOD
     argv = [
         QEMU,
         *accel,
+        *(icount.QEMU_OPTIONS if counted else ()),
         "-smp",
         str(vcpus),
         "-m",
@@ -74,7 +85,7 @@ def qemu_argv(target: TargetInfo, image: GuestImage, vcpus: int, args: list[str]
         str(image.initrd),
     ]
     if target.name == HERMIT:
-        mhz = host_mhz() if target.accelerator == "tcg" else None
+        mhz = icount.HERMIT_FREQ_MHZ if counted else host_mhz() if target.accelerator == "tcg" else None
         boot = ([f"-freq {mhz}"] if mhz else []) + ["--", *args]
         return [*argv, "-nic", "none", "-append", " ".join(boot)]
     if target.name == LINUX_VM:

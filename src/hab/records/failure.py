@@ -8,6 +8,7 @@ class FailureKind(StrEnum):
     """What went wrong with one engine process."""
 
     START = "start"  # the engine could not be started
+    BUILD = "build"  # its guest image could not be built (a Hermit kernel that does not build)
     SIGNAL = "signal"  # killed by a signal: a crash or an abort
     EXIT = "exit"  # a non-zero exit status (an engine error record or stderr says why)
     GARBAGE = "garbage"  # exit 0, but output that breaks the protocol

@@ -8,6 +8,21 @@ from hab.records.target import NATIVE, TARGETS
 
 #: Pseudo-allocator of a workload's dry variant (run on the system binary).
 DRY = "dry"
+#: In runs with several Hermit kernels, each allocator's row on a kernel
+#: target is `ALLOCATOR@KERNEL` (an allocator name never holds it).
+VARIANT_MARK = "@"
+
+
+def variant(allocator: str, kernel: str) -> str:
+    """The row of `allocator` on the Hermit kernel labelled `kernel`."""
+    return f"{allocator}{VARIANT_MARK}{kernel}"
+
+
+def base_allocator(row: str) -> str:
+    """The allocator of a row (`system@v0.11.0` -> `system`)."""
+    return row.split(VARIANT_MARK, 1)[0]
+
+
 #: A parameter value: engine parameters are integers, numbers or choices.
 ParamValue = int | float | str
 
@@ -143,9 +158,10 @@ class Plan:
         return next(c for c in self.cells if c.id == cell_id)
 
     def unit_spec(self, unit: Unit) -> dict:
-        spin = 0.0 if unit.dry else self.spin.get(unit.allocator, 0.0)
+        base = base_allocator(unit.allocator)
+        spin = 0.0 if unit.dry else self.spin.get(unit.allocator, self.spin.get(base, 0.0))
         spec = self.cell(unit.cell).spec(self.sampling, unit.dry, spin, self.latency_every)
-        turns = 0 if unit.dry else self.spin_turns.get(unit.allocator, 0)
+        turns = 0 if unit.dry else self.spin_turns.get(unit.allocator, self.spin_turns.get(base, 0))
         if turns:
             spec["spin_turns"] = turns
         return spec

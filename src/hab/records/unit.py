@@ -261,9 +261,15 @@ class GuestRun:
     vcpus: int
     boot_seconds: float | None
     hypervisor_status: int | None
+    kernel: str | None = None  # the label of the Hermit kernel the image linked
 
     def to_dict(self) -> dict:
-        return {"vcpus": self.vcpus, "boot_seconds": self.boot_seconds, "hypervisor_status": self.hypervisor_status}
+        return {
+            "vcpus": self.vcpus,
+            "boot_seconds": self.boot_seconds,
+            "hypervisor_status": self.hypervisor_status,
+            "kernel": self.kernel,
+        }
 
     @classmethod
     def from_dict(cls, data, where: str) -> "GuestRun":
@@ -272,6 +278,7 @@ class GuestRun:
             f.integer(data.get("vcpus"), f"{where}.vcpus", 1),
             f.optional_number(data.get("boot_seconds"), f"{where}.boot_seconds", 0),
             f.optional_integer(data.get("hypervisor_status"), f"{where}.hypervisor_status"),
+            f.optional_text(data.get("kernel"), f"{where}.kernel"),
         )
 
 

@@ -69,10 +69,26 @@ def _on(target: str) -> str:
     return f" on {target}" if target else ""
 
 
+def _counted_by(methods: tuple[str, str] | None, side: int) -> str:
+    return f", counted by {methods[side]}" if methods else ""
+
+
+def _method_warnings(methods: tuple[str, str] | None) -> list[str]:
+    if not methods or methods[0] == methods[1]:
+        return []
+    return [
+        f"WARNING: counts of different methods ({methods[0]} in A, {methods[1]} in B): Valgrind counts the "
+        "process's user-space instructions, QEMU's icount every instruction of the guest (its kernel, "
+        "interrupts, all vCPUs); the change includes that difference (docs/metrics.md)"
+    ]
+
+
 def _target_warnings(targets, old_meta: RunMeta, new_meta: RunMeta) -> list[str]:
     """Side by side targets: say what the ratio measures when a side was emulated."""
     if not targets:
         return []
+    if new_meta.plan.metric != TIME:
+        return [f"change = {targets[1]} relative to {targets[0]} for the same cell and allocator"]
     a, b = old_meta.targets.get(targets[0]), new_meta.targets.get(targets[1])
     emulated = [t.name for t in (a, b) if t is not None and t.emulated]
     if not emulated:
@@ -108,9 +124,10 @@ def heading_lines(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> lis
     s = comp.settings
     target_a, target_b = s.targets or ("", "")
     lines = [
-        f"A: run {old_meta.id} ({old_meta.created}){_on(target_a)}",
-        f"B: run {new_meta.id} ({new_meta.created}){_on(target_b)}",
+        f"A: run {old_meta.id} ({old_meta.created}){_on(target_a)}{_counted_by(s.methods, 0)}",
+        f"B: run {new_meta.id} ({new_meta.created}){_on(target_b)}{_counted_by(s.methods, 1)}",
         *_target_warnings(s.targets, old_meta, new_meta),
+        *_method_warnings(s.methods),
         *library_changes(old_meta, new_meta),
     ]
     what = "time" if new_meta.plan.metric == TIME else "instruction count"

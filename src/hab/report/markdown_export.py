@@ -31,7 +31,11 @@ def render(result: RunResult, meta: RunMeta) -> str:
     if allocators is not None:
         parts += ["#### Allocators", "", markdown(allocators)]
     ref = result.reference or "the reference"
-    what = "time: typical time" if result.metric == TIME else "instr/iter: typical instructions (Valgrind)"
+    what = (
+        "time: typical time"
+        if result.metric == TIME
+        else "instr/iter: typical instructions (Valgrind natively, QEMU's icount in guests)"
+    )
     parts.append(
         f"<sub>{what} per iteration with its {conf:.0%} interval (hierarchical bootstrap over engine "
         f"processes); vs {ref}: ratio to {ref} paired by round. Written by hab.</sub>"

@@ -13,7 +13,7 @@ from hab.analysis import anomalies
 from hab.analysis.run import CACHE_EVENTS, CellResult, Row, RunResult
 from hab.records.plan import DRY, TIME
 from hab.records.run import RunMeta, RunStatus
-from hab.records.target import NATIVE
+from hab.records.target import NATIVE, QEMU_ICOUNT
 from hab.records.workload import WorkloadInfo
 from hab.report import latency_table, memory_table, scaling_table, units
 from hab.report.grid import Grid, optional, trimmed
@@ -58,9 +58,11 @@ LEGEND = (
 #: The entries that replace the first one in a run of counted instructions.
 COUNTED_LEGEND = (
     (
-        "instr/iter: instructions of one workload iteration counted by Valgrind (callgrind, every thread, the "
-        "measured iterations only), with its {conf:.0%} interval from a hierarchical bootstrap. Counts leave out "
-        "what costs time without instructions: page faults, cache misses, waiting for locks (docs/metrics.md)."
+        "instr/iter: instructions of one workload iteration, counted natively by Valgrind (callgrind, every "
+        "thread, the measured iterations only) and in guests by QEMU's icount (every instruction of the guest "
+        "during the measured iterations), with its {conf:.0%} interval from a hierarchical bootstrap. Counts "
+        "leave out what costs time without instructions: page faults' latency, cache misses, waiting for locks "
+        "(docs/metrics.md)."
     ),
     (
         "instr/alloc: instructions per allocation and its free, the engine's own included (see dry %). D1/LL "
@@ -196,16 +198,27 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
-def _metric_lines(plan) -> list[str]:
-    """What a run that counts instead of timing measured."""
+def _metric_lines(meta: RunMeta) -> list[str]:
+    """What a run that counts instead of timing measured, per method."""
+    plan = meta.plan
     if plan.metric == TIME:
         return []
     cache = " with simulated caches" if plan.cache_sim else ""
-    return [
-        f"metric: instructions counted by Valgrind's callgrind{cache}; iteration counts fixed per (cell, allocator)"
-        " by a short native calibration; glibc's memset/memcpy without rep string instructions (GLIBC_TUNABLES);"
-        " times, memory and faults of these processes are Valgrind's and not shown"
-    ]
+    lines = []
+    guests = [name for name, t in meta.targets.items() if t.counter == QEMU_ICOUNT]
+    if any(c.target == NATIVE for c in plan.cells):
+        lines.append(
+            f"metric: instructions counted by Valgrind's callgrind{cache}; iteration counts fixed per (cell, "
+            "allocator) by a short native calibration; glibc's memset/memcpy without rep string instructions "
+            "(GLIBC_TUNABLES); times, memory and faults of these processes are Valgrind's and not shown"
+        )
+    if guests:
+        lines.append(
+            f"metric: instructions counted by QEMU's icount in {', '.join(guests)} (TCG; the guest's every "
+            "instruction during a sample, its kernel and all vCPUs included); iteration counts fixed per "
+            "(cell, allocator) by a calibration in the guest"
+        )
+    return lines
 
 
 def _precision_line(meta: RunMeta) -> list[str]:
@@ -266,7 +279,7 @@ def run_heading(meta: RunMeta, result: RunResult) -> list[str]:
         f" {_count(plan.repetitions, 'engine process', 'engine processes')} each;"
         f" sampling {s.mode}, {s.sample_size} samples, warm-up {s.warm_up_time:g} s,"
         f" measurement {s.measurement_time:g} s",
-        *_metric_lines(plan),
+        *_metric_lines(meta),
         *_precision_line(meta),
         *[f"spin (validation knob): {a} {ns:g} ns of busy work before each allocation" for a, ns in plan.spin.items()],
         *[f"spin (validation knob): {a} {n} loop turns before each allocation" for a, n in plan.spin_turns.items()],
@@ -332,6 +345,8 @@ def _target_lines(meta: RunMeta, result: RunResult) -> list[str]:
         )
         if t.emulated:
             lines.append(f"  WARNING: {name} ran on an emulated CPU (TCG): its times are not allocator performance")
+        for k in t.kernels:
+            lines.append(f"  hermit kernel {k.describe()}" + (f"; NOT BUILT: {k.problem}" if k.problem else ""))
     return lines
 
 

@@ -2,6 +2,7 @@
 to run, and how to sample. They come from a preset or a TOML file, then
 command-line options narrow or override them."""
 
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -42,6 +43,7 @@ class Guest:
     memory_mib: int = 1024
     vcpus: int | None = None
     accel: str | None = None
+    hermit_kernels: tuple[str, ...] = ()  # LABEL=SOURCE (a tag or a tree's absolute path); () the default tag
 
 
 @dataclass(frozen=True)
@@ -177,9 +179,56 @@ def guest_memory(text, where: str) -> int:
     return size >> 20
 
 
-def guest_settings(memory=None, vcpus=None, accel=None, where: str = "command line", base: Guest = Guest()) -> Guest:
-    """`base` with the given guest settings checked and applied."""
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,39}")
+
+
+def hermit_kernel(text, where: str, base: Path) -> str:
+    """`[LABEL=]SOURCE` as `LABEL=SOURCE`: SOURCE a kernel source tree (made
+    absolute against `base`) or a tag (a word naming no folder); LABEL,
+    when not given, the tag or the tree's folder name."""
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(f"{where}: expected [LABEL=]SOURCE (a kernel tag or source tree), got {text!r}")
+    label, sep, source = text.partition("=")
+    if not sep:
+        label, source = "", text
+    path = (base / source).expanduser()
+    if path.is_dir():
+        source = str(path.resolve())
+    elif "/" in source or source.startswith("."):
+        raise UserError(f"{where}: no kernel source tree at {source}")
+    label = label or Path(source).name
+    if not _LABEL.fullmatch(label):
+        raise UserError(
+            f"{where}: kernel label {label!r}: letters, digits and . _ + - (at most 40), "
+            "starting with a letter or digit; name it with LABEL=SOURCE"
+        )
+    return f"{label}={source}"
+
+
+def _hermit_kernels(values, where: str, base: Path) -> tuple[str, ...]:
+    values = values if isinstance(values, list) else [values]
+    choices = tuple(hermit_kernel(v, where, base) for v in values)
+    labels = [c.split("=", 1)[0] for c in choices]
+    twice = next((label for label in labels if labels.count(label) > 1), None)
+    if twice is not None:
+        raise UserError(f"{where}: two kernels labelled {twice}: name them with LABEL=SOURCE")
+    return choices
+
+
+def guest_settings(
+    memory=None,
+    vcpus=None,
+    accel=None,
+    where: str = "command line",
+    base: Guest = Guest(),
+    hermit_kernels=None,
+    folder: Path | None = None,
+) -> Guest:
+    """`base` with the given guest settings checked and applied (kernel
+    tree paths relative to `folder`, default the working directory)."""
     changes: dict = {}
+    if hermit_kernels:
+        changes["hermit_kernels"] = _hermit_kernels(hermit_kernels, f"{where}: hermit kernel", folder or Path.cwd())
     if memory is not None:
         changes["memory_mib"] = guest_memory(memory, f"{where}: guest memory")
     if vcpus is not None:
@@ -193,10 +242,17 @@ def guest_settings(memory=None, vcpus=None, accel=None, where: str = "command li
     return replace(base, **changes)
 
 
-def _guest(table, where: str) -> Guest:
-    if not isinstance(table, dict) or set(table) - {"memory", "vcpus", "accel"}:
-        raise UserError(f"{where}: [guest] takes memory, vcpus and accel")
-    return guest_settings(table.get("memory"), table.get("vcpus"), table.get("accel"), f"{where}: [guest]")
+def _guest(table, where: str, base: Path) -> Guest:
+    if not isinstance(table, dict) or set(table) - {"memory", "vcpus", "accel", "hermit_kernels"}:
+        raise UserError(f"{where}: [guest] takes memory, vcpus, accel and hermit_kernels")
+    return guest_settings(
+        table.get("memory"),
+        table.get("vcpus"),
+        table.get("accel"),
+        f"{where}: [guest]",
+        hermit_kernels=table.get("hermit_kernels"),
+        folder=base,
+    )
 
 
 def parse(text: str, where: str, base: Path | None = None) -> Suite:
@@ -243,7 +299,7 @@ def parse(text: str, where: str, base: Path | None = None) -> Suite:
         repetitions=repetitions,
         dry=dry,
         targets=check_targets(data["targets"], f"{where}: targets") if "targets" in data else (NATIVE,),
-        guest=_guest(data.get("guest", {}), where),
+        guest=_guest(data.get("guest", {}), where, base or Path.cwd()),
         timeout=timeout,
         sampling=_sampling(data.get("sampling", {}), where),
         defined=_defined(data.get("allocator", {}), where, base or Path.cwd()),
