@@ -1,8 +1,10 @@
-"""Validates `--metric instructions` with real engine runs under Valgrind.
+"""Validates `--metric instructions` with real engine runs: under Valgrind
+natively, under QEMU's icount in guests (`--target hermit|linux-vm`).
 
-  aa       the default suite's cells for two allocators, N engine processes
-           each (one `hab run --repetitions N`): how far each process's
-           instructions per iteration lie from the cell's median.
+  aa       the default suite's cells (or --workloads of it) for some
+           allocators, N engine processes each (one `hab run --repetitions
+           N`): how far each process's instructions per iteration lie from
+           the cell's median.
   planted  pairs of small `hab run`s of one cell: A/A pairs (identical runs)
            and pairs with a change of about --change planted in run B by
            `--spin-turns` (turns calibrated by measurement, the achieved
@@ -11,10 +13,14 @@
   rank     the default cells at 1 thread, timed and counted, for several
            allocators: do the two metrics order each pair the same way
            where the time intervals separate them?
+  cross    one cell counted natively (Valgrind) and in guests (icount):
+           instructions per iteration side by side.
+  kernels  the seed's workload at growing keep_max, counted in Hermit on
+           the released kernel and on a kernel tree (--tree), and natively.
 
-Prints Markdown for docs/metrics.md.
+Prints Markdown for docs/metrics.md, docs/validation.md and docs/guests.md.
 
-Usage: python benchmarks/validate_instructions.py {aa,planted,rank} [options]
+Usage: python benchmarks/validate_instructions.py {aa,planted,rank,cross,kernels} [options]
 """
 
 import argparse
@@ -68,7 +74,9 @@ def clopper(k: int, n: int) -> str:
 def aa(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         threads = ["-t", args.threads] if args.threads else []
-        path = run(Path(tmp), "-a", args.allocators, *COUNTED, "--repetitions", str(args.processes), *threads)
+        where = ["--target", args.target, *(["-w", args.workloads] if args.workloads else [])]
+        options = [*COUNTED, "--repetitions", str(args.processes), *threads, *where]
+        path = run(Path(args.keep or tmp), "-a", args.allocators, *options)
         stored = store.load(path)
         cells = {c.id: c for c in stored.plan.cells}
         print("| cell | allocator | processes | instructions/iteration (median) | max deviation | sd/mean |")
@@ -95,7 +103,7 @@ def _verdict(cwd: Path, a: Path, b: Path, allocator: str) -> tuple[str, float]:
 
 def planted(args) -> None:
     a = args.allocator
-    base = [*CELL, "-a", a, *COUNTED, "--repetitions", str(args.processes)]
+    base = [*CELL, "-a", a, *COUNTED, "--repetitions", str(args.processes), "--target", args.target]
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         plain = run(cwd, *base)
@@ -170,6 +178,52 @@ def _slowdown(timed, counted_run) -> None:
     print(f"callgrind slowdown over native time: median {np.median(f):.0f}x, range {f.min():.0f}x .. {f.max():.0f}x")
 
 
+def cross(args) -> None:
+    """One cell counted natively (Valgrind) and in each guest (icount)."""
+    cell = ["-w", args.workload, *itertools.chain.from_iterable(["-p", p] for p in args.param), "-t", args.threads]
+    targets = ["native", *args.guests.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(args.keep or tmp)
+        path = run(cwd, *cell, "-a", args.allocators, *COUNTED, "--repetitions", "2", "--target", ",".join(targets))
+        stored = store.load(path)
+    target_of = {c.id: c.target for c in stored.plan.cells}
+    per = {(target_of[c], a): float(np.median(v)) for (c, a), v in per_iteration(path).items()}
+    print(f"| allocator | {' | '.join(targets)} | {' | '.join(f'{t} / native' for t in targets[1:])} |")
+    print("|---" * (2 * len(targets)) + "|")
+    for a in args.allocators.split(","):
+        native = per.get(("native", a))
+        counts = [f"{per[(t, a)]:,.0f}" if (t, a) in per else "–" for t in targets]
+        ratios = [f"{per[(t, a)] / native:.3f}" if native and (t, a) in per else "–" for t in targets[1:]]
+        print(f"| {a} | {' | '.join(counts)} | {' | '.join(ratios)} |")
+    print(f"\n(run {path.name}: {' '.join(cell)}, 2 processes each, median instructions per iteration)")
+
+
+def kernels(args) -> None:
+    """The seed's workload at growing keep_max: instructions per iteration
+    in Hermit on the released kernel and on `--tree`, and natively."""
+    common = [
+        *["-w", "rayon_boxes", "-p", "max_size=4KiB", "-p", "iters_per_task=2000", "-p", "keep_prob=0.5"],
+        *["-p", f"keep_max={args.keep_max}", "-t", "1", *COUNTED, "--repetitions", "2"],
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(args.keep or tmp)
+        kernels_given = ["--hermit-kernel", "v0.11.0", "--hermit-kernel", f"v0.11.0+{args.label}={args.tree}"]
+        guest = run(cwd, *common, "-a", "system,talc", "--target", "hermit", *kernels_given)
+        native = run(cwd, *common, "-a", "system,talc", "--target", "native")
+    cells = {c.id: c for run_path in (guest, native) for c in store.load(run_path).plan.cells}
+    table: dict = {}
+    for run_path, where in ((guest, "hermit"), (native, "native")):
+        for (cell, allocator), values in per_iteration(run_path).items():
+            table.setdefault(cells[cell].params["keep_max"], {})[f"{where} {allocator}"] = float(np.median(values))
+    columns = sorted({c for row in table.values() for c in row}, key=lambda c: (not c.startswith("hermit"), c))
+    print(f"| keep_max | {' | '.join(columns)} |")
+    print("|---" * (len(columns) + 1) + "|")
+    for keep in sorted(table):
+        shown = [f"{table[keep][c]:,.0f}" if c in table[keep] else "–" for c in columns]
+        print(f"| {keep} | {' | '.join(shown)} |")
+    print(f"\n(runs {guest.name} and {native.name}: median instructions per iteration over 2 processes)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -177,15 +231,31 @@ def main() -> None:
     a.add_argument("--allocators", default="system,jemalloc")
     a.add_argument("--processes", type=int, default=20)
     a.add_argument("--threads", help="thread counts (default: the suite's, the available cores)")
+    a.add_argument("--target", default="native", help="native (Valgrind), hermit or linux-vm (QEMU's icount)")
+    a.add_argument("--workloads", help="only these workloads of the default suite")
+    a.add_argument("--keep", metavar="DIR", help="keep the run in DIR (default: a temporary folder)")
     b = sub.add_parser("planted")
     b.add_argument("--allocator", default="system")
+    b.add_argument("--target", default="native")
     b.add_argument("--pairs", type=int, default=10)
     b.add_argument("--processes", type=int, default=3)
     b.add_argument("--change", type=float, default=0.01)
     c = sub.add_parser("rank")
     c.add_argument("--allocators", default="system,jemalloc,mimalloc,rpmalloc,talc,tcmalloc")
+    x = sub.add_parser("cross")
+    x.add_argument("--workload", default="rayon_boxes")
+    x.add_argument("--param", action="append", default=["max_size=4KiB", "iters_per_task=2000", "keep_max=0"])
+    x.add_argument("--threads", default="1")
+    x.add_argument("--allocators", default="system,jemalloc,mimalloc,talc")
+    x.add_argument("--guests", default="linux-vm")
+    x.add_argument("--keep", metavar="DIR")
+    k = sub.add_parser("kernels")
+    k.add_argument("--tree", required=True, help="a kernel source tree (v0.11.0 with a change)")
+    k.add_argument("--label", default="no-overalign", help="its label after v0.11.0+")
+    k.add_argument("--keep-max", default="0,64,256,1024,4096", help="comma-separated keep_max values")
+    k.add_argument("--keep", metavar="DIR")
     args = p.parse_args()
-    {"aa": aa, "planted": planted, "rank": rank}[args.what](args)
+    {"aa": aa, "planted": planted, "rank": rank, "cross": cross, "kernels": kernels}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 //! The engine as `/init` of a minimal Linux VM (the `linux-vm` target: an
 //! initramfs that holds nothing but this binary).
 //!
-//! As PID 1 the engine mounts /proc, keeps kernel messages off the console,
+//! As PID 1 the engine mounts /proc and /sys, brings every CPU the kernel
+//! left offline online (a counted guest boots with `maxcpus=1`: QEMU 7.2's
+//! round-robin under icount starves a second vCPU while the first spins in
+//! the kernel's SMP bring-up), keeps kernel messages off the console,
 //! and forks: the child runs the engine with the arguments the kernel passed
 //! after `--` on its command line, the parent waits for it, prints
 //! `exit status N` (128 + signal for a child killed by a signal), drains the
@@ -23,18 +26,39 @@ pub fn enter() -> Option<Vec<String>> {
     // Firmware leaves its last line unterminated: start records on a fresh one.
     println!();
     let _ = std::fs::create_dir("/proc");
+    let _ = std::fs::create_dir("/sys");
     // SAFETY: constant NUL-terminated strings; klogctl(8, _, 1) sets the
     // console log level to emergencies only, so kernel lines cannot split records.
     unsafe {
         libc::mount(c"proc".as_ptr(), c"/proc".as_ptr(), c"proc".as_ptr(), 0, std::ptr::null());
+        libc::mount(c"sysfs".as_ptr(), c"/sys".as_ptr(), c"sysfs".as_ptr(), 0, std::ptr::null());
         libc::klogctl(8, std::ptr::null_mut(), 1);
     }
+    bring_cpus_online();
     let args = engine_args(std::env::args().skip(1).collect());
     // SAFETY: this runs first in main, before any other thread exists.
     match unsafe { libc::fork() } {
         0 => Some(args),
         -1 => power_off(1),
         child => power_off(wait_for(child)),
+    }
+}
+
+/// Writes `1` to the `online` file of every CPU that has one and reads `0`
+/// (CPU 0 has none); a CPU that refuses stays offline, and the engine's
+/// `hello` shows how many threads it got.
+fn bring_cpus_online() {
+    let Ok(cpus) = std::fs::read_dir("/sys/devices/system/cpu") else {
+        return;
+    };
+    let mut offline: Vec<_> = cpus
+        .flatten()
+        .map(|entry| entry.path().join("online"))
+        .filter(|online| std::fs::read_to_string(online).is_ok_and(|state| state.trim() == "0"))
+        .collect();
+    offline.sort();
+    for online in offline {
+        let _ = std::fs::write(online, "1");
     }
 }
 

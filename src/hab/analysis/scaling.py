@@ -12,7 +12,7 @@ it is `significant` when the whole interval lies below 1.
 import json
 from dataclasses import dataclass
 
-from hab.records.plan import Cell, ParamValue
+from hab.records.plan import TIME, Cell, ParamValue
 from hab.records.workload import WorkloadInfo
 from hab.stats import bootstrap
 from hab.stats.bootstrap import Estimate
@@ -107,10 +107,12 @@ def _key(cell: Cell, workloads: dict[str, WorkloadInfo]) -> str:
 
 def groups(cells: list, allocators, confidence: float, workloads: dict[str, WorkloadInfo]) -> list[Group]:
     """Scaling groups among analysed cells (CellResult) with 2+ thread counts;
-    `workloads` is the run's workload description (for per-thread defaults)."""
+    `workloads` is the run's workload description (for per-thread defaults).
+    Counted cells have none: a count adds up every thread's work, whatever
+    ran at once (Valgrind and QEMU's icount run one thread at a time)."""
     by_key: dict[str, list] = {}
     for c in cells:
-        if c.cell.threads is None:
+        if c.cell.threads is None or c.metric != TIME:
             continue
         key = _key(c.cell, workloads)
         by_key.setdefault(key, []).append(c)

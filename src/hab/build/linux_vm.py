@@ -12,7 +12,8 @@ engine's `guest` module).
   static library: an empty archive of that name satisfies it (the unwinder
   comes from libgcc_eh).
 
-All of it lives in `<cache>/linux-vm/`.
+All of it lives in `<cache>/linux-vm/`, built under a lock, and the
+initramfs files a run boots are kept by content (hab.build.shared).
 """
 
 import lzma
@@ -29,6 +30,7 @@ from hab import debian
 from hab.allocators.registry import Allocator
 from hab.build import cpio, custom
 from hab.build.bins import workspace_bins
+from hab.build.shared import exclusive, kept, log_file
 from hab.errors import UserError
 
 TRIPLE = "x86_64-unknown-linux-gnu"
@@ -104,7 +106,7 @@ def _engines(engine: Path, chosen: list[Allocator], root: Path, console: Console
     builtin = [a for a in chosen if a.builtin_crate]
     binaries, seconds = {}, 0.0
     if builtin:
-        log = root / "logs" / "engine.log"
+        log = log_file(root, "engine")
         extra = ["--locked", "--target", TRIPLE]
         what = "the static linux-vm engine"
         binaries, _, seconds, _ = workspace_bins(engine, builtin, console, log, what, extra, env)
@@ -122,18 +124,20 @@ def _engines(engine: Path, chosen: list[Allocator], root: Path, console: Console
 def build(engine: Path, chosen: list[Allocator], cache: Path, console: Console) -> LinuxVmBuild:
     """The kernel and one initramfs per allocator in `chosen`."""
     root = cache / "linux-vm"
-    vmlinux, source = kernel(root, console)
-    binaries, seconds = _engines(engine, chosen, root, console)
-    strip = shutil.which("strip")
-    initrds = {}
-    for name, binary in binaries.items():
-        init = root / "init" / name
-        init.parent.mkdir(parents=True, exist_ok=True)
-        if not init.is_file() or init.stat().st_mtime < binary.stat().st_mtime:
-            shutil.copyfile(binary, init)
-            if strip:  # debug line tables: 10 MB of a 12 MB engine, and nothing reads them in a guest
-                subprocess.run([strip, "--strip-debug", str(init)], check=False)
-        initrds[name] = root / "initrd" / f"{name}.cpio"
-        initrds[name].parent.mkdir(parents=True, exist_ok=True)
-        cpio.write_init_archive(init, initrds[name])
+    with exclusive(root, "linux-vm images", console):
+        vmlinux, source = kernel(root, console)
+        binaries, seconds = _engines(engine, chosen, root, console)
+        strip = shutil.which("strip")
+        initrds = {}
+        for name, binary in binaries.items():
+            init = root / "init" / name
+            init.parent.mkdir(parents=True, exist_ok=True)
+            if not init.is_file() or init.stat().st_mtime < binary.stat().st_mtime:
+                shutil.copyfile(binary, init)
+                if strip:  # debug line tables: 10 MB of a 12 MB engine, and nothing reads them in a guest
+                    subprocess.run([strip, "--strip-debug", str(init)], check=False)
+            made = root / "initrd" / f"{name}.cpio"
+            made.parent.mkdir(parents=True, exist_ok=True)
+            cpio.write_init_archive(init, made)
+            initrds[name] = kept(made, root / "images")
     return LinuxVmBuild(vmlinux, initrds, seconds, {"kernel": source, "engine": f"static {TRIPLE} (crt-static)"})

@@ -303,4 +303,10 @@ def parser() -> argparse.ArgumentParser:
     bld = sub.add_parser("build", help="build the engine binaries")
     bld.add_argument("-a", "--allocators", help="comma-separated allocators (default: every available built-in)")
     bld.add_argument("--target", metavar="T1,T2", help="also build guest images for these targets (hermit, linux-vm)")
+    bld.add_argument(
+        "--hermit-kernel",
+        action="append",
+        metavar="[LABEL=]SOURCE",
+        help="a Hermit kernel for the hermit images: a source tree or a known tag (repeatable; default v0.11.0)",
+    )
     return p

@@ -22,6 +22,7 @@ from hab.build.guests import GuestImage
 from hab.errors import UserError
 from hab.execution import icount
 from hab.execution.child import Child
+from hab.execution.counting import STRING_TUNABLES
 from hab.execution.process import STDERR_KEPT, Outcome, judge
 from hab.execution.protocol import MARKER, parse_output, spec_json
 from hab.records.failure import Failure, FailureKind
@@ -89,7 +90,17 @@ def qemu_argv(target: TargetInfo, image: GuestImage, vcpus: int, args: list[str]
         boot = ([f"-freq {mhz}"] if mhz else []) + ["--", *args]
         return [*argv, "-nic", "none", "-append", " ".join(boot)]
     if target.name == LINUX_VM:
-        return [*argv, "-net", "none", "-append", " ".join(["console=ttyS0", "panic=-1", "quiet", "--", *args])]
+        # Under icount the kernel boots one CPU and the engine, as init, brings
+        # the others online (QEMU 7.2's round-robin starves a second vCPU during
+        # the kernel's own SMP bring-up); the TSC, which counts instructions
+        # then, is the clock. glibc's memset and memcpy avoid rep string
+        # instructions, as in Valgrind's counted processes (QEMU counts each of
+        # their steps): the kernel hands `NAME=value` words before `--` to init
+        # as its environment.
+        tunables = f"GLIBC_TUNABLES={':'.join(STRING_TUNABLES)}"
+        counting = ["maxcpus=1", "tsc=reliable", tunables] if counted else []
+        words = ["console=ttyS0", "panic=-1", "quiet", *counting, "--", *args]
+        return [*argv, "-net", "none", "-append", " ".join(words)]
     raise ValueError(f"no QEMU command line for target {target.name}")
 
 
