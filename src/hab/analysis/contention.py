@@ -41,9 +41,8 @@ def _mean(values) -> float | None:
 
 
 def summarise(units: list[UnitRecord], cells: dict[str, Cell], cores: int | None) -> Busy | None:
-    """The contention of `units` (None when none was recorded). Counted
-    processes are left out: a count does not depend on the machine's load."""
-    seen = [u for u in units if u.contention is not None and u.counts is None]
+    """The contention of `units` (None when none was recorded)."""
+    seen = [u for u in units if u.contention is not None]
     if not seen:
         return None
 

@@ -258,7 +258,7 @@ def _cell(stored: StoredRun, cell: Cell, settings: AnalysisSettings, reference: 
             row.ratio = _ratio_of(row, ref, conf)
         if dry is not None and dry.ok:
             row.engine_share = _ratio_of(dry, row, conf)
-    busy = summarise_contention([u for units in by_alloc.values() for u in units], {cell.id: cell}, _cores(stored))
+    busy = _busy(stored, [u for units in by_alloc.values() for u in units], {cell.id: cell})
     return CellResult(cell, ref.allocator if ref is not None else None, ordered, dry, busy, metric)
 
 
@@ -298,6 +298,12 @@ def _boot(stored: StoredRun, confidence: float) -> dict[str, Estimate]:
     return {t: metrics.across_processes(v, confidence) for t, v in seconds.items()}
 
 
+def _busy(stored: StoredRun, units: list[UnitRecord], cells: dict) -> Busy | None:
+    """How busy the machine was around `units`; None for counts, which do not
+    depend on the machine's load."""
+    return summarise_contention(units, cells, _cores(stored)) if stored.plan.metric == TIME else None
+
+
 def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | None = None) -> RunResult:
     """Analyses every cell of a stored run; `reference` overrides the
     allocator that ratios are taken against, `nresamples` the run's setting
@@ -310,7 +316,7 @@ def analyse(stored: StoredRun, reference: str | None = None, nresamples: int | N
     summary = _summary(cells, stored.plan.allocators, settings.confidence)
     groups = scaling.groups(cells, stored.plan.allocators, settings.confidence, stored.meta.workloads)
     boot = _boot(stored, settings.confidence)
-    busy = summarise_contention(list(stored.units.values()), {c.id: c for c in stored.plan.cells}, _cores(stored))
+    busy = _busy(stored, list(stored.units.values()), {c.id: c for c in stored.plan.cells})
     return RunResult(
         cells,
         ref,

@@ -75,6 +75,7 @@ def render(result: RunResult, meta: RunMeta) -> str:
                 "params": c.cell.params,
                 "threads": c.cell.threads,
                 "target": c.cell.target,
+                "reference": c.reference,
                 "results": [_row(r) for r in c.rows],
                 "dry": _row(c.dry) if c.dry else None,
                 "busy": c.busy.to_dict() if c.busy else None,
