@@ -84,8 +84,8 @@ class _Row:
 
 
 class _CellResult:
-    def __init__(self, cell, rows):
-        self.cell, self.rows = cell, rows
+    def __init__(self, cell, rows, metric="time"):
+        self.cell, self.rows, self.metric = cell, rows, metric
 
 
 WORKLOADS = {
@@ -117,6 +117,9 @@ def test_scaling_groups_cells_that_differ_only_in_threads_and_flags_collapse():
     assert c2.speedup.point == pytest.approx(2 / 3) and c2.speedup.upper < 1
     assert c2.collapse and c2.significant
     assert scales.points[0].speedup.point == 1.0 and scales.points[0].speedup.exact
+    # counts add every thread's work, whatever ran at once: no scaling group
+    counted = [_CellResult(c.cell, c.rows, "instructions") for c in cells]
+    assert scaling.groups(counted, ["scales", "collapses"], 0.95, WORKLOADS) == []
 
 
 def test_an_explicit_task_count_keeps_cells_apart_from_the_per_thread_default():

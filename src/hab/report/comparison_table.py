@@ -119,6 +119,21 @@ def library_changes(old_meta: RunMeta, new_meta: RunMeta) -> list[str]:
     return lines
 
 
+def kernel_changes(old_meta: RunMeta, new_meta: RunMeta) -> list[str]:
+    """A line per target whose Hermit kernels differ between A and B (by
+    content): a change the comparison then measures too."""
+    lines = []
+    for name, new in new_meta.targets.items():
+        old = old_meta.targets.get(name)
+        if old is None or not old.kernels or not new.kernels:
+            continue
+        if [(k.label, k.content) for k in old.kernels] != [(k.label, k.content) for k in new.kernels]:
+            a = "; ".join(k.describe() for k in old.kernels)
+            b = "; ".join(k.describe() for k in new.kernels)
+            lines.append(f"NOTE: {name} ran other Hermit kernels in B: A {a}; B {b}")
+    return lines
+
+
 def heading_lines(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> list[str]:
     """What is compared with what, in which mode, and by which rule."""
     s = comp.settings
@@ -129,6 +144,7 @@ def heading_lines(comp: Comparison, old_meta: RunMeta, new_meta: RunMeta) -> lis
         *_target_warnings(s.targets, old_meta, new_meta),
         *_method_warnings(s.methods),
         *library_changes(old_meta, new_meta),
+        *kernel_changes(old_meta, new_meta),
     ]
     what = "time" if new_meta.plan.metric == TIME else "instruction count"
     mode = (
