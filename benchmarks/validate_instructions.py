@@ -75,7 +75,8 @@ def aa(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         threads = ["-t", args.threads] if args.threads else []
         where = ["--target", args.target, *(["-w", args.workloads] if args.workloads else [])]
-        options = [*COUNTED, "--repetitions", str(args.processes), *threads, *where]
+        samples = ["--sample-size", str(args.sample_size)] if args.sample_size else []
+        options = [*COUNTED, "--repetitions", str(args.processes), *threads, *where, *samples]
         path = run(Path(args.keep or tmp), "-a", args.allocators, *options)
         stored = store.load(path)
         cells = {c.id: c for c in stored.plan.cells}
@@ -234,6 +235,7 @@ def main() -> None:
     a.add_argument("--target", default="native", help="native (Valgrind), hermit or linux-vm (QEMU's icount)")
     a.add_argument("--workloads", help="only these workloads of the default suite")
     a.add_argument("--keep", metavar="DIR", help="keep the run in DIR (default: a temporary folder)")
+    a.add_argument("--sample-size", type=int, help="samples per process (default: the suite's)")
     b = sub.add_parser("planted")
     b.add_argument("--allocator", default="system")
     b.add_argument("--target", default="native")
