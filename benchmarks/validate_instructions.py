@@ -200,11 +200,13 @@ def cross(args) -> None:
 
 
 def kernels(args) -> None:
-    """The seed's workload at growing keep_max: instructions per iteration
-    in Hermit on the released kernel and on `--tree`, and natively."""
+    """The seed's workload at growing keep_max (4 KiB boxes, every one
+    kept until keep_max, then a random one freed for each new one):
+    instructions per iteration in Hermit on the released kernel and on
+    `--tree`, and natively."""
     common = [
-        *["-w", "rayon_boxes", "-p", "max_size=4KiB", "-p", "iters_per_task=2000", "-p", "keep_prob=0.5"],
-        *["-p", f"keep_max={args.keep_max}", "-t", "1", *COUNTED, "--repetitions", "2"],
+        *["-w", "rayon_boxes", "-p", "max_size=4KiB", "-p", "iters_per_task=4000", "-p", "keep_prob=1"],
+        *["-p", f"keep_max={args.keep_max}", "-p", f"init={args.init}", "-t", "1", *COUNTED, "--repetitions", "2"],
     ]
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(args.keep or tmp)
@@ -255,6 +257,7 @@ def main() -> None:
     k.add_argument("--tree", required=True, help="a kernel source tree (v0.11.0 with a change)")
     k.add_argument("--label", default="no-overalign", help="its label after v0.11.0+")
     k.add_argument("--keep-max", default="0,64,256,1024,4096", help="comma-separated keep_max values")
+    k.add_argument("--init", default="zero", help="the workload's init (zero: the seed's; none: no writes)")
     k.add_argument("--keep", metavar="DIR")
     args = p.parse_args()
     {"aa": aa, "planted": planted, "rank": rank, "cross": cross, "kernels": kernels}[args.what](args)

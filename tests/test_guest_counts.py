@@ -101,32 +101,17 @@ def test_counts_of_different_methods_are_compared_only_when_asked(hermit_counted
     assert "WARNING: counts of different methods" in both.stdout
 
 
-def test_linux_vm_counts_repeat_exactly(tmp_path):
-    done = hab(
-        "run",
-        *SMALL,
-        "-a",
-        "system,jemalloc",
-        "--target",
-        "linux-vm",
-        "-t",
-        "1,2",
-        "--repetitions",
-        "2",
-        *COUNTED,
-        cwd=tmp_path,
-        timeout=3600,
-    )
+def test_linux_vm_counts_repeat_exactly_at_two_vcpus(tmp_path):
+    """The kernel boots one CPU, the engine brings the second online (QEMU
+    7.2 hangs the kernel's own SMP bring-up under icount)."""
+    options = ["-a", "system,jemalloc", "--target", "linux-vm", "-t", "2", "--repetitions", "2", *COUNTED]
+    done = hab("run", *SMALL, *options, cwd=tmp_path, timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     run = (tmp_path / "res" / "latest").resolve()
     units = _units(run)
-    assert {(u.unit.allocator, u.guest.vcpus) for u in units} == {
-        ("system", 1),
-        ("system", 2),
-        ("jemalloc", 1),
-        ("jemalloc", 2),
-    }
+    assert sorted(u.unit.allocator for u in units) == ["jemalloc", "jemalloc", "system", "system"]
     for u in units:
-        assert u.hello["os"] == "linux" and u.counts.tool == "qemu-icount"
+        assert u.hello["os"] == "linux" and u.hello["cpus"] == 2 and u.guest.vcpus == 2
+        assert u.counts.tool == "qemu-icount"
     for key, values in _per_iteration(run).items():
         assert max(values) / min(values) - 1 <= 0.001, (key, values)

@@ -169,6 +169,7 @@ fn run(allocator: &str, text: &str, out: &mut impl Write) -> Result<(), Failure>
         verify: spec.verify,
         malloc_from: library::malloc_from(),
         fixed: spec.fixed,
+        cpus: std::thread::available_parallelism().ok().map(|n| n.get() as u64),
     }
     .emit(out);
 

@@ -93,6 +93,10 @@ pub enum Record {
         /// Fixed iteration counts, when the spec asked for them.
         #[serde(default)]
         fixed: Option<Fixed>,
+        /// CPUs this process may run on (`available_parallelism`), where
+        /// the OS can tell: in a guest, the vCPUs that came online.
+        #[serde(default)]
+        cpus: Option<u64>,
     },
     /// Work done by one iteration (identical for every iteration).
     Work { allocations: u64, bytes: u64 },
@@ -205,6 +209,7 @@ mod tests {
                 verify: false,
                 malloc_from: None,
                 fixed: Some(Fixed { warm_up: 3, per_sample: 100 }),
+                cpus: Some(2),
             },
             Record::Valid {
                 workload: "w".into(),
