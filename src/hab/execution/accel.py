@@ -66,11 +66,13 @@ def _try_kvm(target: TargetInfo, image: GuestImage) -> str | None:
     return f"a tiny guest did not answer under KVM within {PROBE_TIMEOUT:g} s"
 
 
-def choose(requested: str | None, target: TargetInfo, image: GuestImage) -> tuple[str, str | None]:
+def choose(requested: str | None, target: TargetInfo, image: GuestImage | None) -> tuple[str, str | None]:
     """The accelerator for `target` and, for TCG, why KVM was not used."""
     require_qemu(target.name)
     if requested == "tcg":
         return "tcg", "TCG as asked (--accel tcg)"
+    if image is None:  # no kernel of the run could be built: nothing to boot
+        return "tcg", "no image was built to try KVM with"
     why = probe_kvm(target, image)
     if requested == "kvm" and why is not None:
         raise UserError(f"--accel kvm: KVM is not usable here: {why}")
