@@ -77,7 +77,7 @@ def aa(args) -> None:
         where = ["--target", args.target, *(["-w", args.workloads] if args.workloads else [])]
         samples = ["--sample-size", str(args.sample_size)] if args.sample_size else []
         options = [*COUNTED, "--repetitions", str(args.processes), *threads, *where, *samples]
-        path = run(Path(args.keep or tmp), "-a", args.allocators, *options)
+        path = Path(args.table_of) if args.table_of else run(Path(args.keep or tmp), "-a", args.allocators, *options)
         stored = store.load(path)
         cells = {c.id: c for c in stored.plan.cells}
         print("| cell | allocator | processes | instructions/iteration (median) | max deviation | sd/mean |")
@@ -238,6 +238,7 @@ def main() -> None:
     a.add_argument("--workloads", help="only these workloads of the default suite")
     a.add_argument("--keep", metavar="DIR", help="keep the run in DIR (default: a temporary folder)")
     a.add_argument("--sample-size", type=int, help="samples per process (default: the suite's)")
+    a.add_argument("--table-of", metavar="RUN", help="print the table of this run (one finished with --resume)")
     b = sub.add_parser("planted")
     b.add_argument("--allocator", default="system")
     b.add_argument("--target", default="native")

@@ -1,5 +1,7 @@
 """Parameter values and suite files: parsing, presets, command-line narrowing."""
 
+import re
+
 import pytest
 
 from hab.errors import UserError
@@ -153,3 +155,21 @@ def test_a_suite_defines_a_crates_io_allocator_with_features(tmp_path):
     (a,) = suite.load_file(path).defined
     assert a.deps == {"my-alloc": {"version": "0.3", "features": ["fast"]}}
     assert (a.global_type, a.package, a.kind) == ("MyAlloc", "my-alloc", "crate")
+
+
+def test_hermit_kernels_are_labelled_sources(tmp_path):
+    tree = tmp_path / "kernel-mine"
+    tree.mkdir()
+    made = suite.guest_settings(hermit_kernels=["v0.11.0", "mine+fix=kernel-mine", str(tree)], folder=tmp_path)
+    assert made.hermit_kernels == ("v0.11.0=v0.11.0", f"mine+fix={tree}", f"kernel-mine={tree}")
+    toml = '[guest]\nhermit_kernels = ["v0.11.0", "kernel-mine"]\n[[benchmark]]\nworkload = "fastpath"\n'
+    parsed = suite.parse(toml, "suite.toml", tmp_path)
+    assert parsed.guest.hermit_kernels == ("v0.11.0=v0.11.0", f"kernel-mine={tree}")
+    for given, message in [
+        (["./no/such/tree"], "no kernel source tree at ./no/such/tree"),
+        (["a b=v0.11.0"], "kernel label 'a b'"),
+        (["v0.11.0", "v0.11.0"], "two kernels labelled v0.11.0"),
+        ([""], "expected [LABEL=]SOURCE"),
+    ]:
+        with pytest.raises(UserError, match=re.escape(message)):
+            suite.guest_settings(hermit_kernels=given, folder=tmp_path)

@@ -123,19 +123,17 @@ def _kernel(choice: str, toolchain: Toolchain, root: Path, console: Console) -> 
     try:
         _, seconds = cargo.run(argv, console, log, f"the Hermit kernel {label}", toolchain.run_env(), cwd=tree)
     except UserError as e:
-        return Kernel(_with_problem(info, str(e)), None, key), 0.0
+        return Kernel(replace(info, problem=str(e)), None, key), 0.0
     library = target_dir / "x86_64" / "release" / "libhermit.a"
     if not library.is_file():
-        return Kernel(_with_problem(info, f"the kernel build produced no libhermit.a (log: {log})"), None, key), seconds
+        return Kernel(
+            replace(info, problem=f"the kernel build produced no libhermit.a (log: {log})"), None, key
+        ), seconds
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".libhermit.a.{os.getpid()}.tmp"
     shutil.copy2(library, tmp)
     tmp.replace(folder / "libhermit.a")
     return Kernel(info, folder, key), seconds
-
-
-def _with_problem(info: KernelInfo, problem: str) -> KernelInfo:
-    return replace(info, problem=problem)
 
 
 def _crate_name(a: Allocator, engine: Path, k: Kernel) -> str:

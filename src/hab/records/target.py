@@ -39,7 +39,7 @@ class KernelInfo:
         parts = [self.version or "no version"]
         if self.commit:
             parts.append(f"git {self.commit[:10]}{' with changes' if self.dirty else ''}")
-        parts.append(f"content {self.content[:12]}")
+        parts += [f"content {self.content[:12]}"] if self.content else []
         return f"{self.label} ({', '.join(parts)}) from {self.source}"
 
     @classmethod
