@@ -321,6 +321,8 @@ def test_a_compile_error_in_a_user_crate_is_one_line_plus_the_compiler_message(t
         (["--preload", "system=/bin/sh"], "allocator name system is taken"),
         (["--max-rss", "1MiB"], "--max-rss: at least 16MiB"),
         (["--max-rss", "lots"], "--max-rss: cannot read 'lots' as a size"),
+        (["--hermit-kernel", "v0.11.0"], "--hermit-kernel: no hermit (or uhyve) target in this run"),
+        (["--target", "hermit", "--hermit-kernel", "/no/such/kernel"], "no kernel source tree at /no/such/kernel"),
     ],
 )
 def test_bad_allocator_options_are_one_line_errors(tmp_path, args, message):
