@@ -37,7 +37,7 @@ from hab.allocators.registry import Allocator
 from hab.build import cargo, codegen, custom
 from hab.build.hermit_sources import KERNEL_TAG, KernelProblem, kernel, loader
 from hab.build.hermit_toolchain import Toolchain, choose
-from hab.build.shared import exclusive, kept, log_file
+from hab.build.shared import exclusive, kept, log_file, prune
 from hab.errors import UserError
 from hab.records.target import KernelInfo
 
@@ -277,6 +277,7 @@ def build(
                     f"[yellow]hermit kernel {escape(made.info.label)} not built: {escape(made.info.problem)}[/]"
                 )
         images, took = _apps(engine, chosen, [k for k in built if k.library], toolchain, root, console)
+        prune(root / "images")
     provenance = {
         "loader": loader_from,
         "kernel": "; ".join(k.info.describe() for k in built),

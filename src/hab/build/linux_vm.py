@@ -30,7 +30,7 @@ from hab import debian
 from hab.allocators.registry import Allocator
 from hab.build import cpio, custom
 from hab.build.bins import workspace_bins
-from hab.build.shared import exclusive, kept, log_file
+from hab.build.shared import exclusive, kept, log_file, prune
 from hab.errors import UserError
 
 TRIPLE = "x86_64-unknown-linux-gnu"
@@ -140,4 +140,5 @@ def build(engine: Path, chosen: list[Allocator], cache: Path, console: Console) 
             made.parent.mkdir(parents=True, exist_ok=True)
             cpio.write_init_archive(init, made)
             initrds[name] = kept(made, root / "images")
+        prune(root / "images")
     return LinuxVmBuild(vmlinux, initrds, seconds, {"kernel": source, "engine": f"static {TRIPLE} (crt-static)"})

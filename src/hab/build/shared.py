@@ -8,7 +8,8 @@ boots its guests) must not break each other:
   builds at once; a waiting process says whom it waits for.
 - `kept(path, store)` copies a finished image into a folder named by its
   content, written once and never changed, so a run boots the files it
-  built even while another process rebuilds.
+  built even while another process rebuilds; `prune(store)` deletes what
+  no build has kept for KEPT_DAYS.
 - `log_file(root, name)` gives every build its own log, so one never
   overwrites the log another just named in its error.
 """
@@ -26,6 +27,8 @@ from rich.console import Console
 
 #: Logs kept per build step (the newest; older ones are deleted).
 LOGS_KEPT = 10
+#: Days an image stays in a store after the last build that kept it.
+KEPT_DAYS = 14
 
 
 @contextmanager
@@ -70,7 +73,19 @@ def kept(path: Path, store: Path) -> Path:
         tmp = folder / f".{path.name}.{os.getpid()}.tmp"
         shutil.copy2(path, tmp)
         tmp.replace(target)
+    os.utime(folder)  # kept now: prune() counts from here
     return target
+
+
+def prune(store: Path) -> None:
+    """Deletes the folders of `store` that no build kept in KEPT_DAYS (call
+    it holding the build lock: a build in progress keeps what it uses)."""
+    if not store.is_dir():
+        return
+    oldest = time.time() - KEPT_DAYS * 86400
+    for folder in store.iterdir():
+        if folder.is_dir() and folder.stat().st_mtime < oldest:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def log_file(root: Path, name: str) -> Path:
@@ -80,4 +95,6 @@ def log_file(root: Path, name: str) -> Path:
     logs.mkdir(parents=True, exist_ok=True)
     for old in sorted(logs.glob(f"{name}-*.log"))[: -LOGS_KEPT + 1]:
         old.unlink(missing_ok=True)
-    return logs / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now // 10**9))
+    return logs / f"{name}-{stamp}.{now % 10**9:09d}-{os.getpid()}.log"
