@@ -185,13 +185,14 @@ def cross(args) -> None:
     targets = ["native", *args.guests.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(args.keep or tmp)
-        path = run(cwd, *cell, "-a", args.allocators, *COUNTED, "--repetitions", "2", "--target", ",".join(targets))
+        counted = COUNTED[:2]  # with the dry variant: the engine's own work, no allocator call
+        path = run(cwd, *cell, "-a", args.allocators, *counted, "--repetitions", "2", "--target", ",".join(targets))
         stored = store.load(path)
     target_of = {c.id: c.target for c in stored.plan.cells}
     per = {(target_of[c], a): float(np.median(v)) for (c, a), v in per_iteration(path).items()}
     print(f"| allocator | {' | '.join(targets)} | {' | '.join(f'{t} / native' for t in targets[1:])} |")
     print("|---" * (2 * len(targets)) + "|")
-    for a in args.allocators.split(","):
+    for a in [*args.allocators.split(","), "dry"]:
         native = per.get(("native", a))
         counts = [f"{per[(t, a)]:,.0f}" if (t, a) in per else "–" for t in targets]
         ratios = [f"{per[(t, a)] / native:.3f}" if native and (t, a) in per else "–" for t in targets[1:]]
