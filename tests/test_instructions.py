@@ -116,7 +116,7 @@ def test_cache_simulation_adds_miss_counts(tmp_path, binaries):
     [
         (["--cache-sim"], "--cache-sim only applies with --metric instructions"),
         (["--metric", "instructions", "--target", "uhyve"], "uhyve runs guests under KVM, which counts nothing"),
-        (["--metric", "instructions", "--target", "hermit", "--accel", "kvm"], "(TCG): not with --accel kvm"),
+        (["--metric", "instructions", "--target", "hermit", "--accel", "kvm"], "under TCG: not with --accel kvm"),
         (["--metric", "instructions", "--target", "hermit", "--cache-sim"], "natively: not in guests"),
         (["--metric", "instructions", "--spin", "system=10"], "give --spin-turns"),
         (["--metric", "instructions", "--latency"], "not with --metric instructions"),
